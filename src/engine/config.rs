@@ -1,0 +1,108 @@
+//! Engine configuration: name, headers and the protocol's timers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Zyre's defaults, which zmesh keeps so that mixed meshes agree on liveness.
+pub mod defaults {
+    use std::time::Duration;
+    /// Beacon interval (Zyre, Pyre: 1 s).
+    pub const BEACON_INTERVAL: Duration = Duration::from_secs(1);
+    /// No traffic for this long: PING the peer and report it EVASIVE (Zyre: 5 s).
+    pub const EVASIVE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// No traffic for this long: the peer is gone (Zyre, Pyre: 30 s).
+    pub const EXPIRED_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Upper bound of the reap interval (Zyre: 1 s).
+    pub const REAP_INTERVAL: Duration = Duration::from_secs(1);
+    /// Wait before reconnecting a broken outgoing link (libzmq's reconnect_ivl).
+    pub const RECONNECT_INTERVAL: Duration = Duration::from_millis(100);
+}
+
+/// How an [`Engine`](super::Engine) behaves. Build it with [`Config::new`] and the
+/// `with_*` methods, or set the public fields.
+///
+/// ```
+/// use std::time::Duration;
+/// use zmesh::engine::Config;
+/// let c = Config::new("alice")
+///     .with_header("X-ROLE", "demo")
+///     .with_expired_timeout(Duration::from_secs(10));
+/// assert_eq!(c.reap_interval(), Duration::from_secs(1));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The name sent in HELLO (at most 255 bytes; longer names are cut).
+    pub name: String,
+    /// Headers sent in HELLO.
+    pub headers: BTreeMap<String, String>,
+    /// Time between beacons.
+    pub beacon_interval: Duration,
+    /// Quiet time before a peer is pinged and reported EVASIVE (Zyre's "silent
+    /// timeout" sets the same value).
+    pub evasive_timeout: Duration,
+    /// Quiet time before a peer is dropped.
+    pub expired_timeout: Duration,
+    /// Wait before reconnecting a broken outgoing link.
+    pub reconnect_interval: Duration,
+    /// Largest accepted ZMTP message (all frames together).
+    pub max_message: usize,
+}
+
+impl Config {
+    /// Defaults as Zyre's, with this name.
+    pub fn new(name: impl Into<String>) -> Config {
+        Config {
+            name: name.into(),
+            headers: BTreeMap::new(),
+            beacon_interval: defaults::BEACON_INTERVAL,
+            evasive_timeout: defaults::EVASIVE_TIMEOUT,
+            expired_timeout: defaults::EXPIRED_TIMEOUT,
+            reconnect_interval: defaults::RECONNECT_INTERVAL,
+            max_message: crate::wire::zmtp::DEFAULT_MAX_MESSAGE,
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, key: impl Into<String>, value: impl Into<String>) -> Config {
+        self.headers.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the beacon interval (zero means the default, as in Zyre).
+    pub fn with_beacon_interval(mut self, d: Duration) -> Config {
+        self.beacon_interval = if d.is_zero() {
+            defaults::BEACON_INTERVAL
+        } else {
+            d
+        };
+        self
+    }
+
+    /// Sets the evasive timeout.
+    pub fn with_evasive_timeout(mut self, d: Duration) -> Config {
+        self.evasive_timeout = d;
+        self
+    }
+
+    /// Sets the expired timeout.
+    pub fn with_expired_timeout(mut self, d: Duration) -> Config {
+        self.expired_timeout = d;
+        self
+    }
+
+    /// How often peers are checked: min(evasive, expired, 1 s), as Zyre does, and
+    /// never below 1 ms.
+    pub fn reap_interval(&self) -> Duration {
+        self.evasive_timeout
+            .min(self.expired_timeout)
+            .min(defaults::REAP_INTERVAL)
+            .max(Duration::from_millis(1))
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new("")
+    }
+}

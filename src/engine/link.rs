@@ -1,0 +1,551 @@
+//! The ZMTP link layer, sans-IO: one [`Link`] per TCP connection runs the NULL
+//! handshake and framing, and a [`Router`] manages the inbox's many accepted links
+//! with libzmq's ROUTER semantics (identity from READY, handover on a duplicate).
+//!
+//! Neither touches a socket: the caller feeds received bytes in and takes bytes to
+//! write out, so one thread (or a simulator) can drive any number of links.
+//!
+//! ```
+//! use zmesh::engine::link::{Link, LinkEvent};
+//! // Two links talking to each other through memory.
+//! let mut dealer = Link::dealer(b"\x01dealer-identity", 1 << 20);
+//! let mut router = Link::router(1 << 20);
+//! dealer.send(&[&b"hello"[..]]);
+//! router.handle_bytes(&dealer.take_output());
+//! dealer.handle_bytes(&router.take_output());
+//! assert!(matches!(router.poll(), Ok(Some(LinkEvent::Ready { .. }))));
+//! assert_eq!(router.poll(), Ok(Some(LinkEvent::Message(vec![b"hello".to_vec()]))));
+//! assert_eq!(router.peer_identity(), Some(&b"\x01dealer-identity"[..]));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::LinkId;
+use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item};
+use crate::wire::WireError;
+
+/// The socket type a link presents in its READY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The connecting side: a ZRE node's per-peer outbox.
+    Dealer,
+    /// The accepting side: a ZRE node's inbox.
+    Router,
+}
+
+impl Role {
+    fn socket_type(self) -> &'static str {
+        match self {
+            Role::Dealer => "DEALER",
+            Role::Router => "ROUTER",
+        }
+    }
+
+    /// Peer socket types that libzmq allows with this one.
+    fn accepts(self, peer: &[u8]) -> bool {
+        match self {
+            Role::Dealer => matches!(peer, b"ROUTER" | b"DEALER" | b"REP"),
+            Role::Router => matches!(peer, b"DEALER" | b"ROUTER" | b"REQ"),
+        }
+    }
+}
+
+/// What a link yields to its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The peer's READY arrived: the handshake is complete.
+    Ready {
+        /// The peer's `Identity` property (possibly empty).
+        identity: Vec<u8>,
+        /// The peer's `Socket-Type` property.
+        socket_type: String,
+    },
+    /// A whole multipart message.
+    Message(Vec<Vec<u8>>),
+}
+
+/// Why a link failed. Every variant means: close the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The byte stream is not valid ZMTP (or exceeds the message limit).
+    Wire(WireError),
+    /// The peer sent an ERROR command.
+    PeerError(String),
+    /// The peer's socket type cannot talk to ours.
+    BadSocketType(String),
+    /// The peer broke the handshake order (a message before READY, a second READY).
+    Handshake(&'static str),
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::Wire(e) => write!(f, "ZMTP stream error: {e}"),
+            LinkError::PeerError(r) => write!(f, "peer sent ERROR: {r}"),
+            LinkError::BadSocketType(t) => write!(f, "incompatible peer socket type {t:?}"),
+            LinkError::Handshake(what) => write!(f, "handshake violation: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
+
+impl From<WireError> for LinkError {
+    fn from(e: WireError) -> Self {
+        LinkError::Wire(e)
+    }
+}
+
+/// One ZMTP 3.1 NULL connection, either side.
+///
+/// The greeting and READY are queued at creation, so the first bytes written are
+/// the full greeting: libzmq sends its own in stages and waits for ours, so waiting
+/// for the peer's greeting first would deadlock.
+#[derive(Debug)]
+pub struct Link {
+    role: Role,
+    decoder: Decoder,
+    out: Vec<u8>,
+    greeting: Option<Greeting>,
+    peer_identity: Option<Vec<u8>>,
+    failed: Option<LinkError>,
+}
+
+impl Link {
+    fn new(role: Role, identity: &[u8], max_message: usize) -> Link {
+        let mut out = Greeting::null().encode().to_vec();
+        Command::ready(role.socket_type(), identity)
+            .encode(&mut out)
+            .expect("identity fits a READY property"); // identities come from us, ≤ 255 bytes
+        Link {
+            role,
+            decoder: Decoder::new(max_message),
+            out,
+            greeting: None,
+            peer_identity: None,
+            failed: None,
+        }
+    }
+
+    /// A connecting DEALER presenting `identity` (ZRE uses `0x01` + UUID). Identities
+    /// longer than 255 bytes are cut to 255, the ZMTP maximum.
+    pub fn dealer(identity: &[u8], max_message: usize) -> Link {
+        Link::new(Role::Dealer, &identity[..identity.len().min(255)], max_message)
+    }
+
+    /// An accepting ROUTER-side link (empty identity, as libzmq sends).
+    pub fn router(max_message: usize) -> Link {
+        Link::new(Role::Router, b"", max_message)
+    }
+
+    /// This side's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// True once the peer's READY has been received.
+    pub fn is_ready(&self) -> bool {
+        self.peer_identity.is_some()
+    }
+
+    /// The peer's identity, once ready.
+    pub fn peer_identity(&self) -> Option<&[u8]> {
+        self.peer_identity.as_deref()
+    }
+
+    /// The peer's greeting, once received.
+    pub fn peer_greeting(&self) -> Option<&Greeting> {
+        self.greeting.as_ref()
+    }
+
+    /// Queues a multipart message. Allowed before the peer is ready: ZMTP lets either
+    /// side send messages once its own READY is out, which it is from the start.
+    pub fn send<T: AsRef<[u8]>>(&mut self, frames: &[T]) {
+        zmtp::encode_message(&mut self.out, frames);
+    }
+
+    /// Queues a message made of `first` followed by `rest`, without building a
+    /// frame list (a ZRE header frame plus content frames).
+    pub fn send_parts(&mut self, first: &[u8], rest: &[Vec<u8>]) {
+        zmtp::encode_frame(&mut self.out, !rest.is_empty(), first);
+        zmtp::encode_message(&mut self.out, rest);
+    }
+
+    /// Bytes waiting to be written.
+    pub fn pending_output(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Takes the bytes waiting to be written.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Appends the bytes waiting to be written to `buf`, leaving none queued.
+    pub fn drain_output_into(&mut self, buf: &mut Vec<u8>) {
+        if buf.is_empty() {
+            std::mem::swap(buf, &mut self.out);
+        } else {
+            buf.append(&mut self.out);
+        }
+    }
+
+    /// Feeds received bytes; call [`Link::poll`] until it returns `Ok(None)`.
+    pub fn handle_bytes(&mut self, bytes: &[u8]) {
+        self.decoder.feed(bytes);
+    }
+
+    /// The next event, `Ok(None)` when more bytes are needed, or the error that
+    /// ended the link (then the caller closes the connection). PING is answered with
+    /// PONG here; PONG and unknown commands are absorbed.
+    pub fn poll(&mut self) -> Result<Option<LinkEvent>, LinkError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let r = self.poll_inner();
+        if let Err(e) = &r {
+            self.failed = Some(e.clone());
+        }
+        r
+    }
+
+    fn poll_inner(&mut self) -> Result<Option<LinkEvent>, LinkError> {
+        loop {
+            let Some(item) = self.decoder.next()? else {
+                return Ok(None);
+            };
+            match item {
+                Item::Greeting(g) => self.greeting = Some(g),
+                Item::Command(cmd) => match cmd {
+                    Command::Ready(_) => {
+                        if self.peer_identity.is_some() {
+                            return Err(LinkError::Handshake("second READY"));
+                        }
+                        let socket_type = cmd.property("Socket-Type").unwrap_or_default();
+                        if !self.role.accepts(socket_type) {
+                            let t = String::from_utf8_lossy(socket_type).into_owned();
+                            let _ = Command::Error("Invalid socket type".into()).encode(&mut self.out);
+                            return Err(LinkError::BadSocketType(t));
+                        }
+                        let identity = cmd.property("Identity").unwrap_or_default().to_vec();
+                        self.peer_identity = Some(identity.clone());
+                        return Ok(Some(LinkEvent::Ready {
+                            identity,
+                            socket_type: String::from_utf8_lossy(socket_type).into_owned(),
+                        }));
+                    }
+                    Command::Error(reason) => return Err(LinkError::PeerError(reason)),
+                    Command::Ping { context, .. } => {
+                        if self.peer_identity.is_some() {
+                            let _ = Command::Pong { context }.encode(&mut self.out);
+                        }
+                    }
+                    Command::Pong { .. } | Command::Unknown { .. } => {}
+                },
+                Item::Message(frames) => {
+                    if self.peer_identity.is_none() {
+                        return Err(LinkError::Handshake("message before READY"));
+                    }
+                    return Ok(Some(LinkEvent::Message(frames)));
+                }
+            }
+        }
+    }
+}
+
+/// What a [`Router`] tells its owner after being fed bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouterEvent {
+    /// A link finished its handshake; `identity` is its routing id (the peer's
+    /// `Identity`, or a generated `00` + counter one when the peer sent none).
+    Connected {
+        /// The link.
+        link: LinkId,
+        /// Its routing id.
+        identity: Vec<u8>,
+    },
+    /// Handover: `old` had the same identity as a newer link and is no longer routed
+    /// to. The owner closes it.
+    Replaced {
+        /// The link to close.
+        old: LinkId,
+    },
+    /// A multipart message from the link's peer (read [`Router::identity`] for its
+    /// routing id).
+    Message {
+        /// The link it came on.
+        link: LinkId,
+        /// The frames.
+        frames: Vec<Vec<u8>>,
+    },
+}
+
+#[derive(Debug)]
+struct Accepted {
+    link: Link,
+    identity: Option<Vec<u8>>,
+}
+
+/// The ROUTER side of many accepted links, with `ROUTER_HANDOVER` semantics: a new
+/// link presenting a known identity takes it over, and the old link is handed back
+/// to the owner to close (a restarted peer's new connection is the canonical one).
+#[derive(Debug, Default)]
+pub struct Router {
+    links: BTreeMap<LinkId, Accepted>,
+    by_identity: BTreeMap<Vec<u8>, LinkId>,
+    next_anonymous: u32,
+    max_message: usize,
+}
+
+impl Router {
+    /// A router whose links refuse messages larger than `max_message`.
+    pub fn new(max_message: usize) -> Router {
+        Router {
+            max_message,
+            ..Router::default()
+        }
+    }
+
+    /// Registers an accepted connection. Its greeting and READY are queued at once.
+    pub fn accept(&mut self, link: LinkId) {
+        self.links.insert(
+            link,
+            Accepted {
+                link: Link::router(self.max_message),
+                identity: None,
+            },
+        );
+    }
+
+    /// True if `link` is one of this router's.
+    pub fn contains(&self, link: LinkId) -> bool {
+        self.links.contains_key(&link)
+    }
+
+    /// Number of accepted links.
+    pub fn len(&self) -> usize {
+        self.links.len()
+    }
+
+    /// True when no link is accepted.
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty()
+    }
+
+    /// The routing id of a link, once it is ready.
+    pub fn identity(&self, link: LinkId) -> Option<&[u8]> {
+        self.links.get(&link)?.identity.as_deref()
+    }
+
+    /// Feeds bytes received on `link` and appends what they produce to `events`. On
+    /// `Err` the link is already forgotten and the owner closes it.
+    pub fn handle_bytes(
+        &mut self,
+        link: LinkId,
+        bytes: &[u8],
+        events: &mut Vec<RouterEvent>,
+    ) -> Result<(), LinkError> {
+        let Some(acc) = self.links.get_mut(&link) else {
+            return Ok(());
+        };
+        acc.link.handle_bytes(bytes);
+        loop {
+            let acc = self.links.get_mut(&link).expect("link present");
+            match acc.link.poll() {
+                Ok(None) => return Ok(()),
+                Ok(Some(LinkEvent::Message(frames))) => {
+                    events.push(RouterEvent::Message { link, frames })
+                }
+                Ok(Some(LinkEvent::Ready { identity, .. })) => {
+                    // libzmq: an identity must be non-empty and not start with 0,
+                    // otherwise the router generates one.
+                    let id = if identity.first().is_some_and(|&b| b != 0) {
+                        identity
+                    } else {
+                        self.next_anonymous = self.next_anonymous.wrapping_add(1);
+                        let mut id = vec![0u8];
+                        id.extend_from_slice(&self.next_anonymous.to_be_bytes());
+                        id
+                    };
+                    acc.identity = Some(id.clone());
+                    if let Some(old) = self.by_identity.insert(id.clone(), link) {
+                        if old != link {
+                            self.links.remove(&old);
+                            events.push(RouterEvent::Replaced { old });
+                        }
+                    }
+                    events.push(RouterEvent::Connected { link, identity: id });
+                }
+                Err(e) => {
+                    self.remove(link);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Sends a message to the link routed by `identity`; false (dropped) if none is.
+    pub fn send<T: AsRef<[u8]>>(&mut self, identity: &[u8], frames: &[T]) -> bool {
+        let Some(link) = self.by_identity.get(identity) else {
+            return false;
+        };
+        match self.links.get_mut(link) {
+            Some(acc) => {
+                acc.link.send(frames);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Bytes waiting to be written on `link`.
+    pub fn pending_output(&self, link: LinkId) -> usize {
+        self.links.get(&link).map_or(0, |a| a.link.pending_output())
+    }
+
+    /// Takes the bytes waiting to be written on `link`.
+    pub fn take_output(&mut self, link: LinkId) -> Vec<u8> {
+        self.links
+            .get_mut(&link)
+            .map(|a| a.link.take_output())
+            .unwrap_or_default()
+    }
+
+    /// Forgets a link (it closed, or the owner closed it).
+    pub fn remove(&mut self, link: LinkId) {
+        if let Some(acc) = self.links.remove(&link) {
+            if let Some(id) = acc.identity {
+                if self.by_identity.get(&id) == Some(&link) {
+                    self.by_identity.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pump(a: &mut Link, b: &mut Link) {
+        let x = a.take_output();
+        b.handle_bytes(&x);
+        let y = b.take_output();
+        a.handle_bytes(&y);
+    }
+
+    #[test]
+    fn handshake_and_ping() {
+        let mut d = Link::dealer(b"\x01abc", 1024);
+        let mut r = Link::router(1024);
+        pump(&mut d, &mut r);
+        assert_eq!(
+            r.poll(),
+            Ok(Some(LinkEvent::Ready {
+                identity: b"\x01abc".to_vec(),
+                socket_type: "DEALER".into()
+            }))
+        );
+        assert!(matches!(d.poll(), Ok(Some(LinkEvent::Ready { .. }))));
+        // A PING on the dealer's side is answered with a PONG carrying its context.
+        let mut ping = Vec::new();
+        Command::Ping {
+            ttl: 10,
+            context: b"ab".to_vec(),
+        }
+        .encode(&mut ping)
+        .unwrap();
+        r.handle_bytes(&ping);
+        assert_eq!(r.poll(), Ok(None));
+        let mut pong = Vec::new();
+        Command::Pong {
+            context: b"ab".to_vec(),
+        }
+        .encode(&mut pong)
+        .unwrap();
+        assert_eq!(r.take_output(), pong);
+    }
+
+    #[test]
+    fn refuses_bad_socket_type_and_message_before_ready() {
+        let mut a = Link::router(1024);
+        let mut b = Link::router(1024);
+        pump(&mut a, &mut b);
+        // ROUTER-ROUTER is allowed by libzmq.
+        assert!(matches!(a.poll(), Ok(Some(LinkEvent::Ready { .. }))));
+        let mut d = Link::dealer(b"x", 1024);
+        let mut bytes = Greeting::null().encode().to_vec();
+        Command::ready("PUB", b"").encode(&mut bytes).unwrap();
+        d.handle_bytes(&bytes);
+        let _ = d.take_output();
+        assert_eq!(d.poll(), Err(LinkError::BadSocketType("PUB".into())));
+        assert!(d.take_output().ends_with(b"Invalid socket type"));
+        let mut d = Link::dealer(b"x", 1024);
+        let mut bytes = Greeting::null().encode().to_vec();
+        zmtp::encode_message(&mut bytes, &[b"early"]);
+        d.handle_bytes(&bytes);
+        assert_eq!(d.poll(), Err(LinkError::Handshake("message before READY")));
+        assert!(d.poll().is_err(), "stays failed");
+    }
+
+    fn connect(router: &mut Router, id: LinkId, identity: &[u8]) -> (Link, Vec<RouterEvent>) {
+        let mut d = Link::dealer(identity, 1024);
+        router.accept(id);
+        let mut ev = Vec::new();
+        router
+            .handle_bytes(id, &d.take_output(), &mut ev)
+            .unwrap();
+        d.handle_bytes(&router.take_output(id));
+        assert!(matches!(d.poll(), Ok(Some(LinkEvent::Ready { .. }))));
+        (d, ev)
+    }
+
+    #[test]
+    fn router_identity_routing_and_handover() {
+        let mut r = Router::new(1024);
+        let (mut d1, ev) = connect(&mut r, LinkId(1), b"\x01peer");
+        assert_eq!(
+            ev,
+            vec![RouterEvent::Connected {
+                link: LinkId(1),
+                identity: b"\x01peer".to_vec()
+            }]
+        );
+        let (_d2, ev) = connect(&mut r, LinkId(2), b"");
+        assert_eq!(
+            ev,
+            vec![RouterEvent::Connected {
+                link: LinkId(2),
+                identity: vec![0, 0, 0, 0, 1]
+            }]
+        );
+        assert!(r.send(b"\x01peer", &[b"to-d1"]));
+        assert!(!r.send(b"\x01nobody", &[b"x"]));
+        d1.handle_bytes(&r.take_output(LinkId(1)));
+        assert_eq!(d1.poll(), Ok(Some(LinkEvent::Message(vec![b"to-d1".to_vec()]))));
+        // The same identity again: the new link takes over, the old one is handed back.
+        let (_d3, ev) = connect(&mut r, LinkId(3), b"\x01peer");
+        assert_eq!(ev[0], RouterEvent::Replaced { old: LinkId(1) });
+        assert!(!r.contains(LinkId(1)));
+        assert_eq!(r.identity(LinkId(3)), Some(&b"\x01peer"[..]));
+        // Removing the replaced link later does not unroute the new one.
+        r.remove(LinkId(1));
+        assert!(r.send(b"\x01peer", &[b"x"]));
+        assert!(r.pending_output(LinkId(3)) > 0);
+    }
+
+    proptest! {
+        #[test]
+        fn router_random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut r = Router::new(4096);
+            r.accept(LinkId(9));
+            let mut ev = Vec::new();
+            let mut greeting = Greeting::null().encode().to_vec();
+            greeting.extend_from_slice(&bytes);
+            let _ = r.handle_bytes(LinkId(9), &greeting, &mut ev);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! One remote peer: its outgoing link, sequence numbers, status counter and liveness.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::link::Link;
+use super::LinkId;
+use crate::event::PeerId;
+use crate::wire::zre::{Body, ZreMessage};
+
+/// Everything the engine knows about one peer.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub(crate) id: PeerId,
+    /// The endpoint we connect to (from the beacon or the HELLO).
+    pub(crate) endpoint: String,
+    pub(crate) addr: SocketAddr,
+    /// Our outgoing (DEALER) link to the peer's inbox.
+    pub(crate) link_id: LinkId,
+    pub(crate) link: Link,
+    /// When the broken outgoing link is due to be connected again; while set, the
+    /// link's output waits in `link`.
+    pub(crate) reconnect_at: Option<Instant>,
+    /// True once its HELLO arrived.
+    pub(crate) ready: bool,
+    pub(crate) name: String,
+    pub(crate) headers: BTreeMap<String, String>,
+    pub(crate) groups: BTreeSet<String>,
+    /// The last sequence number we sent on our link (HELLO is 1).
+    pub(crate) sent_sequence: u16,
+    /// The sequence number we expect next from it.
+    pub(crate) want_sequence: u16,
+    /// Our copy of its group status counter.
+    pub(crate) status: u8,
+    pub(crate) evasive_at: Instant,
+    pub(crate) expired_at: Instant,
+}
+
+impl Peer {
+    /// Queues a ZRE message on the outgoing link with the next sequence number.
+    /// Encoding cannot fail for what the engine sends: names and groups are bounded
+    /// when they are accepted.
+    pub(crate) fn send(&mut self, body: Body) {
+        self.sent_sequence = self.sent_sequence.wrapping_add(1);
+        let msg = ZreMessage::new(self.sent_sequence, body);
+        match msg.encode_header() {
+            Ok(header) => self.link.send_parts(&header, msg.content()),
+            Err(e) => log::warn!("not sending {} to {}: {e}", msg.body.name(), self.id),
+        }
+    }
+
+    /// Sends content (WHISPER or SHOUT) without copying the frames first.
+    pub(crate) fn send_content(&mut self, group: Option<&str>, content: &[Vec<u8>]) {
+        self.sent_sequence = self.sent_sequence.wrapping_add(1);
+        let body = match group {
+            Some(g) => Body::Shout {
+                group: g.to_string(),
+                content: Vec::new(),
+            },
+            None => Body::Whisper {
+                content: Vec::new(),
+            },
+        };
+        match ZreMessage::new(self.sent_sequence, body).encode_header() {
+            Ok(header) => self.link.send_parts(&header, content),
+            Err(e) => log::warn!("not sending to {}: {e}", self.id),
+        }
+    }
+
+    /// Checks an incoming sequence number. Zyre wraps 65535 to 0; Pyre skips 65535
+    /// (it counts modulo 65535), so 0 is also accepted where 65535 is due.
+    pub(crate) fn accept_sequence(&mut self, is_hello: bool, seq: u16) -> bool {
+        let want = if is_hello {
+            1
+        } else {
+            self.want_sequence.wrapping_add(1)
+        };
+        let ok = seq == want || (want == u16::MAX && seq == 0);
+        if ok {
+            self.want_sequence = seq;
+        }
+        ok
+    }
+
+    pub(crate) fn refresh(&mut self, now: Instant, evasive: std::time::Duration, expired: std::time::Duration) {
+        self.evasive_at = now + evasive;
+        self.expired_at = now + expired;
+    }
+}

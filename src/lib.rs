@@ -1,0 +1,9 @@
+//! zmesh: a pure-Rust peer-to-peer mesh framework, wire-compatible with Zyre and Pyre.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod engine;
+pub mod event;
+pub mod wire;
+
+pub use event::{Event, ExitReason, PeerId};

@@ -1,0 +1,698 @@
+//! ZMTP 3.1 with the NULL security mechanism: the greeting, the READY / ERROR /
+//! PING / PONG commands, frames, and an incremental [`Decoder`].
+//!
+//! ```text
+//! greeting (64 bytes): FF pad(8) 7F major minor mechanism(20) as-server filler(31)
+//! frame: flags(1) size(1)  | flags(1) size(8, big-endian) when LONG, then the body
+//!        flags: 0x01 MORE, 0x02 LONG, 0x04 COMMAND, bits 7..3 must be zero
+//! command body: name-len(1) name data
+//! READY data: *( name-len(1) name value-len(4) value )
+//! ```
+//!
+//! The decoder accepts bytes split at any point, never validates the greeting's
+//! padding (libzmq puts the identity length there), accepts any version from 3.0 up,
+//! and enforces a message size limit so that a hostile length field cannot make it
+//! allocate without bound.
+//!
+//! ```
+//! use zmesh::wire::zmtp::{self, Decoder, Greeting, Item};
+//! let mut bytes = Greeting::null().encode().to_vec();
+//! zmtp::encode_message(&mut bytes, &[&b"hello"[..], &b"world"[..]]);
+//! let mut dec = Decoder::new(1 << 20);
+//! for b in &bytes {
+//!     dec.feed(std::slice::from_ref(b)); // one byte at a time
+//! }
+//! assert!(matches!(dec.next(), Ok(Some(Item::Greeting(_)))));
+//! assert_eq!(dec.next(), Ok(Some(Item::Message(vec![b"hello".to_vec(), b"world".to_vec()]))));
+//! assert_eq!(dec.next(), Ok(None));
+//! ```
+
+use super::{Reader, WireError};
+
+/// Length of the ZMTP 3.x greeting.
+pub const GREETING_LEN: usize = 64;
+/// Frame flag: more frames follow in this message.
+pub const FLAG_MORE: u8 = 0x01;
+/// Frame flag: the size field is 8 bytes.
+pub const FLAG_LONG: u8 = 0x02;
+/// Frame flag: the frame is a command.
+pub const FLAG_COMMAND: u8 = 0x04;
+/// The default message size limit: 64 MiB across all frames of one message.
+pub const DEFAULT_MAX_MESSAGE: usize = 64 << 20;
+/// Bytes charged per frame against the message limit on top of its body, so that
+/// a flood of empty frames in one message is bounded too.
+pub const FRAME_OVERHEAD: usize = 32;
+
+/// A parsed ZMTP greeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Greeting {
+    /// Major version (3 for ZMTP 3.x; higher is accepted).
+    pub major: u8,
+    /// Minor version (0 for 3.0, 1 for 3.1).
+    pub minor: u8,
+    /// The mechanism name, NUL-padded to 20 bytes.
+    pub mechanism: [u8; 20],
+    /// The as-server flag (0 for NULL).
+    pub as_server: bool,
+}
+
+impl Greeting {
+    /// The greeting zmesh sends: ZMTP 3.1, NULL mechanism, zero padding.
+    pub fn null() -> Greeting {
+        let mut mechanism = [0u8; 20];
+        mechanism[..4].copy_from_slice(b"NULL");
+        Greeting {
+            major: 3,
+            minor: 1,
+            mechanism,
+            as_server: false,
+        }
+    }
+
+    /// True if the mechanism is NULL.
+    pub fn is_null(&self) -> bool {
+        self.mechanism == Greeting::null().mechanism
+    }
+
+    /// The 64 bytes of this greeting.
+    pub fn encode(&self) -> [u8; GREETING_LEN] {
+        let mut g = [0u8; GREETING_LEN];
+        g[0] = 0xFF;
+        g[9] = 0x7F;
+        g[10] = self.major;
+        g[11] = self.minor;
+        g[12..32].copy_from_slice(&self.mechanism);
+        g[32] = self.as_server as u8;
+        g
+    }
+
+    /// Checks the bytes of a greeting received so far (any prefix), so that a peer
+    /// that is not ZMTP 3.x is refused as early as possible.
+    pub fn check_prefix(buf: &[u8]) -> Result<(), WireError> {
+        if let Some(&b) = buf.first() {
+            if b != 0xFF {
+                return Err(WireError::BadSignature);
+            }
+        }
+        if let Some(&b) = buf.get(9) {
+            // Bit 0 clear means ZMTP 1.0, which zmesh does not speak.
+            if b & 1 == 0 {
+                return Err(WireError::BadSignature);
+            }
+        }
+        if let Some(&major) = buf.get(10) {
+            if major < 3 {
+                return Err(WireError::UnsupportedVersion(major));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses a complete 64-byte greeting. The padding (bytes 1..9) and the filler are
+    /// never validated; the mechanism must be NULL.
+    pub fn parse(buf: &[u8]) -> Result<Greeting, WireError> {
+        if buf.len() < GREETING_LEN {
+            return Err(WireError::Truncated);
+        }
+        Greeting::check_prefix(buf)?;
+        let mut mechanism = [0u8; 20];
+        mechanism.copy_from_slice(&buf[12..32]);
+        let g = Greeting {
+            major: buf[10],
+            minor: buf[11],
+            mechanism,
+            as_server: buf[32] != 0,
+        };
+        if !g.is_null() {
+            return Err(WireError::UnsupportedMechanism);
+        }
+        Ok(g)
+    }
+}
+
+/// A ZMTP command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// NULL handshake: metadata properties (name, value) in wire order.
+    Ready(Vec<(String, Vec<u8>)>),
+    /// NULL handshake failure with a reason.
+    Error(String),
+    /// ZMTP 3.1 heartbeat: time-to-live in tenths of a second, and a context.
+    Ping {
+        /// Time-to-live in deciseconds (0: none).
+        ttl: u16,
+        /// Up to 16 bytes to echo in the PONG.
+        context: Vec<u8>,
+    },
+    /// Heartbeat answer echoing the PING context.
+    Pong {
+        /// The echoed context.
+        context: Vec<u8>,
+    },
+    /// Any other command (SUBSCRIBE, CANCEL, ...), kept opaque.
+    Unknown {
+        /// Command name.
+        name: Vec<u8>,
+        /// Command data.
+        data: Vec<u8>,
+    },
+}
+
+impl Command {
+    /// A READY command with `Socket-Type` and `Identity` spelled as libzmq spells them
+    /// (libzmq matches those names case-sensitively).
+    pub fn ready(socket_type: &str, identity: &[u8]) -> Command {
+        Command::Ready(vec![
+            ("Socket-Type".to_string(), socket_type.as_bytes().to_vec()),
+            ("Identity".to_string(), identity.to_vec()),
+        ])
+    }
+
+    /// Looks up a READY property by name, ignoring ASCII case (as the RFC says).
+    pub fn property(&self, name: &str) -> Option<&[u8]> {
+        match self {
+            Command::Ready(props) => props
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_slice()),
+            _ => None,
+        }
+    }
+
+    /// Parses a command frame's body.
+    pub fn parse(body: &[u8]) -> Result<Command, WireError> {
+        let mut r = Reader::new(body);
+        let name_len = r.u8().map_err(|_| WireError::BadCommand)? as usize;
+        let name = r.take(name_len).map_err(|_| WireError::BadCommand)?;
+        match name {
+            b"READY" => {
+                let mut props = Vec::new();
+                while r.remaining() > 0 {
+                    let n = r.u8().map_err(|_| WireError::BadCommand)? as usize;
+                    let pname = r.take(n).map_err(|_| WireError::BadCommand)?;
+                    let vlen = r.u32().map_err(|_| WireError::BadCommand)? as usize;
+                    let value = r.take(vlen).map_err(|_| WireError::BadCommand)?;
+                    props.push((String::from_utf8_lossy(pname).into_owned(), value.to_vec()));
+                }
+                Ok(Command::Ready(props))
+            }
+            b"ERROR" => {
+                let n = r.u8().map_err(|_| WireError::BadCommand)? as usize;
+                let reason = r.take(n).map_err(|_| WireError::BadCommand)?;
+                Ok(Command::Error(String::from_utf8_lossy(reason).into_owned()))
+            }
+            b"PING" => {
+                let ttl = r.u16().map_err(|_| WireError::BadCommand)?;
+                let context = r.rest();
+                if context.len() > 16 {
+                    return Err(WireError::BadCommand);
+                }
+                Ok(Command::Ping {
+                    ttl,
+                    context: context.to_vec(),
+                })
+            }
+            b"PONG" => {
+                let context = r.rest();
+                if context.len() > 16 {
+                    return Err(WireError::BadCommand);
+                }
+                Ok(Command::Pong {
+                    context: context.to_vec(),
+                })
+            }
+            _ => Ok(Command::Unknown {
+                name: name.to_vec(),
+                data: r.rest().to_vec(),
+            }),
+        }
+    }
+
+    /// Encodes the command body (name and data, without the frame header).
+    pub fn encode_body(&self) -> Result<Vec<u8>, WireError> {
+        fn name(out: &mut Vec<u8>, n: &[u8]) -> Result<(), WireError> {
+            out.push(u8::try_from(n.len()).map_err(|_| WireError::FieldTooLong)?);
+            out.extend_from_slice(n);
+            Ok(())
+        }
+        let mut out = Vec::new();
+        match self {
+            Command::Ready(props) => {
+                name(&mut out, b"READY")?;
+                for (n, v) in props {
+                    name(&mut out, n.as_bytes())?;
+                    let len = u32::try_from(v.len()).map_err(|_| WireError::FieldTooLong)?;
+                    out.extend_from_slice(&len.to_be_bytes());
+                    out.extend_from_slice(v);
+                }
+            }
+            Command::Error(reason) => {
+                name(&mut out, b"ERROR")?;
+                name(&mut out, reason.as_bytes())?;
+            }
+            Command::Ping { ttl, context } => {
+                if context.len() > 16 {
+                    return Err(WireError::FieldTooLong);
+                }
+                name(&mut out, b"PING")?;
+                out.extend_from_slice(&ttl.to_be_bytes());
+                out.extend_from_slice(context);
+            }
+            Command::Pong { context } => {
+                if context.len() > 16 {
+                    return Err(WireError::FieldTooLong);
+                }
+                name(&mut out, b"PONG")?;
+                out.extend_from_slice(context);
+            }
+            Command::Unknown { name: n, data } => {
+                name(&mut out, n)?;
+                out.extend_from_slice(data);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends the whole command frame to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let body = self.encode_body()?;
+        encode_frame_header(out, FLAG_COMMAND, body.len());
+        out.extend_from_slice(&body);
+        Ok(())
+    }
+}
+
+fn encode_frame_header(out: &mut Vec<u8>, flags: u8, len: usize) {
+    // LONG exactly when the body exceeds 255 bytes, as libzmq does.
+    if len > 255 {
+        out.push(flags | FLAG_LONG);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    } else {
+        out.push(flags);
+        out.push(len as u8);
+    }
+}
+
+/// Appends one message frame. `more` sets the MORE flag.
+pub fn encode_frame(out: &mut Vec<u8>, more: bool, body: &[u8]) {
+    encode_frame_header(out, if more { FLAG_MORE } else { 0 }, body.len());
+    out.extend_from_slice(body);
+}
+
+/// Appends a whole multipart message: MORE on every frame but the last. A message
+/// has at least one frame; an empty slice appends nothing.
+pub fn encode_message<T: AsRef<[u8]>>(out: &mut Vec<u8>, frames: &[T]) {
+    let n = frames.len();
+    for (i, f) in frames.iter().enumerate() {
+        encode_frame(out, i + 1 < n, f.as_ref());
+    }
+}
+
+/// What the decoder yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// The peer's greeting (always the first item).
+    Greeting(Greeting),
+    /// A command frame.
+    Command(Command),
+    /// A whole multipart message.
+    Message(Vec<Vec<u8>>),
+}
+
+/// Incremental ZMTP 3.x decoder: feed it bytes split anywhere, take whole items out.
+///
+/// After an error the decoder stays failed: a ZMTP stream cannot be resynchronised,
+/// so the caller closes the connection.
+#[derive(Debug)]
+pub struct Decoder {
+    buf: Vec<u8>,
+    pos: usize,
+    greeted: bool,
+    limit: usize,
+    parts: Vec<Vec<u8>>,
+    parts_size: usize,
+    failed: Option<WireError>,
+}
+
+impl Decoder {
+    /// A decoder that expects a greeting first and refuses messages (all frames
+    /// together, each charged [`FRAME_OVERHEAD`] extra) larger than `max_message`.
+    pub fn new(max_message: usize) -> Decoder {
+        Decoder {
+            buf: Vec::new(),
+            pos: 0,
+            greeted: false,
+            limit: max_message,
+            parts: Vec::new(),
+            parts_size: 0,
+            failed: None,
+        }
+    }
+
+    /// Adds received bytes.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        // Drop consumed bytes before growing, so the buffer holds at most one
+        // partial frame plus what was just fed.
+        if self.pos > 0 && (self.pos == self.buf.len() || self.pos >= 4096) {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes fed but not yet decoded into items.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// True once the greeting has been decoded.
+    pub fn greeted(&self) -> bool {
+        self.greeted
+    }
+
+    /// The next complete item, `Ok(None)` when more bytes are needed, or the error
+    /// that ended the stream.
+    pub fn next(&mut self) -> Result<Option<Item>, WireError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let r = self.next_inner();
+        if let Err(e) = r {
+            self.failed = Some(e);
+            self.buf = Vec::new();
+            self.pos = 0;
+            self.parts = Vec::new();
+        }
+        r
+    }
+
+    fn next_inner(&mut self) -> Result<Option<Item>, WireError> {
+        let avail = &self.buf[self.pos..];
+        if !self.greeted {
+            Greeting::check_prefix(avail)?;
+            if avail.len() < GREETING_LEN {
+                return Ok(None);
+            }
+            let g = Greeting::parse(&avail[..GREETING_LEN])?;
+            self.pos += GREETING_LEN;
+            self.greeted = true;
+            return Ok(Some(Item::Greeting(g)));
+        }
+        loop {
+            let avail = &self.buf[self.pos..];
+            if avail.len() < 2 {
+                return Ok(None);
+            }
+            let flags = avail[0];
+            if flags & 0xF8 != 0 || (flags & FLAG_COMMAND != 0 && flags & FLAG_MORE != 0) {
+                return Err(WireError::BadFlags(flags));
+            }
+            let (header_len, size) = if flags & FLAG_LONG != 0 {
+                if avail.len() < 9 {
+                    return Ok(None);
+                }
+                let mut s = [0u8; 8];
+                s.copy_from_slice(&avail[1..9]);
+                (9, u64::from_be_bytes(s))
+            } else {
+                (2, avail[1] as u64)
+            };
+            let charged = if flags & FLAG_COMMAND != 0 {
+                size.saturating_add(FRAME_OVERHEAD as u64)
+            } else {
+                (self.parts_size as u64)
+                    .saturating_add(size)
+                    .saturating_add(FRAME_OVERHEAD as u64)
+            };
+            if charged > self.limit as u64 {
+                return Err(WireError::TooLarge {
+                    size: charged,
+                    limit: self.limit as u64,
+                });
+            }
+            // Fits in usize: it is below the limit, which is a usize.
+            let size = size as usize;
+            if avail.len() < header_len + size {
+                return Ok(None);
+            }
+            let body = avail[header_len..header_len + size].to_vec();
+            self.pos += header_len + size;
+            if flags & FLAG_COMMAND != 0 {
+                return Ok(Some(Item::Command(Command::parse(&body)?)));
+            }
+            self.parts_size += size + FRAME_OVERHEAD;
+            self.parts.push(body);
+            if flags & FLAG_MORE == 0 {
+                self.parts_size = 0;
+                return Ok(Some(Item::Message(std::mem::take(&mut self.parts))));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// libzmq's greeting as a DEALER with a 17-byte identity sends it: the padding
+    /// carries uint64_be(identity_len + 1).
+    fn libzmq_greeting() -> Vec<u8> {
+        let mut g = vec![0xff, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x7f, 0x03, 0x01];
+        g.extend_from_slice(b"NULL");
+        g.extend_from_slice(&[0u8; 16]);
+        g.push(0);
+        g.extend_from_slice(&[0u8; 31]);
+        assert_eq!(g.len(), 64);
+        g
+    }
+
+    #[test]
+    fn greeting_with_nonzero_padding() {
+        let g = Greeting::parse(&libzmq_greeting()).unwrap();
+        assert_eq!((g.major, g.minor), (3, 1));
+        assert!(g.is_null());
+        let ours = Greeting::null().encode();
+        assert_eq!(&ours[..12], &[0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 1]);
+        assert_eq!(&ours[12..16], b"NULL");
+        assert!(ours[16..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn greeting_versions_and_mechanisms() {
+        let mut g = libzmq_greeting();
+        g[11] = 0; // 3.0
+        assert_eq!(Greeting::parse(&g).unwrap().minor, 0);
+        g[10] = 4; // higher major accepted
+        assert!(Greeting::parse(&g).is_ok());
+        g[10] = 2;
+        assert_eq!(Greeting::parse(&g), Err(WireError::UnsupportedVersion(2)));
+        let mut g = libzmq_greeting();
+        g[12..17].copy_from_slice(b"CURVE");
+        assert_eq!(Greeting::parse(&g), Err(WireError::UnsupportedMechanism));
+        let mut g = libzmq_greeting();
+        g[9] = 0x7e;
+        assert_eq!(Greeting::parse(&g), Err(WireError::BadSignature));
+        // A wrong first byte is refused before the rest arrives.
+        let mut d = Decoder::new(1024);
+        d.feed(&[0x00]);
+        assert_eq!(d.next(), Err(WireError::BadSignature));
+        assert_eq!(d.next(), Err(WireError::BadSignature));
+    }
+
+    #[test]
+    fn ready_literals() {
+        // A ZRE DEALER's READY: 58-byte body.
+        let mut identity = vec![0x01];
+        identity.extend(0x10..0x20u8);
+        let mut out = Vec::new();
+        Command::ready("DEALER", &identity).encode(&mut out).unwrap();
+        let mut want = vec![0x04, 0x3a, 0x05];
+        want.extend_from_slice(b"READY");
+        want.push(0x0b);
+        want.extend_from_slice(b"Socket-Type");
+        want.extend_from_slice(&[0, 0, 0, 6]);
+        want.extend_from_slice(b"DEALER");
+        want.push(0x08);
+        want.extend_from_slice(b"Identity");
+        want.extend_from_slice(&[0, 0, 0, 0x11]);
+        want.extend_from_slice(&identity);
+        assert_eq!(out, want);
+        // libzmq ROUTER's READY: 41-byte body with an empty identity.
+        let mut router = vec![0x04, 0x29, 0x05];
+        router.extend_from_slice(b"READY\x0bSocket-Type\x00\x00\x00\x06ROUTER\x08Identity\x00\x00\x00\x00");
+        let mut d = Decoder::new(1024);
+        d.feed(&libzmq_greeting());
+        d.feed(&router);
+        assert!(matches!(d.next(), Ok(Some(Item::Greeting(_)))));
+        let Ok(Some(Item::Command(cmd))) = d.next() else {
+            panic!("no command")
+        };
+        assert_eq!(cmd.property("socket-type"), Some(&b"ROUTER"[..]));
+        assert_eq!(cmd.property("Identity"), Some(&b""[..]));
+        let mut again = Vec::new();
+        cmd.encode(&mut again).unwrap();
+        assert_eq!(again, router);
+    }
+
+    #[test]
+    fn ping_pong_error_literals() {
+        assert_eq!(
+            Command::parse(&[4, b'P', b'I', b'N', b'G', 0, 0]).unwrap(),
+            Command::Ping {
+                ttl: 0,
+                context: vec![]
+            }
+        );
+        let mut out = Vec::new();
+        Command::Ping {
+            ttl: 0,
+            context: vec![],
+        }
+        .encode(&mut out)
+        .unwrap();
+        assert_eq!(out, [0x04, 0x07, 0x04, 0x50, 0x49, 0x4e, 0x47, 0x00, 0x00]);
+        let pong = Command::Pong {
+            context: b"ctx".to_vec(),
+        };
+        assert_eq!(
+            Command::parse(&pong.encode_body().unwrap()).unwrap(),
+            pong
+        );
+        let err = Command::Error("nope".into());
+        assert_eq!(Command::parse(&err.encode_body().unwrap()).unwrap(), err);
+        assert_eq!(
+            Command::parse(&[4, b'P', b'I', b'N', b'G', 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]),
+            Err(WireError::BadCommand)
+        );
+        assert_eq!(Command::parse(&[]), Err(WireError::BadCommand));
+        assert_eq!(Command::parse(&[9, b'R']), Err(WireError::BadCommand));
+    }
+
+    #[test]
+    fn frames_short_long_and_limits() {
+        let mut bytes = Greeting::null().encode().to_vec();
+        let big = vec![7u8; 300];
+        encode_message(&mut bytes, &[&b""[..], &big[..], &b"x"[..]]);
+        // The 300-byte frame uses the LONG form: flags 0x03 (MORE|LONG).
+        assert_eq!(&bytes[64..66], &[0x01, 0x00]);
+        assert_eq!(bytes[66], 0x03);
+        assert_eq!(&bytes[67..75], &300u64.to_be_bytes());
+        let mut d = Decoder::new(1024);
+        d.feed(&bytes);
+        assert!(matches!(d.next(), Ok(Some(Item::Greeting(_)))));
+        assert_eq!(
+            d.next(),
+            Ok(Some(Item::Message(vec![vec![], big.clone(), b"x".to_vec()])))
+        );
+        // LONG form for a small frame is accepted too.
+        let mut d = Decoder::new(1024);
+        d.feed(&Greeting::null().encode());
+        d.feed(&[0x02, 0, 0, 0, 0, 0, 0, 0, 1, b'z']);
+        d.next().unwrap();
+        assert_eq!(d.next(), Ok(Some(Item::Message(vec![b"z".to_vec()]))));
+        // A hostile length is refused before any allocation.
+        let mut d = Decoder::new(1024);
+        d.feed(&Greeting::null().encode());
+        d.feed(&[0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        d.next().unwrap();
+        assert!(matches!(d.next(), Err(WireError::TooLarge { .. })));
+        // Many empty frames in one message are bounded too.
+        let mut d = Decoder::new(1024);
+        d.feed(&Greeting::null().encode());
+        for _ in 0..100 {
+            d.feed(&[0x01, 0x00]);
+        }
+        d.next().unwrap();
+        assert!(matches!(d.next(), Err(WireError::TooLarge { .. })));
+        // Reserved flag bits and MORE on a command are errors.
+        for bad in [[0x08u8, 0], [0x05, 0]] {
+            let mut d = Decoder::new(1024);
+            d.feed(&Greeting::null().encode());
+            d.feed(&bad);
+            d.next().unwrap();
+            assert_eq!(d.next(), Err(WireError::BadFlags(bad[0])));
+        }
+    }
+
+    fn stream() -> impl Strategy<Value = (Vec<u8>, Vec<Item>)> {
+        let frame = proptest::collection::vec(any::<u8>(), 0..400);
+        let msg = proptest::collection::vec(frame, 1..4).prop_map(Item::Message);
+        let cmd = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..17).prop_map(|c| Item::Command(Command::Ping { ttl: 7, context: c })),
+            proptest::collection::vec(any::<u8>(), 0..20)
+                .prop_map(|id| Item::Command(Command::ready("DEALER", &id))),
+        ];
+        proptest::collection::vec(prop_oneof![3 => msg, 1 => cmd], 0..8).prop_map(|items| {
+            let mut bytes = Greeting::null().encode().to_vec();
+            for it in &items {
+                match it {
+                    Item::Message(f) => encode_message(&mut bytes, f),
+                    Item::Command(c) => c.encode(&mut bytes).unwrap(),
+                    Item::Greeting(_) => unreachable!(),
+                }
+            }
+            let mut all = vec![Item::Greeting(Greeting::null())];
+            all.extend(items);
+            (bytes, all)
+        })
+    }
+
+    fn decode_split(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Item>, WireError> {
+        let mut d = Decoder::new(DEFAULT_MAX_MESSAGE);
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        points.sort_unstable();
+        points.push(bytes.len());
+        for p in points {
+            d.feed(&bytes[start..p.max(start)]);
+            start = p.max(start);
+            while let Some(it) = d.next()? {
+                out.push(it);
+            }
+        }
+        Ok(out)
+    }
+
+    proptest! {
+        #[test]
+        fn any_split_gives_same_items((bytes, items) in stream(), cuts in proptest::collection::vec(any::<usize>(), 0..20)) {
+            prop_assert_eq!(decode_split(&bytes, &cuts).unwrap(), items.clone());
+            // One byte at a time.
+            let all: Vec<usize> = (0..bytes.len()).collect();
+            prop_assert_eq!(decode_split(&bytes, &all).unwrap(), items);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600), greet in any::<bool>()) {
+            let mut d = Decoder::new(4096);
+            if greet {
+                d.feed(&Greeting::null().encode());
+            }
+            d.feed(&bytes);
+            for _ in 0..1000 {
+                match d.next() {
+                    Ok(Some(_)) => {}
+                    _ => break,
+                }
+            }
+        }
+
+        #[test]
+        fn command_round_trip(ttl in any::<u16>(), ctx in proptest::collection::vec(any::<u8>(), 0..17),
+                              props in proptest::collection::vec(("[A-Za-z-]{1,20}", proptest::collection::vec(any::<u8>(), 0..40)), 0..4)) {
+            for c in [Command::Ping { ttl, context: ctx.clone() }, Command::Pong { context: ctx.clone() }, Command::Ready(props.clone())] {
+                prop_assert_eq!(Command::parse(&c.encode_body().unwrap()).unwrap(), c);
+            }
+        }
+
+        #[test]
+        fn command_parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let _ = Command::parse(&bytes);
+        }
+    }
+}
