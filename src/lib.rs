@@ -4,6 +4,9 @@
 
 pub mod engine;
 pub mod event;
+pub mod net;
+mod node;
 pub mod wire;
 
 pub use event::{Event, ExitReason, PeerId};
+pub use node::{Error, Node, DEFAULT_PORT};

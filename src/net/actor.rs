@@ -1,0 +1,456 @@
+//! The actor thread: one `mio` event loop per node over the beacon socket, the inbox
+//! listener, every TCP link and a waker for application commands. It is the only
+//! place that reads the clock, and the only place that touches sockets.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::{Events, Interest, Poll, Token};
+
+use super::Options;
+use crate::engine::{CloseReason, Engine, LinkId, Output};
+use crate::event::Event;
+
+pub(crate) const WAKER: Token = Token(0);
+const BEACON: Token = Token(1);
+const LISTENER: Token = Token(2);
+const FIRST_LINK: usize = 16;
+
+/// Bytes read from a link per turn before others get theirs.
+const READ_BUDGET: usize = 1 << 20;
+
+/// What the application asks of the actor.
+pub(crate) enum Command {
+    Join(String),
+    Leave(String),
+    Whisper(crate::PeerId, Vec<Vec<u8>>),
+    Shout(String, Vec<Vec<u8>>),
+    /// Runs a read-only query against the engine (peers, groups, headers).
+    Query(Box<dyn FnOnce(&Engine) + Send>),
+    Stop,
+    /// Vanish without a word: no port-0 beacon, no Stop event, sockets just close.
+    Abort,
+}
+
+/// Counters kept by the driver.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct DriverStats {
+    pub(crate) overflow_drops: u64,
+}
+
+struct Conn {
+    stream: TcpStream,
+    out: Vec<u8>,
+    /// Bytes of `out` already written.
+    sent: usize,
+    connected: bool,
+    /// Readable data left unread while the application is behind on events.
+    read_pending: bool,
+}
+
+impl Conn {
+    fn unsent(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
+    /// Writes as much as the socket takes. Err means the link is dead.
+    fn flush(&mut self) -> io::Result<()> {
+        while self.sent < self.out.len() {
+            match self.stream.write(&self.out[self.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+        } else if self.sent > (1 << 16) && self.sent * 2 > self.out.len() {
+            self.out.drain(..self.sent);
+            self.sent = 0;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) struct Actor {
+    pub(crate) engine: Engine,
+    pub(crate) poll: Poll,
+    pub(crate) beacon: UdpSocket,
+    pub(crate) beacon_dest: SocketAddr,
+    pub(crate) listener: TcpListener,
+    pub(crate) loopback_only: bool,
+    pub(crate) commands: Receiver<Command>,
+    pub(crate) events: Sender<Event>,
+    pub(crate) options: Options,
+    conns: HashMap<LinkId, Conn>,
+    stats: DriverStats,
+    buf: Vec<u8>,
+    stopping: bool,
+    aborted: bool,
+}
+
+fn token(link: LinkId) -> Token {
+    Token(link.0 as usize + FIRST_LINK)
+}
+
+fn link_of(t: Token) -> LinkId {
+    LinkId((t.0 - FIRST_LINK) as u64)
+}
+
+impl Actor {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        engine: Engine,
+        poll: Poll,
+        mut beacon: UdpSocket,
+        beacon_dest: SocketAddr,
+        mut listener: TcpListener,
+        loopback_only: bool,
+        commands: Receiver<Command>,
+        events: Sender<Event>,
+        options: Options,
+    ) -> io::Result<Actor> {
+        poll.registry()
+            .register(&mut beacon, BEACON, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(Actor {
+            engine,
+            poll,
+            beacon,
+            beacon_dest,
+            listener,
+            loopback_only,
+            commands,
+            events,
+            options,
+            conns: HashMap::new(),
+            stats: DriverStats::default(),
+            buf: vec![0u8; 64 * 1024],
+            stopping: false,
+            aborted: false,
+        })
+    }
+
+    /// Runs until the application stops the node (or drops it).
+    pub(crate) fn run(mut self, inbox: SocketAddr) {
+        self.engine.start(Instant::now(), inbox);
+        let mut events = Events::with_capacity(256);
+        loop {
+            if !self.aborted {
+                self.drain_outputs();
+            }
+            if self.stopping {
+                break;
+            }
+            let now = Instant::now();
+            let mut timeout = self
+                .engine
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(now));
+            if self.conns.values().any(|c| c.read_pending) {
+                // Reading is paused for the application: look again soon.
+                let t = Duration::from_millis(5);
+                timeout = Some(timeout.map_or(t, |x| x.min(t)));
+            }
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("poll failed: {e}");
+                    break;
+                }
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKER => self.commands(),
+                    BEACON => self.read_beacons(),
+                    LISTENER => self.accept(),
+                    t => self.link_ready(link_of(t), ev.is_readable(), ev.is_writable()),
+                }
+            }
+            // Links left unread while the application was behind.
+            if self.events.len() < self.options.event_high_water {
+                let pending: Vec<LinkId> = self
+                    .conns
+                    .iter()
+                    .filter(|(_, c)| c.read_pending)
+                    .map(|(l, _)| *l)
+                    .collect();
+                for l in pending {
+                    self.link_ready(l, true, false);
+                }
+            }
+            let now = Instant::now();
+            if self.engine.poll_timeout().is_some_and(|t| now >= t) {
+                self.engine.handle_timeout(now);
+            }
+        }
+        // Give what is queued (the port-0 beacon went out already) a last chance.
+        for c in self.conns.values_mut() {
+            let _ = c.flush();
+        }
+        log::debug!(
+            "{}: actor stopped (overflow drops {})",
+            self.engine.name(),
+            self.stats.overflow_drops
+        );
+    }
+
+    fn commands(&mut self) {
+        loop {
+            let cmd = match self.commands.try_recv() {
+                Ok(cmd) => cmd,
+                Err(crossbeam_channel::TryRecvError::Empty) => return,
+                // The Node handle is gone without a Stop: stop politely anyway.
+                Err(crossbeam_channel::TryRecvError::Disconnected) => Command::Stop,
+            };
+            match cmd {
+                Command::Join(g) => self.engine.join(&g),
+                Command::Leave(g) => self.engine.leave(&g),
+                Command::Whisper(p, content) => {
+                    if !self.engine.whisper(p, &content) {
+                        log::debug!("{}: whisper to unknown peer {p} dropped", self.engine.name());
+                    }
+                }
+                Command::Shout(g, content) => {
+                    self.engine.shout(&g, &content);
+                }
+                Command::Query(q) => q(&self.engine),
+                Command::Stop => {
+                    self.engine.stop(Instant::now());
+                    self.stopping = true;
+                    return;
+                }
+                Command::Abort => {
+                    self.conns.clear();
+                    self.aborted = true;
+                    self.stopping = true;
+                    return;
+                }
+            }
+            self.drain_outputs();
+        }
+    }
+
+    fn read_beacons(&mut self) {
+        loop {
+            match self.beacon.recv_from(&mut self.buf) {
+                Ok((n, from)) => {
+                    if self.loopback_only && !from.ip().is_loopback() {
+                        continue;
+                    }
+                    let now = Instant::now();
+                    self.engine.handle_datagram(now, from, &self.buf[..n]);
+                    self.drain_outputs();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::warn!("beacon receive failed: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, from)) => {
+                    let _ = stream.set_nodelay(true);
+                    let link = self.engine.handle_accepted(Instant::now(), from);
+                    if let Err(e) = self.poll.registry().register(
+                        &mut stream,
+                        token(link),
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        log::warn!("register failed: {e}");
+                        self.engine
+                            .handle_closed(Instant::now(), link, CloseReason::Network);
+                        continue;
+                    }
+                    self.conns.insert(
+                        link,
+                        Conn {
+                            stream,
+                            out: Vec::new(),
+                            sent: 0,
+                            connected: true,
+                            read_pending: false,
+                        },
+                    );
+                    self.drain_outputs();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of file handles and the like: try again on the next event.
+                    log::warn!("accept failed: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn link_ready(&mut self, link: LinkId, readable: bool, writable: bool) {
+        let Some(conn) = self.conns.get_mut(&link) else {
+            return;
+        };
+        if writable && !conn.connected {
+            match conn.stream.take_error() {
+                Ok(None) => {}
+                Ok(Some(e)) | Err(e) => {
+                    log::debug!("connect on {link:?} failed: {e}");
+                    return self.close(link, CloseReason::Network);
+                }
+            }
+            match conn.stream.peer_addr() {
+                Ok(_) => {
+                    conn.connected = true;
+                    self.engine.handle_connected(Instant::now(), link);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                Err(_) => return self.close(link, CloseReason::Network),
+            }
+        }
+        let Some(conn) = self.conns.get_mut(&link) else {
+            return;
+        };
+        if conn.connected && conn.unsent() > 0 && conn.flush().is_err() {
+            return self.close(link, CloseReason::Network);
+        }
+        if readable && conn.connected {
+            self.read_link(link);
+        }
+    }
+
+    fn read_link(&mut self, link: LinkId) {
+        let mut total = 0;
+        loop {
+            if self.events.len() >= self.options.event_high_water {
+                // The application is behind: leave the bytes in the kernel, so TCP
+                // slows the sender down. Timers and beacons keep running.
+                if let Some(c) = self.conns.get_mut(&link) {
+                    c.read_pending = true;
+                }
+                return;
+            }
+            let Some(conn) = self.conns.get_mut(&link) else {
+                return;
+            };
+            if total >= READ_BUDGET {
+                conn.read_pending = true;
+                return;
+            }
+            conn.read_pending = false;
+            match conn.stream.read(&mut self.buf) {
+                Ok(0) => return self.close(link, CloseReason::Network),
+                Ok(n) => {
+                    total += n;
+                    self.engine.handle_bytes(Instant::now(), link, &self.buf[..n]);
+                    self.drain_outputs();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close(link, CloseReason::Network),
+            }
+        }
+    }
+
+    /// Closes a link on the driver's side and tells the engine.
+    fn close(&mut self, link: LinkId, reason: CloseReason) {
+        if let Some(mut c) = self.conns.remove(&link) {
+            let _ = self.poll.registry().deregister(&mut c.stream);
+        }
+        self.engine.handle_closed(Instant::now(), link, reason);
+        self.drain_outputs();
+    }
+
+    /// Carries out everything the engine asked for.
+    fn drain_outputs(&mut self) {
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                Output::Broadcast(bytes) => {
+                    if let Err(e) = self.beacon.send_to(&bytes, self.beacon_dest) {
+                        log::debug!("beacon send to {} failed: {e}", self.beacon_dest);
+                    }
+                }
+                Output::Connect { link, addr } => match TcpStream::connect(addr) {
+                    Ok(mut stream) => {
+                        let _ = stream.set_nodelay(true);
+                        match self.poll.registry().register(
+                            &mut stream,
+                            token(link),
+                            Interest::READABLE | Interest::WRITABLE,
+                        ) {
+                            Ok(()) => {
+                                self.conns.insert(
+                                    link,
+                                    Conn {
+                                        stream,
+                                        out: Vec::new(),
+                                        sent: 0,
+                                        connected: false,
+                                        read_pending: false,
+                                    },
+                                );
+                            }
+                            Err(_) => self
+                                .engine
+                                .handle_closed(Instant::now(), link, CloseReason::Network),
+                        }
+                    }
+                    Err(e) => {
+                        log::debug!("connect to {addr} failed: {e}");
+                        self.engine
+                            .handle_closed(Instant::now(), link, CloseReason::Network);
+                    }
+                },
+                Output::Write { link, bytes } => {
+                    let Some(conn) = self.conns.get_mut(&link) else {
+                        continue;
+                    };
+                    if conn.out.is_empty() {
+                        conn.out = bytes;
+                    } else {
+                        conn.out.extend_from_slice(&bytes);
+                    }
+                    let dead = conn.connected && conn.flush().is_err();
+                    if dead {
+                        self.close(link, CloseReason::Network);
+                    } else if self
+                        .conns
+                        .get(&link)
+                        .is_some_and(|c| c.unsent() > self.options.max_link_output)
+                    {
+                        log::warn!(
+                            "{}: link {link:?} has more than {} bytes unsent: dropping the peer",
+                            self.engine.name(),
+                            self.options.max_link_output
+                        );
+                        self.stats.overflow_drops += 1;
+                        self.close(link, CloseReason::Overflow);
+                    }
+                }
+                Output::Close { link } => {
+                    if let Some(mut c) = self.conns.remove(&link) {
+                        if c.connected {
+                            let _ = c.flush();
+                        }
+                        let _ = self.poll.registry().deregister(&mut c.stream);
+                    }
+                }
+                Output::Event(e) => {
+                    // The receiver is gone only if the application dropped it: fine.
+                    let _ = self.events.send(e);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Choosing the interface a node beacons on and binds its inbox to.
+//!
+//! The rules follow Zyre (CZMQ's `ziflist`): with nothing configured, the first
+//! interface that is not loopback and has an IPv4 broadcast address; `ZSYS_INTERFACE`
+//! overrides that, as does [`Node::set_interface`](crate::Node::set_interface). A
+//! name, an IPv4 address, or a single digit (an index into the eligible list) are
+//! accepted. Unlike Zyre, loopback is allowed when asked for by name (`lo`) or
+//! address (`127.x.y.z`): beacons then go to 127.255.255.255, which reaches every
+//! node on this host and nothing else.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// The interface a node uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    /// Its name (`lo`, `eth0`, ...).
+    pub name: String,
+    /// The address the inbox binds to and the beacon is sent from.
+    pub addr: Ipv4Addr,
+    /// Where beacons are sent.
+    pub broadcast: Ipv4Addr,
+}
+
+impl Interface {
+    /// The loopback interface: 127.0.0.1, broadcasting to 127.255.255.255.
+    pub fn loopback() -> Interface {
+        Interface {
+            name: "lo".into(),
+            addr: Ipv4Addr::LOCALHOST,
+            broadcast: Ipv4Addr::new(127, 255, 255, 255),
+        }
+    }
+
+    /// True for loopback: beacons from other hosts are then ignored.
+    pub fn is_loopback(&self) -> bool {
+        self.addr.is_loopback()
+    }
+}
+
+/// No interface matched the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoInterface(pub String);
+
+impl fmt::Display for NoInterface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            write!(f, "no broadcast-capable IPv4 interface found (set one, or use \"lo\")")
+        } else {
+            write!(f, "no usable IPv4 interface matches {:?}", self.0)
+        }
+    }
+}
+
+impl std::error::Error for NoInterface {}
+
+/// Picks the interface for `spec` (`None` or empty: `ZSYS_INTERFACE`, then Zyre's
+/// default choice).
+pub fn select(spec: Option<&str>) -> Result<Interface, NoInterface> {
+    let env = std::env::var("ZSYS_INTERFACE").ok();
+    let spec = spec
+        .filter(|s| !s.is_empty())
+        .or(env.as_deref().filter(|s| !s.is_empty()))
+        .unwrap_or("");
+    let all: Vec<(String, Ipv4Addr, Option<Ipv4Addr>)> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| match i.addr {
+            if_addrs::IfAddr::V4(v4) => Some((i.name, v4.ip, v4.broadcast)),
+            _ => None,
+        })
+        .collect();
+    select_from(spec, &all)
+}
+
+/// The selection rules over an explicit interface list (name, address, broadcast).
+pub fn select_from(
+    spec: &str,
+    all: &[(String, Ipv4Addr, Option<Ipv4Addr>)],
+) -> Result<Interface, NoInterface> {
+    let not_found = || NoInterface(spec.to_string());
+    if spec == "lo" || spec == "loopback" {
+        return Ok(Interface::loopback());
+    }
+    if let Ok(ip) = spec.parse::<Ipv4Addr>() {
+        if ip.is_loopback() {
+            return Ok(Interface {
+                addr: ip,
+                ..Interface::loopback()
+            });
+        }
+        return all
+            .iter()
+            .find(|(_, a, _)| *a == ip)
+            .map(|(n, a, b)| Interface {
+                name: n.clone(),
+                addr: *a,
+                broadcast: b.unwrap_or(Ipv4Addr::BROADCAST),
+            })
+            .ok_or_else(not_found);
+    }
+    let eligible: Vec<Interface> = all
+        .iter()
+        .filter(|(_, a, b)| !a.is_loopback() && b.is_some())
+        .map(|(n, a, b)| Interface {
+            name: n.clone(),
+            addr: *a,
+            broadcast: b.unwrap_or(Ipv4Addr::BROADCAST),
+        })
+        .collect();
+    if spec.is_empty() {
+        return eligible.into_iter().next().ok_or_else(not_found);
+    }
+    if spec.len() == 1 {
+        if let Some(d) = spec.chars().next().and_then(|c| c.to_digit(10)) {
+            return eligible.into_iter().nth(d as usize).ok_or_else(not_found);
+        }
+    }
+    if let Some((n, a, _)) = all.iter().find(|(n, a, _)| n == spec && a.is_loopback()) {
+        return Ok(Interface {
+            name: n.clone(),
+            addr: *a,
+            ..Interface::loopback()
+        });
+    }
+    eligible
+        .into_iter()
+        .find(|i| i.name == spec)
+        .ok_or_else(not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Vec<(String, Ipv4Addr, Option<Ipv4Addr>)> {
+        vec![
+            ("lo".into(), Ipv4Addr::LOCALHOST, None),
+            ("tun0".into(), Ipv4Addr::new(10, 8, 0, 2), None),
+            ("eth0".into(), Ipv4Addr::new(192, 168, 1, 5), Some(Ipv4Addr::new(192, 168, 1, 255))),
+            ("eth1".into(), Ipv4Addr::new(10, 1, 0, 5), Some(Ipv4Addr::new(10, 1, 0, 255))),
+        ]
+    }
+
+    #[test]
+    fn rules() {
+        let t = table();
+        assert_eq!(select_from("", &t).unwrap().name, "eth0");
+        assert_eq!(select_from("1", &t).unwrap().name, "eth1");
+        assert_eq!(select_from("eth1", &t).unwrap().broadcast, Ipv4Addr::new(10, 1, 0, 255));
+        assert_eq!(select_from("192.168.1.5", &t).unwrap().name, "eth0");
+        assert_eq!(select_from("lo", &t).unwrap(), Interface::loopback());
+        assert_eq!(select_from("127.0.0.1", &t).unwrap().broadcast, Ipv4Addr::new(127, 255, 255, 255));
+        assert!(select_from("tun0", &t).is_err(), "no broadcast address");
+        assert!(select_from("wlan9", &t).is_err());
+        assert!(select_from("", &t[..2]).is_err());
+    }
+}

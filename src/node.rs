@@ -1,0 +1,405 @@
+//! [`Node`]: the application's handle on one mesh node, with Zyre's API.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::engine::{Config, Engine};
+use crate::event::{Event, PeerId};
+use crate::net::actor::{Actor, Command, WAKER};
+use crate::net::{beacon_socket, iface, Options};
+
+/// The ZRE discovery port (IANA "ZRE-DISC").
+pub const DEFAULT_PORT: u16 = 5670;
+
+/// What can go wrong on the application's side of a node.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// No interface matches the configured one.
+    NoInterface(iface::NoInterface),
+    /// A socket could not be opened or bound.
+    Bind {
+        /// What was being bound (`"beacon port"`, `"inbox"`).
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Another I/O failure while starting (the event loop, the thread).
+    Io(io::Error),
+    /// `start` on a running node.
+    AlreadyStarted,
+    /// A command on a node that is not running.
+    NotRunning,
+    /// A group name longer than 255 bytes (the ZRE `string` limit).
+    GroupTooLong,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoInterface(e) => write!(f, "{e}"),
+            Error::Bind { what, addr, source } => write!(f, "cannot bind the {what} on {addr}: {source}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::AlreadyStarted => write!(f, "the node is already started"),
+            Error::NotRunning => write!(f, "the node is not running"),
+            Error::GroupTooLong => write!(f, "group names are at most 255 bytes"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::NoInterface(e) => Some(e),
+            Error::Bind { source, .. } | Error::Io(source) => Some(source),
+            _ => None,
+        }
+    }
+}
+
+struct Running {
+    commands: Sender<Command>,
+    waker: std::sync::Arc<mio::Waker>,
+    thread: Option<JoinHandle<()>>,
+    endpoint: String,
+}
+
+/// One mesh node. Configure it, [`start`](Node::start) it, then talk and listen:
+///
+/// ```no_run
+/// use zmesh::{Event, Node};
+/// let mut node = Node::new("alice");
+/// node.set_interface("lo");          // this host only
+/// node.set_port(5670);
+/// node.start()?;
+/// node.join("chat")?;
+/// for event in node.events() {
+///     match event {
+///         Event::Enter { name, .. } => println!("{name} is here"),
+///         Event::Shout { name, content, .. } => {
+///             println!("{name}: {}", String::from_utf8_lossy(&content[0]))
+///         }
+///         _ => {}
+///     }
+/// }
+/// # Ok::<(), zmesh::Error>(())
+/// ```
+///
+/// The protocol runs in one actor thread per node; this handle sends it commands,
+/// and [`events`](Node::events) is a crossbeam receiver that can be `select!`ed
+/// with the application's own channels. Dropping the node stops it politely.
+pub struct Node {
+    id: PeerId,
+    config: Config,
+    port: u16,
+    interface: Option<String>,
+    options: Options,
+    events_tx: Sender<Event>,
+    events_rx: Receiver<Event>,
+    running: Option<Running>,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("name", &self.config.name)
+            .field("running", &self.running.is_some())
+            .finish()
+    }
+}
+
+impl Node {
+    /// A node with this name (empty: the first 6 hex digits of its UUID, as Zyre)
+    /// and a fresh random UUID. Silent until started.
+    pub fn new(name: &str) -> Node {
+        Node::with_id(name, PeerId::random())
+    }
+
+    /// A node with a given UUID (to restart "the same" node).
+    pub fn with_id(name: &str, id: PeerId) -> Node {
+        let name = if name.is_empty() {
+            id.short(6)
+        } else {
+            name.to_string()
+        };
+        let (events_tx, events_rx) = crossbeam_channel::unbounded();
+        Node {
+            id,
+            config: Config::new(name),
+            port: DEFAULT_PORT,
+            interface: None,
+            options: Options::default(),
+            events_tx,
+            events_rx,
+            running: None,
+        }
+    }
+
+    /// Our UUID.
+    pub fn uuid(&self) -> PeerId {
+        self.id
+    }
+
+    /// Our name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Adds a header sent to peers in HELLO. Takes effect at start.
+    pub fn set_header(&mut self, key: &str, value: &str) {
+        self.config.headers.insert(key.into(), value.into());
+    }
+
+    /// The UDP beacon port (default 5670); nodes on different ports never meet.
+    pub fn set_port(&mut self, port: u16) {
+        self.port = port;
+    }
+
+    /// The interface: a name, an IPv4 address, a digit (index of the eligible
+    /// interfaces) or `lo` for this host only. Default: `ZSYS_INTERFACE`, then the
+    /// first broadcast-capable non-loopback interface.
+    pub fn set_interface(&mut self, interface: &str) {
+        self.interface = Some(interface.to_string());
+    }
+
+    /// Time between beacons (zero: the default, 1 s).
+    pub fn set_interval(&mut self, interval: Duration) {
+        self.config = self.config.clone().with_beacon_interval(interval);
+    }
+
+    /// Quiet time before a peer is pinged and reported EVASIVE (default 5 s).
+    pub fn set_evasive_timeout(&mut self, t: Duration) {
+        self.config.evasive_timeout = t;
+    }
+
+    /// Zyre's name for the same setting as [`Node::set_evasive_timeout`]: SILENT
+    /// follows EVASIVE by one reap interval.
+    pub fn set_silent_timeout(&mut self, t: Duration) {
+        self.config.evasive_timeout = t;
+    }
+
+    /// Quiet time before a peer is dropped with EXIT (default 30 s).
+    pub fn set_expired_timeout(&mut self, t: Duration) {
+        self.config.expired_timeout = t;
+    }
+
+    /// Driver limits (per-peer output, event backlog).
+    pub fn set_options(&mut self, options: Options) {
+        self.options = options;
+    }
+
+    /// Largest message accepted from a peer (default 64 MiB).
+    pub fn set_max_message(&mut self, bytes: usize) {
+        self.config.max_message = bytes;
+    }
+
+    /// Starts the node: binds the beacon socket and the inbox, starts the actor
+    /// thread, and sends the first beacon.
+    pub fn start(&mut self) -> Result<(), Error> {
+        if self.running.is_some() {
+            return Err(Error::AlreadyStarted);
+        }
+        let iface = iface::select(self.interface.as_deref()).map_err(Error::NoInterface)?;
+        let beacon_addr = SocketAddr::from(([0, 0, 0, 0], self.port));
+        let beacon = beacon_socket(self.port).map_err(|source| Error::Bind {
+            what: "beacon port",
+            addr: beacon_addr,
+            source,
+        })?;
+        let inbox_addr = SocketAddr::from((iface.addr, 0));
+        let listener = std::net::TcpListener::bind(inbox_addr).map_err(|source| Error::Bind {
+            what: "inbox",
+            addr: inbox_addr,
+            source,
+        })?;
+        listener.set_nonblocking(true).map_err(Error::Io)?;
+        let inbox = listener.local_addr().map_err(Error::Io)?;
+        let poll = mio::Poll::new().map_err(Error::Io)?;
+        let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?);
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        let engine = Engine::new(self.config.clone(), self.id);
+        let actor = Actor::new(
+            engine,
+            poll,
+            mio::net::UdpSocket::from_std(beacon),
+            SocketAddr::from((iface.broadcast, self.port)),
+            mio::net::TcpListener::from_std(listener),
+            iface.is_loopback(),
+            cmd_rx,
+            self.events_tx.clone(),
+            self.options,
+        )
+        .map_err(Error::Io)?;
+        let thread = std::thread::Builder::new()
+            .name(format!("zmesh-{}", self.config.name))
+            .spawn(move || actor.run(inbox))
+            .map_err(Error::Io)?;
+        log::debug!(
+            "{}: started on {} ({}), beacon port {}",
+            self.config.name,
+            inbox,
+            iface.name,
+            self.port
+        );
+        self.running = Some(Running {
+            commands: cmd_tx,
+            waker,
+            thread: Some(thread),
+            endpoint: format!("tcp://{inbox}"),
+        });
+        Ok(())
+    }
+
+    /// Stops the node politely (a port-0 beacon, so peers see EXIT at once) and
+    /// waits for the actor to finish. A `Stop` event is the last event.
+    pub fn stop(&mut self) {
+        if let Some(mut r) = self.running.take() {
+            let _ = r.commands.send(Command::Stop);
+            let _ = r.waker.wake();
+            if let Some(t) = r.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// Stops the node abruptly, as if its process died: no port-0 beacon, no
+    /// `Stop` event; its connections just close. Peers notice only through their
+    /// timeouts. For tests and fault injection.
+    pub fn abort(&mut self) {
+        if let Some(mut r) = self.running.take() {
+            let _ = r.commands.send(Command::Abort);
+            let _ = r.waker.wake();
+            if let Some(t) = r.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// True between `start` and `stop`.
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Our inbox endpoint (`tcp://ip:port`), once started.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.running.as_ref().map(|r| r.endpoint.as_str())
+    }
+
+    /// The event stream. Clones share one queue: each event goes to one reader.
+    pub fn events(&self) -> Receiver<Event> {
+        self.events_rx.clone()
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), Error> {
+        let r = self.running.as_ref().ok_or(Error::NotRunning)?;
+        r.commands.send(cmd).map_err(|_| Error::NotRunning)?;
+        r.waker.wake().map_err(Error::Io)
+    }
+
+    /// Joins a group; every peer is told.
+    pub fn join(&self, group: &str) -> Result<(), Error> {
+        if group.len() > 255 {
+            return Err(Error::GroupTooLong);
+        }
+        self.send(Command::Join(group.into()))
+    }
+
+    /// Leaves a group.
+    pub fn leave(&self, group: &str) -> Result<(), Error> {
+        self.send(Command::Leave(group.into()))
+    }
+
+    /// Sends a multipart message to one peer. A peer that is not known is skipped
+    /// (and counted), as in Zyre.
+    pub fn whisper(&self, peer: PeerId, frames: Vec<Vec<u8>>) -> Result<(), Error> {
+        self.send(Command::Whisper(peer, frames))
+    }
+
+    /// Sends a one-frame text message to one peer.
+    pub fn whispers(&self, peer: PeerId, text: &str) -> Result<(), Error> {
+        self.whisper(peer, vec![text.as_bytes().to_vec()])
+    }
+
+    /// Sends a multipart message to every peer in a group (we need not be in it).
+    pub fn shout(&self, group: &str, frames: Vec<Vec<u8>>) -> Result<(), Error> {
+        if group.len() > 255 {
+            return Err(Error::GroupTooLong);
+        }
+        self.send(Command::Shout(group.into(), frames))
+    }
+
+    /// Sends a one-frame text message to a group.
+    pub fn shouts(&self, group: &str, text: &str) -> Result<(), Error> {
+        self.shout(group, vec![text.as_bytes().to_vec()])
+    }
+
+    fn query<T: Send + 'static>(&self, f: impl FnOnce(&Engine) -> T + Send + 'static) -> Result<T, Error> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Command::Query(Box::new(move |e| {
+            let _ = tx.send(f(e));
+        })))?;
+        rx.recv().map_err(|_| Error::NotRunning)
+    }
+
+    /// Every known peer (including ones whose HELLO has not arrived yet, as Zyre).
+    pub fn peers(&self) -> Result<Vec<PeerId>, Error> {
+        self.query(|e| e.peers().map(|p| p.id).collect())
+    }
+
+    /// Peers in a group.
+    pub fn peers_by_group(&self, group: &str) -> Result<Vec<PeerId>, Error> {
+        let g = group.to_string();
+        self.query(move |e| e.peers_by_group(&g))
+    }
+
+    /// The groups we are in.
+    pub fn own_groups(&self) -> Result<Vec<String>, Error> {
+        self.query(|e| e.own_groups().map(String::from).collect())
+    }
+
+    /// The groups our peers are in.
+    pub fn peer_groups(&self) -> Result<Vec<String>, Error> {
+        self.query(|e| e.peer_groups().map(String::from).collect())
+    }
+
+    /// A peer's endpoint, if known.
+    pub fn peer_address(&self, peer: PeerId) -> Result<Option<String>, Error> {
+        self.query(move |e| e.peer(peer).map(|p| p.endpoint))
+    }
+
+    /// A peer's name, if known.
+    pub fn peer_name(&self, peer: PeerId) -> Result<Option<String>, Error> {
+        self.query(move |e| e.peer(peer).map(|p| p.name))
+    }
+
+    /// A peer's header value, if the peer and the header are known.
+    pub fn peer_header_value(&self, peer: PeerId, key: &str) -> Result<Option<String>, Error> {
+        let k = key.to_string();
+        self.query(move |e| e.peer(peer).and_then(|p| p.headers.get(&k).cloned()))
+    }
+
+    /// All of a peer's headers.
+    pub fn peer_headers(&self, peer: PeerId) -> Result<Option<BTreeMap<String, String>>, Error> {
+        self.query(move |e| e.peer(peer).map(|p| p.headers))
+    }
+
+    /// The engine's counters of dropped input.
+    pub fn stats(&self) -> Result<crate::engine::Stats, Error> {
+        self.query(|e| e.stats().clone())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
