@@ -10,10 +10,12 @@
 //! // Two links talking to each other through memory.
 //! let mut dealer = Link::dealer(b"\x01dealer-identity", 1 << 20);
 //! let mut router = Link::router(1 << 20);
-//! dealer.send(&[&b"hello"[..]]);
+//! dealer.send(&[&b"hello"[..]]); // held until the router's READY arrives
 //! router.handle_bytes(&dealer.take_output());
-//! dealer.handle_bytes(&router.take_output());
 //! assert!(matches!(router.poll(), Ok(Some(LinkEvent::Ready { .. }))));
+//! dealer.handle_bytes(&router.take_output());
+//! assert!(matches!(dealer.poll(), Ok(Some(LinkEvent::Ready { .. }))));
+//! router.handle_bytes(&dealer.take_output());
 //! assert_eq!(router.poll(), Ok(Some(LinkEvent::Message(vec![b"hello".to_vec()]))));
 //! assert_eq!(router.peer_identity(), Some(&b"\x01dealer-identity"[..]));
 //! ```
@@ -108,6 +110,8 @@ pub struct Link {
     role: Role,
     decoder: Decoder,
     out: Vec<u8>,
+    /// Messages queued before the peer's READY arrived.
+    held: Vec<u8>,
     greeting: Option<Greeting>,
     peer_identity: Option<Vec<u8>>,
     failed: Option<LinkError>,
@@ -123,6 +127,7 @@ impl Link {
             role,
             decoder: Decoder::new(max_message),
             out,
+            held: Vec::new(),
             greeting: None,
             peer_identity: None,
             failed: None,
@@ -160,22 +165,38 @@ impl Link {
         self.greeting.as_ref()
     }
 
-    /// Queues a multipart message. Allowed before the peer is ready: ZMTP lets either
-    /// side send messages once its own READY is out, which it is from the start.
+    /// The buffer messages go to: held back until the peer's READY arrives, because
+    /// libzmq takes any message that reaches it before it has sent its own READY for
+    /// a second handshake command and drops the connection.
+    fn message_buf(&mut self) -> &mut Vec<u8> {
+        if self.peer_identity.is_some() {
+            &mut self.out
+        } else {
+            &mut self.held
+        }
+    }
+
+    /// Queues a multipart message (held until the handshake completes).
     pub fn send<T: AsRef<[u8]>>(&mut self, frames: &[T]) {
-        zmtp::encode_message(&mut self.out, frames);
+        zmtp::encode_message(self.message_buf(), frames);
     }
 
     /// Queues a message made of `first` followed by `rest`, without building a
     /// frame list (a ZRE header frame plus content frames).
     pub fn send_parts(&mut self, first: &[u8], rest: &[Vec<u8>]) {
-        zmtp::encode_frame(&mut self.out, !rest.is_empty(), first);
-        zmtp::encode_message(&mut self.out, rest);
+        let buf = self.message_buf();
+        zmtp::encode_frame(buf, !rest.is_empty(), first);
+        zmtp::encode_message(buf, rest);
     }
 
-    /// Bytes waiting to be written.
+    /// Bytes ready to be written now.
     pub fn pending_output(&self) -> usize {
         self.out.len()
+    }
+
+    /// Bytes queued in all: ready to write plus held for the handshake.
+    pub fn queued(&self) -> usize {
+        self.out.len() + self.held.len()
     }
 
     /// Takes the bytes waiting to be written.
@@ -231,6 +252,8 @@ impl Link {
                         }
                         let identity = cmd.property("Identity").unwrap_or_default().to_vec();
                         self.peer_identity = Some(identity.clone());
+                        let held = std::mem::take(&mut self.held);
+                        self.out.extend_from_slice(&held);
                         return Ok(Some(LinkEvent::Ready {
                             identity,
                             socket_type: String::from_utf8_lossy(socket_type).into_owned(),

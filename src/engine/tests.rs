@@ -341,6 +341,15 @@ fn traffic_before_hello_is_dropped_and_garbage_counted() {
     // A stranger connects and sends a WHISPER without HELLO.
     let link = e.handle_accepted(now, "127.0.0.9:1".parse().unwrap());
     let mut d = Link::dealer(&[&[1u8][..], &[9u8; 16][..]].concat(), 1 << 20);
+    let from_engine: Vec<u8> = std::iter::from_fn(|| e.poll_output())
+        .filter_map(|o| match o {
+            Output::Write { bytes, .. } => Some(bytes),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    d.handle_bytes(&from_engine);
+    assert!(matches!(d.poll(), Ok(Some(link::LinkEvent::Ready { .. }))));
     let w = ZreMessage::new(1, Body::Whisper { content: vec![b"x".to_vec()] });
     d.send(&w.encode().unwrap());
     d.send(&[b"\xaa\xa1\x02\x09\x00\x02".to_vec()]); // bad version

@@ -322,8 +322,11 @@ impl Actor {
         let Some(conn) = self.conns.get_mut(&link) else {
             return;
         };
-        if conn.connected && conn.unsent() > 0 && conn.flush().is_err() {
-            return self.close(link, CloseReason::Network);
+        if conn.connected && conn.unsent() > 0 {
+            if let Err(e) = conn.flush() {
+                log::debug!("{}: {link:?} write failed: {e}", self.engine.name());
+                return self.close(link, CloseReason::Network);
+            }
         }
         if readable && conn.connected {
             self.read_link(link);
@@ -350,7 +353,10 @@ impl Actor {
             }
             conn.read_pending = false;
             match conn.stream.read(&mut self.buf) {
-                Ok(0) => return self.close(link, CloseReason::Network),
+                Ok(0) => {
+                    log::debug!("{}: {link:?} closed by peer", self.engine.name());
+                    return self.close(link, CloseReason::Network);
+                }
                 Ok(n) => {
                     total += n;
                     self.engine.handle_bytes(Instant::now(), link, &self.buf[..n]);
@@ -358,7 +364,10 @@ impl Actor {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.close(link, CloseReason::Network),
+                Err(e) => {
+                    log::debug!("{}: {link:?} read failed: {e}", self.engine.name());
+                    return self.close(link, CloseReason::Network);
+                }
             }
         }
     }

@@ -1,0 +1,141 @@
+"""A Pyre node confined to loopback, driven by JSON lines on stdin, reporting its
+events as JSON lines on stdout. Used by zmesh's interop tests.
+
+Stock Pyre broadcasts on the first non-loopback interface; this script replaces its
+beacon socket setup so that it uses 127.0.0.1 and broadcasts to 127.255.255.255,
+and it exits at once if a beacon would go anywhere else.
+
+usage: pyre_peer.py NAME PORT [KEY=VALUE ...]
+commands: {"cmd": "join"|"leave", "group": G}
+          {"cmd": "shout", "group": G, "frames": [hex, ...]}
+          {"cmd": "whisper", "peer": HEX32, "frames": [hex, ...]}
+          {"cmd": "peers"}  {"cmd": "stop"}
+"""
+import ipaddress
+import json
+import os
+import sys
+import uuid
+
+import zmq
+from pyre import Pyre, zbeacon
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+
+def _prepare_socket(self):
+    self.address = ipaddress.IPv4Address("127.0.0.1")
+    self.network_address = ipaddress.IPv4Address("127.0.0.0")
+    self.broadcast_address = ipaddress.IPv4Address("127.255.255.255")
+    self.interface_name = "lo"
+
+
+_orig_send_beacon = zbeacon.ZBeacon.send_beacon
+
+
+def _guarded_send_beacon(self):
+    if ipaddress.IPv4Address(str(self.broadcast_address)) not in LOOPBACK:
+        out({"type": "FATAL", "reason": "beacon to %s refused" % self.broadcast_address})
+        os._exit(3)
+    _orig_send_beacon(self)
+
+
+zbeacon.ZBeacon._prepare_socket = _prepare_socket
+zbeacon.ZBeacon.send_beacon = _guarded_send_beacon
+
+
+class Lines:
+    """Whole lines from stdin without Python's buffering, which would hide lines
+    from the poller once read ahead."""
+
+    def __init__(self):
+        self.buf = b""
+        self.eof = False
+
+    def read(self):
+        data = os.read(sys.stdin.fileno(), 65536)
+        if not data:
+            self.eof = True
+        self.buf += data
+        *lines, self.buf = self.buf.split(b"\n")
+        return [json.loads(l) for l in lines if l.strip()]
+
+
+def out(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def hexs(frames):
+    return [f.hex() for f in frames]
+
+
+def event(frames):
+    kind = frames[0].decode()
+    ev = {"type": kind, "peer": frames[1].hex().upper(), "name": frames[2].decode()}
+    rest = frames[3:]
+    if kind == "ENTER":
+        ev["headers"] = json.loads(rest[0].decode())
+        ev["endpoint"] = rest[1].decode()
+    elif kind in ("JOIN", "LEAVE"):
+        ev["group"] = rest[0].decode()
+    elif kind == "SHOUT":
+        ev["group"] = rest[0].decode()
+        ev["payload"] = hexs(rest[1:])
+    elif kind == "WHISPER":
+        ev["payload"] = hexs(rest)
+    return ev
+
+
+def handle(node, cmd):
+    """Carries out one command; False for stop."""
+    c = cmd["cmd"]
+    frames = [bytes.fromhex(f) for f in cmd.get("frames", [])]
+    if c == "join":
+        node.join(cmd["group"])
+    elif c == "leave":
+        node.leave(cmd["group"])
+    elif c == "shout":
+        node.shout(cmd["group"], frames)
+    elif c == "whisper":
+        node.whisper(uuid.UUID(hex=cmd["peer"]), frames)
+    elif c == "peers":
+        out({"type": "PEERS", "peers": [p.hex.upper() for p in node.peers()]})
+    elif c == "stop":
+        return False
+    return True
+
+
+def main():
+    if os.environ.get("PYRE_DEBUG"):
+        import logging
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    name, port = sys.argv[1], int(sys.argv[2])
+    node = Pyre(name)
+    for kv in sys.argv[3:]:
+        k, v = kv.split("=", 1)
+        node.set_header(k, v)
+    node.set_port(str(port).encode())
+    node.start()
+    out({"type": "STARTED", "peer": node.uuid().hex.upper(), "name": name})
+    sock = node.socket()
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    poller.register(sys.stdin.fileno(), zmq.POLLIN)
+    stdin = Lines()
+    while True:
+        items = dict(poller.poll(1000))
+        if sock in items:
+            out(event(node.recv()))
+        if sys.stdin.fileno() in items:
+            for cmd in stdin.read():
+                if not handle(node, cmd):
+                    stdin.eof = True
+            if stdin.eof:
+                break
+    node.stop()
+    out({"type": "STOPPED"})
+
+
+if __name__ == "__main__":
+    main()
