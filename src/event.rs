@@ -274,7 +274,9 @@ mod tests {
     #[test]
     fn peer_id_text() {
         assert!("xyz".parse::<PeerId>().is_err());
-        assert!("G123456789ABCDEF0123456789ABCDEF".parse::<PeerId>().is_err());
+        assert!("G123456789ABCDEF0123456789ABCDEF"
+            .parse::<PeerId>()
+            .is_err());
         let id: PeerId = "01234567-89ab-cdef-0123-456789abcdef".parse().unwrap();
         assert_eq!(id.0[0], 0x01);
         assert_eq!(id.0[15], 0xef);

@@ -46,7 +46,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::NoInterface(e) => write!(f, "{e}"),
-            Error::Bind { what, addr, source } => write!(f, "cannot bind the {what} on {addr}: {source}"),
+            Error::Bind { what, addr, source } => {
+                write!(f, "cannot bind the {what} on {addr}: {source}")
+            }
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::AlreadyStarted => write!(f, "the node is already started"),
             Error::NotRunning => write!(f, "the node is not running"),
@@ -224,7 +226,8 @@ impl Node {
         listener.set_nonblocking(true).map_err(Error::Io)?;
         let inbox = listener.local_addr().map_err(Error::Io)?;
         let poll = mio::Poll::new().map_err(Error::Io)?;
-        let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?);
+        let waker =
+            std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?);
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
         let engine = Engine::new(self.config.clone(), self.id);
         let actor = Actor::new(
@@ -342,7 +345,10 @@ impl Node {
         self.shout(group, vec![text.as_bytes().to_vec()])
     }
 
-    fn query<T: Send + 'static>(&self, f: impl FnOnce(&Engine) -> T + Send + 'static) -> Result<T, Error> {
+    fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> T + Send + 'static,
+    ) -> Result<T, Error> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.send(Command::Query(Box::new(move |e| {
             let _ = tx.send(f(e));

@@ -29,7 +29,11 @@ fn of_type<'a>(t: &'a str, peer: &'a str) -> impl Fn(&Value) -> bool + 'a {
 /// Starts both nodes and runs the conversation; returns them still running.
 fn meet(port: u16) -> Option<(Node, Helper, PeerId)> {
     let python = common::python()?;
-    let mut py = Helper::spawn(&python, "pyre_peer.py", &["pyre1".into(), port.to_string(), "X-PYRE=yes".into()]);
+    let mut py = Helper::spawn(
+        &python,
+        "pyre_peer.py",
+        &["pyre1".into(), port.to_string(), "X-PYRE=yes".into()],
+    );
     let started = py.wait("STARTED", |v| v["type"] == "STARTED");
     let pyre_id: PeerId = started["peer"].as_str().unwrap().parse().unwrap();
 
@@ -44,7 +48,12 @@ fn meet(port: u16) -> Option<(Node, Helper, PeerId)> {
     // ENTER both ways, with headers.
     let enter = wait_event(&rx, |e| e.kind() == "ENTER" && e.peer() == pyre_id);
     match enter {
-        Event::Enter { name, headers, endpoint, .. } => {
+        Event::Enter {
+            name,
+            headers,
+            endpoint,
+            ..
+        } => {
             assert_eq!(name, "pyre1");
             assert_eq!(headers.get("X-PYRE").map(String::as_str), Some("yes"));
             assert!(endpoint.starts_with("tcp://127.0.0.1:"), "{endpoint}");
@@ -58,14 +67,18 @@ fn meet(port: u16) -> Option<(Node, Helper, PeerId)> {
 
     // JOIN both ways.
     py.send(json!({"cmd": "join", "group": "CHAT"}));
-    wait_event(&rx, |e| matches!(e, Event::Join { group, .. } if group == "CHAT"));
+    wait_event(
+        &rx,
+        |e| matches!(e, Event::Join { group, .. } if group == "CHAT"),
+    );
     z.join("CHAT").unwrap();
     let j = py.wait("JOIN", of_type("JOIN", &zid));
     assert_eq!(j["group"], "CHAT");
 
     // SHOUT both ways, multi-frame, with a frame over 255 bytes.
     let big = vec![0x5a; 700];
-    z.shout("CHAT", vec![b"from zmesh".to_vec(), big.clone()]).unwrap();
+    z.shout("CHAT", vec![b"from zmesh".to_vec(), big.clone()])
+        .unwrap();
     let s = py.wait("SHOUT", of_type("SHOUT", &zid));
     assert_eq!(s["group"], "CHAT");
     assert_eq!(s["payload"], json!([hex(b"from zmesh"), hex(&big)]));
@@ -75,7 +88,8 @@ fn meet(port: u16) -> Option<(Node, Helper, PeerId)> {
     assert_eq!(s.content().unwrap(), &[b"from pyre".to_vec(), vec![]]);
 
     // WHISPER both ways.
-    z.whisper(pyre_id, vec![b"psst".to_vec(), b"2".to_vec()]).unwrap();
+    z.whisper(pyre_id, vec![b"psst".to_vec(), b"2".to_vec()])
+        .unwrap();
     let w = py.wait("WHISPER", of_type("WHISPER", &zid));
     assert_eq!(w["payload"], json!([hex(b"psst"), hex(b"2")]));
     py.send(json!({"cmd": "whisper", "peer": zid, "frames": [hex(b"back")]}));
@@ -86,14 +100,19 @@ fn meet(port: u16) -> Option<(Node, Helper, PeerId)> {
     z.leave("CHAT").unwrap();
     py.wait("LEAVE", of_type("LEAVE", &zid));
     py.send(json!({"cmd": "leave", "group": "CHAT"}));
-    wait_event(&rx, |e| matches!(e, Event::Leave { group, .. } if group == "CHAT"));
+    wait_event(
+        &rx,
+        |e| matches!(e, Event::Leave { group, .. } if group == "CHAT"),
+    );
     assert_eq!(z.stats().unwrap().malformed, 0);
     Some((z, py, pyre_id))
 }
 
 #[test]
 fn pyre_and_zmesh_converse_then_zmesh_stops() {
-    let Some((mut z, mut py, _)) = meet(46201) else { return };
+    let Some((mut z, mut py, _)) = meet(46201) else {
+        return;
+    };
     let zid = z.uuid().to_string();
     z.stop();
     py.wait("EXIT", of_type("EXIT", &zid));
@@ -101,9 +120,17 @@ fn pyre_and_zmesh_converse_then_zmesh_stops() {
 
 #[test]
 fn pyre_and_zmesh_converse_then_pyre_stops() {
-    let Some((z, mut py, pyre_id)) = meet(46202) else { return };
+    let Some((z, mut py, pyre_id)) = meet(46202) else {
+        return;
+    };
     py.send(json!({"cmd": "stop"}));
     py.wait("STOPPED", |v| v["type"] == "STOPPED");
     let exit = wait_event(&z.events(), |e| e.kind() == "EXIT" && e.peer() == pyre_id);
-    assert!(matches!(exit, Event::Exit { reason: ExitReason::Left, .. }));
+    assert!(matches!(
+        exit,
+        Event::Exit {
+            reason: ExitReason::Left,
+            ..
+        }
+    ));
 }

@@ -51,7 +51,9 @@ fn write_all(s: &mut TcpStream, mut bytes: &[u8]) {
     while !bytes.is_empty() {
         match s.write(bytes) {
             Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
             Err(e) => panic!("write failed: {e}"),
         }
     }
@@ -59,9 +61,13 @@ fn write_all(s: &mut TcpStream, mut bytes: &[u8]) {
 
 #[test]
 fn zmesh_dealer_to_libzmq_router() {
-    let Some(python) = common::python() else { return };
+    let Some(python) = common::python() else {
+        return;
+    };
     let mut py = Helper::spawn(&python, "zmtp_peer.py", &["router".into()]);
-    let port = py.wait("BOUND", |v| v["type"] == "BOUND")["port"].as_u64().unwrap();
+    let port = py.wait("BOUND", |v| v["type"] == "BOUND")["port"]
+        .as_u64()
+        .unwrap();
     let mut stream = TcpStream::connect(("127.0.0.1", port as u16)).unwrap();
     stream.set_nonblocking(true).unwrap();
     let mut identity = vec![0x01];
@@ -95,9 +101,15 @@ fn zmesh_dealer_to_libzmq_router() {
                 link.handle_bytes(&buf[..n]);
                 while let Some(ev) = link.poll().expect("link stays healthy") {
                     match ev {
-                        LinkEvent::Ready { socket_type, identity } => {
+                        LinkEvent::Ready {
+                            socket_type,
+                            identity,
+                        } => {
                             assert_eq!(socket_type, "ROUTER");
-                            assert!(identity.is_empty(), "libzmq's ROUTER sends an empty identity");
+                            assert!(
+                                identity.is_empty(),
+                                "libzmq's ROUTER sends an empty identity"
+                            );
                             ready = true;
                         }
                         LinkEvent::Message(f) => echoed.push(f),
@@ -175,7 +187,9 @@ impl Listener {
             };
             self.first_reads.entry(id).or_insert(n);
             let mut events = Vec::new();
-            self.router.handle_bytes(id, &buf[..n], &mut events).expect("healthy link");
+            self.router
+                .handle_bytes(id, &buf[..n], &mut events)
+                .expect("healthy link");
             for ev in events {
                 match ev {
                     RouterEvent::Connected { link, identity } => {
@@ -198,7 +212,13 @@ impl Listener {
     fn run_until(&mut self, what: &str, mut done: impl FnMut(&Listener) -> bool) {
         let end = Instant::now() + Duration::from_secs(30);
         while !done(self) {
-            assert!(Instant::now() < end, "timed out waiting for {what}: received {}, replaced {:?}, first reads {:?}", self.received.len(), self.replaced, self.first_reads);
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}: received {}, replaced {:?}, first reads {:?}",
+                self.received.len(),
+                self.replaced,
+                self.first_reads
+            );
             self.turn();
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -207,10 +227,16 @@ impl Listener {
 
 #[test]
 fn libzmq_dealers_to_zmesh_router() {
-    let Some(python) = common::python() else { return };
+    let Some(python) = common::python() else {
+        return;
+    };
     let mut l = Listener::new();
     let port = l.listener.local_addr().unwrap().port();
-    let mut py = Helper::spawn(&python, "zmtp_peer.py", &["dealers".into(), port.to_string()]);
+    let mut py = Helper::spawn(
+        &python,
+        "zmtp_peer.py",
+        &["dealers".into(), port.to_string()],
+    );
     let mut zre_id = vec![0x01];
     zre_id.extend([0x42; 16]);
     let ids = [zre_id.clone(), b"node-b".to_vec(), Vec::new()];
@@ -228,7 +254,10 @@ fn libzmq_dealers_to_zmesh_router() {
     // Per identity, in order; the anonymous dealer got a generated 00+counter id.
     for (d, id) in ids.iter().enumerate() {
         let from: Vec<_> = if id.is_empty() {
-            l.received.iter().filter(|(i, _)| i.len() == 5 && i[0] == 0).collect()
+            l.received
+                .iter()
+                .filter(|(i, _)| i.len() == 5 && i[0] == 0)
+                .collect()
         } else {
             l.received.iter().filter(|(i, _)| i == id).collect()
         };
@@ -238,7 +267,11 @@ fn libzmq_dealers_to_zmesh_router() {
         }
     }
     // libzmq's greetings arrived in pieces and were handled.
-    assert!(l.first_reads.values().all(|&n| n < 64), "{:?}", l.first_reads);
+    assert!(
+        l.first_reads.values().all(|&n| n < 64),
+        "{:?}",
+        l.first_reads
+    );
     // Every dealer got its own echoes back through the ROUTER.
     l.run_until("echoes", |_| {
         py.poll_lines();
@@ -257,11 +290,20 @@ fn libzmq_dealers_to_zmesh_router() {
     py.send(json!({"cmd": "send", "dealer": 3, "frames": [hex(b"from the new one")]}));
     l.run_until("handover", |l| {
         py.poll_lines();
-        l.received.len() == 3 * sent.len() + 1 && py.seen.iter().any(|v| v["type"] == "MSG" && v["dealer"] == 3)
+        l.received.len() == 3 * sent.len() + 1
+            && py
+                .seen
+                .iter()
+                .any(|v| v["type"] == "MSG" && v["dealer"] == 3)
     });
     assert_eq!(l.replaced, vec![old_link]);
     assert_ne!(l.links[&zre_id], old_link);
-    let v = py.wait("echo on the new dealer", |v| v["type"] == "MSG" && v["dealer"] == 3);
+    let v = py.wait("echo on the new dealer", |v| {
+        v["type"] == "MSG" && v["dealer"] == 3
+    });
     assert_eq!(frames_of(&v), vec![b"from the new one".to_vec()]);
-    assert!(!py.seen.iter().any(|v| v["type"] == "MSG" && v["dealer"] == 0));
+    assert!(!py
+        .seen
+        .iter()
+        .any(|v| v["type"] == "MSG" && v["dealer"] == 0));
 }

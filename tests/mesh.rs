@@ -48,7 +48,12 @@ fn discovery_headers_groups_shout_whisper_leave() {
     let (mut sa, mut sb) = (Vec::new(), Vec::new());
     let enter = wait_for(&ra, &mut sa, is("ENTER", b.uuid()));
     match &enter {
-        Event::Enter { name, headers, endpoint, .. } => {
+        Event::Enter {
+            name,
+            headers,
+            endpoint,
+            ..
+        } => {
             assert_eq!(name, "bob");
             assert_eq!(headers.get("X-HELLO").map(String::as_str), Some("World"));
             assert_eq!(Some(endpoint.as_str()), b.endpoint());
@@ -57,26 +62,38 @@ fn discovery_headers_groups_shout_whisper_leave() {
         _ => unreachable!(),
     }
     wait_for(&rb, &mut sb, is("ENTER", a.uuid()));
-    assert_eq!(a.peer_header_value(b.uuid(), "X-HELLO").unwrap().as_deref(), Some("World"));
+    assert_eq!(
+        a.peer_header_value(b.uuid(), "X-HELLO").unwrap().as_deref(),
+        Some("World")
+    );
     assert_eq!(a.peer_name(b.uuid()).unwrap().as_deref(), Some("bob"));
     assert_eq!(a.peer_address(b.uuid()).unwrap().as_deref(), b.endpoint());
     assert_eq!(a.peers().unwrap(), vec![b.uuid()]);
 
     b.join("chat").unwrap();
-    wait_for(&ra, &mut sa, |e| matches!(e, Event::Join { group, .. } if group == "chat"));
+    wait_for(
+        &ra,
+        &mut sa,
+        |e| matches!(e, Event::Join { group, .. } if group == "chat"),
+    );
     assert_eq!(a.peers_by_group("chat").unwrap(), vec![b.uuid()]);
     assert_eq!(a.peer_groups().unwrap(), vec!["chat".to_string()]);
     assert_eq!(b.own_groups().unwrap(), vec!["chat".to_string()]);
 
     // alice shouts to a group she is not in; bob is in it.
-    a.shout("chat", vec![b"hello".to_vec(), vec![], vec![9; 1000]]).unwrap();
+    a.shout("chat", vec![b"hello".to_vec(), vec![], vec![9; 1000]])
+        .unwrap();
     let shout = wait_for(&rb, &mut sb, is("SHOUT", a.uuid()));
     assert_eq!(shout.group(), Some("chat"));
-    assert_eq!(shout.content().unwrap(), &[b"hello".to_vec(), vec![], vec![9; 1000]]);
+    assert_eq!(
+        shout.content().unwrap(),
+        &[b"hello".to_vec(), vec![], vec![9; 1000]]
+    );
 
     // Multi-frame whisper, in order.
     for i in 0..50u32 {
-        b.whisper(a.uuid(), vec![i.to_be_bytes().to_vec(), b"x".to_vec()]).unwrap();
+        b.whisper(a.uuid(), vec![i.to_be_bytes().to_vec(), b"x".to_vec()])
+            .unwrap();
     }
     for i in 0..50u32 {
         let w = wait_for(&ra, &mut sa, is("WHISPER", b.uuid()));
@@ -105,7 +122,13 @@ fn polite_stop_is_an_exit_at_once() {
     let b_id = b.uuid();
     b.stop();
     let exit = wait_for(&ra, &mut sa, is("EXIT", b_id));
-    assert!(matches!(exit, Event::Exit { reason: ExitReason::Left, .. }));
+    assert!(matches!(
+        exit,
+        Event::Exit {
+            reason: ExitReason::Left,
+            ..
+        }
+    ));
     // STOP is bob's last event and the stream then ends.
     let rest: Vec<Event> = rb.try_iter().collect();
     assert!(matches!(rest.last(), Some(Event::Stop { peer, .. }) if *peer == b_id));
@@ -128,7 +151,13 @@ fn vanished_node_is_evasive_then_expires() {
     b.abort();
     wait_for(&ra, &mut sa, is("EVASIVE", b_id));
     let exit = wait_for(&ra, &mut sa, is("EXIT", b_id));
-    assert!(matches!(exit, Event::Exit { reason: ExitReason::Expired, .. }));
+    assert!(matches!(
+        exit,
+        Event::Exit {
+            reason: ExitReason::Expired,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -149,7 +178,13 @@ fn restart_with_same_uuid_enters_again() {
     b2.start().unwrap();
     let enter = wait_for(&ra, &mut sa, is("ENTER", b_id));
     assert_eq!(enter.name(), "b2");
-    assert!(sa.iter().any(|e| matches!(e, Event::Exit { reason: ExitReason::Restarted, .. })));
+    assert!(sa.iter().any(|e| matches!(
+        e,
+        Event::Exit {
+            reason: ExitReason::Restarted,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -173,7 +208,11 @@ fn twenty_nodes_reach_a_full_mesh() {
                 }
             }
         }
-        assert!(Instant::now() < end, "no full mesh in time: {:?}", entered.iter().map(|s| s.len()).collect::<Vec<_>>());
+        assert!(
+            Instant::now() < end,
+            "no full mesh in time: {:?}",
+            entered.iter().map(|s| s.len()).collect::<Vec<_>>()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     for n in &mut nodes {
@@ -190,5 +229,8 @@ fn start_errors_are_typed() {
     let mut n = node("x", 46106);
     n.start().unwrap();
     assert!(matches!(n.start(), Err(zmesh::Error::AlreadyStarted)));
-    assert!(matches!(n.join(&"g".repeat(300)), Err(zmesh::Error::GroupTooLong)));
+    assert!(matches!(
+        n.join(&"g".repeat(300)),
+        Err(zmesh::Error::GroupTooLong)
+    ));
 }

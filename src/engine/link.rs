@@ -137,7 +137,11 @@ impl Link {
     /// A connecting DEALER presenting `identity` (ZRE uses `0x01` + UUID). Identities
     /// longer than 255 bytes are cut to 255, the ZMTP maximum.
     pub fn dealer(identity: &[u8], max_message: usize) -> Link {
-        Link::new(Role::Dealer, &identity[..identity.len().min(255)], max_message)
+        Link::new(
+            Role::Dealer,
+            &identity[..identity.len().min(255)],
+            max_message,
+        )
     }
 
     /// An accepting ROUTER-side link (empty identity, as libzmq sends).
@@ -234,7 +238,7 @@ impl Link {
 
     fn poll_inner(&mut self) -> Result<Option<LinkEvent>, LinkError> {
         loop {
-            let Some(item) = self.decoder.next()? else {
+            let Some(item) = self.decoder.next_item()? else {
                 return Ok(None);
             };
             match item {
@@ -247,7 +251,8 @@ impl Link {
                         let socket_type = cmd.property("Socket-Type").unwrap_or_default();
                         if !self.role.accepts(socket_type) {
                             let t = String::from_utf8_lossy(socket_type).into_owned();
-                            let _ = Command::Error("Invalid socket type".into()).encode(&mut self.out);
+                            let _ =
+                                Command::Error("Invalid socket type".into()).encode(&mut self.out);
                             return Err(LinkError::BadSocketType(t));
                         }
                         let identity = cmd.property("Identity").unwrap_or_default().to_vec();
@@ -518,9 +523,7 @@ mod tests {
         let mut d = Link::dealer(identity, 1024);
         router.accept(id);
         let mut ev = Vec::new();
-        router
-            .handle_bytes(id, &d.take_output(), &mut ev)
-            .unwrap();
+        router.handle_bytes(id, &d.take_output(), &mut ev).unwrap();
         d.handle_bytes(&router.take_output(id));
         assert!(matches!(d.poll(), Ok(Some(LinkEvent::Ready { .. }))));
         (d, ev)
@@ -548,7 +551,10 @@ mod tests {
         assert!(r.send(b"\x01peer", &[b"to-d1"]));
         assert!(!r.send(b"\x01nobody", &[b"x"]));
         d1.handle_bytes(&r.take_output(LinkId(1)));
-        assert_eq!(d1.poll(), Ok(Some(LinkEvent::Message(vec![b"to-d1".to_vec()]))));
+        assert_eq!(
+            d1.poll(),
+            Ok(Some(LinkEvent::Message(vec![b"to-d1".to_vec()])))
+        );
         // The same identity again: the new link takes over, the old one is handed back.
         let (_d3, ev) = connect(&mut r, LinkId(3), b"\x01peer");
         assert_eq!(ev[0], RouterEvent::Replaced { old: LinkId(1) });

@@ -408,7 +408,9 @@ impl Engine {
             for ev in events.drain(..) {
                 match ev {
                     RouterEvent::Connected { .. } => {}
-                    RouterEvent::Replaced { old } => self.out.push_back(Output::Close { link: old }),
+                    RouterEvent::Replaced { old } => {
+                        self.out.push_back(Output::Close { link: old })
+                    }
                     RouterEvent::Message { link, frames } => self.recv_message(now, link, frames),
                 }
             }
@@ -614,7 +616,11 @@ impl Engine {
             evasive_at: now,
             expired_at: now,
         };
-        p.refresh(now, self.config.evasive_timeout, self.config.expired_timeout);
+        p.refresh(
+            now,
+            self.config.evasive_timeout,
+            self.config.expired_timeout,
+        );
         p.send(Body::Hello(Hello {
             endpoint: self.endpoint.clone().unwrap_or_default(),
             groups: self.own_groups.iter().cloned().collect(),
@@ -713,13 +719,18 @@ impl Engine {
                 // Restart with the same UUID: it leaves and enters again.
                 self.remove_peer(id, ExitReason::Restarted);
             }
-            let addr = endpoint_addr(&hello.endpoint).or_else(|| self.peers.get(&id).map(|p| p.addr));
+            let addr =
+                endpoint_addr(&hello.endpoint).or_else(|| self.peers.get(&id).map(|p| p.addr));
             match addr {
                 Some(addr) => {
                     self.require_peer(now, id, hello.endpoint.clone(), addr);
                 }
                 None => {
-                    log::debug!("{}: HELLO with unusable endpoint {:?}", self.config.name, hello.endpoint);
+                    log::debug!(
+                        "{}: HELLO with unusable endpoint {:?}",
+                        self.config.name,
+                        hello.endpoint
+                    );
                     self.stats.malformed += 1;
                     return;
                 }
@@ -747,7 +758,11 @@ impl Engine {
             self.remove_peer(id, ExitReason::SequenceGap);
             return;
         }
-        p.refresh(now, self.config.evasive_timeout, self.config.expired_timeout);
+        p.refresh(
+            now,
+            self.config.evasive_timeout,
+            self.config.expired_timeout,
+        );
         let name = p.name.clone();
         match msg.body {
             Body::Hello(h) => {

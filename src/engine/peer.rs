@@ -83,7 +83,12 @@ impl Peer {
         ok
     }
 
-    pub(crate) fn refresh(&mut self, now: Instant, evasive: std::time::Duration, expired: std::time::Duration) {
+    pub(crate) fn refresh(
+        &mut self,
+        now: Instant,
+        evasive: std::time::Duration,
+        expired: std::time::Duration,
+    ) {
         self.evasive_at = now + evasive;
         self.expired_at = now + expired;
     }

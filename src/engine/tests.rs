@@ -32,9 +32,12 @@ impl Net {
             swallow: None,
         };
         for i in 0..n {
-            net.nodes.push(Engine::new(cfg(i), PeerId([i as u8 + 1; 16])));
-            net.addrs
-                .push(SocketAddr::from(([127, 0, 0, i as u8 + 1], 49152 + i as u16)));
+            net.nodes
+                .push(Engine::new(cfg(i), PeerId([i as u8 + 1; 16])));
+            net.addrs.push(SocketAddr::from((
+                [127, 0, 0, i as u8 + 1],
+                49152 + i as u16,
+            )));
             net.up.push(false);
             net.events.push(Vec::new());
         }
@@ -76,17 +79,15 @@ impl Net {
                     }
                 }
             }
-            Output::Connect { link, addr } => {
-                match self.addrs.iter().position(|a| *a == addr) {
-                    Some(j) if self.up[j] => {
-                        let other = self.nodes[j].handle_accepted(now, self.addrs[i]);
-                        self.pipes.insert((i, link), (j, other));
-                        self.pipes.insert((j, other), (i, link));
-                        self.nodes[i].handle_connected(now, link);
-                    }
-                    _ => self.nodes[i].handle_closed(now, link, CloseReason::Network),
+            Output::Connect { link, addr } => match self.addrs.iter().position(|a| *a == addr) {
+                Some(j) if self.up[j] => {
+                    let other = self.nodes[j].handle_accepted(now, self.addrs[i]);
+                    self.pipes.insert((i, link), (j, other));
+                    self.pipes.insert((j, other), (i, link));
+                    self.nodes[i].handle_connected(now, link);
                 }
-            }
+                _ => self.nodes[i].handle_closed(now, link, CloseReason::Network),
+            },
             Output::Write { link, bytes } => {
                 if let Some(&(j, other)) = self.pipes.get(&(i, link)) {
                     if self.swallow == Some((i, j)) {
@@ -111,7 +112,12 @@ impl Net {
     /// Crash: the node vanishes without a word; its connections break.
     fn crash(&mut self, i: usize) {
         self.up[i] = false;
-        let keys: Vec<_> = self.pipes.keys().filter(|(n, _)| *n == i).copied().collect();
+        let keys: Vec<_> = self
+            .pipes
+            .keys()
+            .filter(|(n, _)| *n == i)
+            .copied()
+            .collect();
         for k in keys {
             if let Some((j, other)) = self.pipes.remove(&k) {
                 self.pipes.remove(&(j, other));
@@ -207,16 +213,26 @@ fn groups_shout_whisper_and_status() {
     net.nodes[2].join("g2");
     net.drain();
     assert_eq!(net.nodes[0].peers_by_group("g1"), vec![net.id(1)]);
-    assert_eq!(net.nodes[0].shout("g1", &[b"hi".to_vec(), b"there".to_vec()]), 1);
+    assert_eq!(
+        net.nodes[0].shout("g1", &[b"hi".to_vec(), b"there".to_vec()]),
+        1
+    );
     // A node may shout to a group it has not joined.
     assert_eq!(net.nodes[0].shout("g2", &[b"x".to_vec()]), 1);
-    assert!({ let id0 = net.id(0); net.nodes[2].whisper(id0, &[b"w1".to_vec(), vec![], vec![7; 300]]) });
+    assert!({
+        let id0 = net.id(0);
+        net.nodes[2].whisper(id0, &[b"w1".to_vec(), vec![], vec![7; 300]])
+    });
     assert!(!net.nodes[2].whisper(PeerId([99; 16]), &[b"nobody".to_vec()]));
     net.drain();
     assert!(net.events[1].iter().any(|e| matches!(e,
         Event::Shout { group, content, .. } if group == "g1" && content == &vec![b"hi".to_vec(), b"there".to_vec()])));
-    assert!(net.events[2].iter().any(|e| matches!(e, Event::Shout { group, .. } if group == "g2")));
-    assert!(!net.events[2].iter().any(|e| matches!(e, Event::Shout { group, .. } if group == "g1")));
+    assert!(net.events[2]
+        .iter()
+        .any(|e| matches!(e, Event::Shout { group, .. } if group == "g2")));
+    assert!(!net.events[2]
+        .iter()
+        .any(|e| matches!(e, Event::Shout { group, .. } if group == "g1")));
     assert!(net.events[0].iter().any(|e| matches!(e,
         Event::Whisper { content, .. } if content.len() == 3 && content[2].len() == 300)));
     net.nodes[1].leave("g1");
@@ -247,8 +263,16 @@ fn polite_stop_is_seen_at_once() {
     net.nodes[1].stop(now);
     net.drain();
     net.up[1] = false;
-    assert!(net.events[0].iter().any(|e| matches!(e, Event::Exit { reason: ExitReason::Left, .. })));
-    assert!(net.events[1].iter().any(|e| matches!(e, Event::Stop { .. })));
+    assert!(net.events[0].iter().any(|e| matches!(
+        e,
+        Event::Exit {
+            reason: ExitReason::Left,
+            ..
+        }
+    )));
+    assert!(net.events[1]
+        .iter()
+        .any(|e| matches!(e, Event::Stop { .. })));
     assert_eq!(net.nodes[0].peers().count(), 0);
 }
 
@@ -270,7 +294,15 @@ fn crash_gives_evasive_silent_then_exit_after_expiry() {
     net.run_for(Duration::from_secs(10));
     let exit_at = net.events[0]
         .iter()
-        .position(|e| matches!(e, Event::Exit { reason: ExitReason::Expired, .. }))
+        .position(|e| {
+            matches!(
+                e,
+                Event::Exit {
+                    reason: ExitReason::Expired,
+                    ..
+                }
+            )
+        })
         .expect("exit after expiry");
     let k = net.kinds(0);
     assert!(k[..exit_at].contains(&"EVASIVE b".to_string()));
@@ -295,7 +327,13 @@ fn restart_with_same_uuid_exits_then_enters() {
     let k = net.kinds(0);
     let enters = k.iter().filter(|s| *s == "ENTER b").count();
     assert_eq!(enters, 2, "{k:?}");
-    assert!(net.events[0].iter().any(|e| matches!(e, Event::Exit { reason: ExitReason::Restarted, .. })));
+    assert!(net.events[0].iter().any(|e| matches!(
+        e,
+        Event::Exit {
+            reason: ExitReason::Restarted,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -308,8 +346,17 @@ fn new_uuid_on_old_endpoint_purges_old_peer() {
     net.nodes[1] = Engine::new(named(1), PeerId([77; 16]));
     net.start(1);
     net.run_for(Duration::from_secs(2));
-    assert!(net.events[0].iter().any(|e| matches!(e, Event::Exit { reason: ExitReason::EndpointReused, .. })));
-    assert_eq!(net.nodes[0].peers().map(|p| p.id).collect::<Vec<_>>(), vec![PeerId([77; 16])]);
+    assert!(net.events[0].iter().any(|e| matches!(
+        e,
+        Event::Exit {
+            reason: ExitReason::EndpointReused,
+            ..
+        }
+    )));
+    assert_eq!(
+        net.nodes[0].peers().map(|p| p.id).collect::<Vec<_>>(),
+        vec![PeerId([77; 16])]
+    );
 }
 
 #[test]
@@ -319,12 +366,24 @@ fn sequence_gap_drops_the_peer_and_mesh_heals() {
     net.start(1);
     net.run_for(Duration::from_secs(2));
     net.swallow = Some((1, 0));
-    assert!({ let id0 = net.id(0); net.nodes[1].whisper(id0, &[b"lost".to_vec()]) });
+    assert!({
+        let id0 = net.id(0);
+        net.nodes[1].whisper(id0, &[b"lost".to_vec()])
+    });
     net.drain();
     net.swallow = None;
-    assert!({ let id0 = net.id(0); net.nodes[1].whisper(id0, &[b"after".to_vec()]) });
+    assert!({
+        let id0 = net.id(0);
+        net.nodes[1].whisper(id0, &[b"after".to_vec()])
+    });
     net.drain();
-    assert!(net.events[0].iter().any(|e| matches!(e, Event::Exit { reason: ExitReason::SequenceGap, .. })));
+    assert!(net.events[0].iter().any(|e| matches!(
+        e,
+        Event::Exit {
+            reason: ExitReason::SequenceGap,
+            ..
+        }
+    )));
     assert!(!net.events[0].iter().any(|e| e.kind() == "WHISPER"));
     // Beacons bring it back: a reconnects, says HELLO, and b re-enters a.
     net.run_for(Duration::from_secs(3));
@@ -350,7 +409,12 @@ fn traffic_before_hello_is_dropped_and_garbage_counted() {
         .collect();
     d.handle_bytes(&from_engine);
     assert!(matches!(d.poll(), Ok(Some(link::LinkEvent::Ready { .. }))));
-    let w = ZreMessage::new(1, Body::Whisper { content: vec![b"x".to_vec()] });
+    let w = ZreMessage::new(
+        1,
+        Body::Whisper {
+            content: vec![b"x".to_vec()],
+        },
+    );
     d.send(&w.encode().unwrap());
     d.send(&[b"\xaa\xa1\x02\x09\x00\x02".to_vec()]); // bad version
     e.handle_bytes(now, link, &d.take_output());
@@ -382,7 +446,13 @@ fn overflow_drops_peer() {
     let now = net.now;
     net.nodes[0].handle_closed(now, link, CloseReason::Overflow);
     net.drain();
-    assert!(net.events[0].iter().any(|e| matches!(e, Event::Exit { reason: ExitReason::Overflow, .. })));
+    assert!(net.events[0].iter().any(|e| matches!(
+        e,
+        Event::Exit {
+            reason: ExitReason::Overflow,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -415,8 +485,14 @@ fn sequence_wrap_accepts_zyre_and_pyre() {
 
 #[test]
 fn endpoint_parsing() {
-    assert_eq!(endpoint_addr("tcp://10.0.0.1:5"), Some("10.0.0.1:5".parse().unwrap()));
-    assert_eq!(endpoint_addr("tcp://[::1]:5"), Some("[::1]:5".parse().unwrap()));
+    assert_eq!(
+        endpoint_addr("tcp://10.0.0.1:5"),
+        Some("10.0.0.1:5".parse().unwrap())
+    );
+    assert_eq!(
+        endpoint_addr("tcp://[::1]:5"),
+        Some("[::1]:5".parse().unwrap())
+    );
     assert_eq!(endpoint_addr("tcp://host:5"), None);
     assert_eq!(endpoint_addr("udp://1.2.3.4:5"), None);
 }
@@ -429,6 +505,10 @@ fn twenty_nodes_full_mesh() {
     }
     net.run_for(Duration::from_secs(2));
     for i in 0..20 {
-        assert_eq!(net.nodes[i].peers().filter(|p| p.ready).count(), 19, "node {i}");
+        assert_eq!(
+            net.nodes[i].peers().filter(|p| p.ready).count(),
+            19,
+            "node {i}"
+        );
     }
 }

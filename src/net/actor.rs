@@ -215,7 +215,10 @@ impl Actor {
                 Command::Leave(g) => self.engine.leave(&g),
                 Command::Whisper(p, content) => {
                     if !self.engine.whisper(p, &content) {
-                        log::debug!("{}: whisper to unknown peer {p} dropped", self.engine.name());
+                        log::debug!(
+                            "{}: whisper to unknown peer {p} dropped",
+                            self.engine.name()
+                        );
                     }
                 }
                 Command::Shout(g, content) => {
@@ -359,7 +362,8 @@ impl Actor {
                 }
                 Ok(n) => {
                     total += n;
-                    self.engine.handle_bytes(Instant::now(), link, &self.buf[..n]);
+                    self.engine
+                        .handle_bytes(Instant::now(), link, &self.buf[..n]);
                     self.drain_outputs();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -410,9 +414,11 @@ impl Actor {
                                     },
                                 );
                             }
-                            Err(_) => self
-                                .engine
-                                .handle_closed(Instant::now(), link, CloseReason::Network),
+                            Err(_) => self.engine.handle_closed(
+                                Instant::now(),
+                                link,
+                                CloseReason::Network,
+                            ),
                         }
                     }
                     Err(e) => {

@@ -45,7 +45,10 @@ pub struct NoInterface(pub String);
 impl fmt::Display for NoInterface {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
-            write!(f, "no broadcast-capable IPv4 interface found (set one, or use \"lo\")")
+            write!(
+                f,
+                "no broadcast-capable IPv4 interface found (set one, or use \"lo\")"
+            )
         } else {
             write!(f, "no usable IPv4 interface matches {:?}", self.0)
         }
@@ -137,8 +140,16 @@ mod tests {
         vec![
             ("lo".into(), Ipv4Addr::LOCALHOST, None),
             ("tun0".into(), Ipv4Addr::new(10, 8, 0, 2), None),
-            ("eth0".into(), Ipv4Addr::new(192, 168, 1, 5), Some(Ipv4Addr::new(192, 168, 1, 255))),
-            ("eth1".into(), Ipv4Addr::new(10, 1, 0, 5), Some(Ipv4Addr::new(10, 1, 0, 255))),
+            (
+                "eth0".into(),
+                Ipv4Addr::new(192, 168, 1, 5),
+                Some(Ipv4Addr::new(192, 168, 1, 255)),
+            ),
+            (
+                "eth1".into(),
+                Ipv4Addr::new(10, 1, 0, 5),
+                Some(Ipv4Addr::new(10, 1, 0, 255)),
+            ),
         ]
     }
 
@@ -147,10 +158,16 @@ mod tests {
         let t = table();
         assert_eq!(select_from("", &t).unwrap().name, "eth0");
         assert_eq!(select_from("1", &t).unwrap().name, "eth1");
-        assert_eq!(select_from("eth1", &t).unwrap().broadcast, Ipv4Addr::new(10, 1, 0, 255));
+        assert_eq!(
+            select_from("eth1", &t).unwrap().broadcast,
+            Ipv4Addr::new(10, 1, 0, 255)
+        );
         assert_eq!(select_from("192.168.1.5", &t).unwrap().name, "eth0");
         assert_eq!(select_from("lo", &t).unwrap(), Interface::loopback());
-        assert_eq!(select_from("127.0.0.1", &t).unwrap().broadcast, Ipv4Addr::new(127, 255, 255, 255));
+        assert_eq!(
+            select_from("127.0.0.1", &t).unwrap().broadcast,
+            Ipv4Addr::new(127, 255, 255, 255)
+        );
         assert!(select_from("tun0", &t).is_err(), "no broadcast address");
         assert!(select_from("wlan9", &t).is_err());
         assert!(select_from("", &t[..2]).is_err());

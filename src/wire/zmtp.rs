@@ -22,9 +22,9 @@
 //! for b in &bytes {
 //!     dec.feed(std::slice::from_ref(b)); // one byte at a time
 //! }
-//! assert!(matches!(dec.next(), Ok(Some(Item::Greeting(_)))));
-//! assert_eq!(dec.next(), Ok(Some(Item::Message(vec![b"hello".to_vec(), b"world".to_vec()]))));
-//! assert_eq!(dec.next(), Ok(None));
+//! assert!(matches!(dec.next_item(), Ok(Some(Item::Greeting(_)))));
+//! assert_eq!(dec.next_item(), Ok(Some(Item::Message(vec![b"hello".to_vec(), b"world".to_vec()]))));
+//! assert_eq!(dec.next_item(), Ok(None));
 //! ```
 
 use super::{Reader, WireError};
@@ -375,7 +375,7 @@ impl Decoder {
 
     /// The next complete item, `Ok(None)` when more bytes are needed, or the error
     /// that ended the stream.
-    pub fn next(&mut self) -> Result<Option<Item>, WireError> {
+    pub fn next_item(&mut self) -> Result<Option<Item>, WireError> {
         if let Some(e) = self.failed {
             return Err(e);
         }
@@ -499,8 +499,8 @@ mod tests {
         // A wrong first byte is refused before the rest arrives.
         let mut d = Decoder::new(1024);
         d.feed(&[0x00]);
-        assert_eq!(d.next(), Err(WireError::BadSignature));
-        assert_eq!(d.next(), Err(WireError::BadSignature));
+        assert_eq!(d.next_item(), Err(WireError::BadSignature));
+        assert_eq!(d.next_item(), Err(WireError::BadSignature));
     }
 
     #[test]
@@ -509,7 +509,9 @@ mod tests {
         let mut identity = vec![0x01];
         identity.extend(0x10..0x20u8);
         let mut out = Vec::new();
-        Command::ready("DEALER", &identity).encode(&mut out).unwrap();
+        Command::ready("DEALER", &identity)
+            .encode(&mut out)
+            .unwrap();
         let mut want = vec![0x04, 0x3a, 0x05];
         want.extend_from_slice(b"READY");
         want.push(0x0b);
@@ -523,12 +525,14 @@ mod tests {
         assert_eq!(out, want);
         // libzmq ROUTER's READY: 41-byte body with an empty identity.
         let mut router = vec![0x04, 0x29, 0x05];
-        router.extend_from_slice(b"READY\x0bSocket-Type\x00\x00\x00\x06ROUTER\x08Identity\x00\x00\x00\x00");
+        router.extend_from_slice(
+            b"READY\x0bSocket-Type\x00\x00\x00\x06ROUTER\x08Identity\x00\x00\x00\x00",
+        );
         let mut d = Decoder::new(1024);
         d.feed(&libzmq_greeting());
         d.feed(&router);
-        assert!(matches!(d.next(), Ok(Some(Item::Greeting(_)))));
-        let Ok(Some(Item::Command(cmd))) = d.next() else {
+        assert!(matches!(d.next_item(), Ok(Some(Item::Greeting(_)))));
+        let Ok(Some(Item::Command(cmd))) = d.next_item() else {
             panic!("no command")
         };
         assert_eq!(cmd.property("socket-type"), Some(&b"ROUTER"[..]));
@@ -558,14 +562,14 @@ mod tests {
         let pong = Command::Pong {
             context: b"ctx".to_vec(),
         };
-        assert_eq!(
-            Command::parse(&pong.encode_body().unwrap()).unwrap(),
-            pong
-        );
+        assert_eq!(Command::parse(&pong.encode_body().unwrap()).unwrap(), pong);
         let err = Command::Error("nope".into());
         assert_eq!(Command::parse(&err.encode_body().unwrap()).unwrap(), err);
         assert_eq!(
-            Command::parse(&[4, b'P', b'I', b'N', b'G', 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]),
+            Command::parse(&[
+                4, b'P', b'I', b'N', b'G', 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                16, 17
+            ]),
             Err(WireError::BadCommand)
         );
         assert_eq!(Command::parse(&[]), Err(WireError::BadCommand));
@@ -583,38 +587,42 @@ mod tests {
         assert_eq!(&bytes[67..75], &300u64.to_be_bytes());
         let mut d = Decoder::new(1024);
         d.feed(&bytes);
-        assert!(matches!(d.next(), Ok(Some(Item::Greeting(_)))));
+        assert!(matches!(d.next_item(), Ok(Some(Item::Greeting(_)))));
         assert_eq!(
-            d.next(),
-            Ok(Some(Item::Message(vec![vec![], big.clone(), b"x".to_vec()])))
+            d.next_item(),
+            Ok(Some(Item::Message(vec![
+                vec![],
+                big.clone(),
+                b"x".to_vec()
+            ])))
         );
         // LONG form for a small frame is accepted too.
         let mut d = Decoder::new(1024);
         d.feed(&Greeting::null().encode());
         d.feed(&[0x02, 0, 0, 0, 0, 0, 0, 0, 1, b'z']);
-        d.next().unwrap();
-        assert_eq!(d.next(), Ok(Some(Item::Message(vec![b"z".to_vec()]))));
+        d.next_item().unwrap();
+        assert_eq!(d.next_item(), Ok(Some(Item::Message(vec![b"z".to_vec()]))));
         // A hostile length is refused before any allocation.
         let mut d = Decoder::new(1024);
         d.feed(&Greeting::null().encode());
         d.feed(&[0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-        d.next().unwrap();
-        assert!(matches!(d.next(), Err(WireError::TooLarge { .. })));
+        d.next_item().unwrap();
+        assert!(matches!(d.next_item(), Err(WireError::TooLarge { .. })));
         // Many empty frames in one message are bounded too.
         let mut d = Decoder::new(1024);
         d.feed(&Greeting::null().encode());
         for _ in 0..100 {
             d.feed(&[0x01, 0x00]);
         }
-        d.next().unwrap();
-        assert!(matches!(d.next(), Err(WireError::TooLarge { .. })));
+        d.next_item().unwrap();
+        assert!(matches!(d.next_item(), Err(WireError::TooLarge { .. })));
         // Reserved flag bits and MORE on a command are errors.
         for bad in [[0x08u8, 0], [0x05, 0]] {
             let mut d = Decoder::new(1024);
             d.feed(&Greeting::null().encode());
             d.feed(&bad);
-            d.next().unwrap();
-            assert_eq!(d.next(), Err(WireError::BadFlags(bad[0])));
+            d.next_item().unwrap();
+            assert_eq!(d.next_item(), Err(WireError::BadFlags(bad[0])));
         }
     }
 
@@ -622,7 +630,8 @@ mod tests {
         let frame = proptest::collection::vec(any::<u8>(), 0..400);
         let msg = proptest::collection::vec(frame, 1..4).prop_map(Item::Message);
         let cmd = prop_oneof![
-            proptest::collection::vec(any::<u8>(), 0..17).prop_map(|c| Item::Command(Command::Ping { ttl: 7, context: c })),
+            proptest::collection::vec(any::<u8>(), 0..17)
+                .prop_map(|c| Item::Command(Command::Ping { ttl: 7, context: c })),
             proptest::collection::vec(any::<u8>(), 0..20)
                 .prop_map(|id| Item::Command(Command::ready("DEALER", &id))),
         ];
@@ -651,7 +660,7 @@ mod tests {
         for p in points {
             d.feed(&bytes[start..p.max(start)]);
             start = p.max(start);
-            while let Some(it) = d.next()? {
+            while let Some(it) = d.next_item()? {
                 out.push(it);
             }
         }
@@ -675,7 +684,7 @@ mod tests {
             }
             d.feed(&bytes);
             for _ in 0..1000 {
-                match d.next() {
+                match d.next_item() {
                     Ok(Some(_)) => {}
                     _ => break,
                 }

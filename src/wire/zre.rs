@@ -440,7 +440,10 @@ mod tests {
         );
         // Every strict prefix of the HELLO runs past its end.
         for n in 0..HELLO_72.len() {
-            assert!(ZreMessage::decode(&HELLO_72[..n], vec![]).is_err(), "prefix {n}");
+            assert!(
+                ZreMessage::decode(&HELLO_72[..n], vec![]).is_err(),
+                "prefix {n}"
+            );
         }
         // A hash count far beyond the frame is refused without allocating.
         let mut bad = HELLO_72.to_vec();
@@ -485,8 +488,10 @@ mod tests {
             (short_string(), any::<u8>()).prop_map(|(group, status)| Body::Leave { group, status }),
             Just(Body::Ping),
             Just(Body::PingOk),
-            (short_string(), short_string())
-                .prop_map(|(group, challenger_id)| Body::Elect { group, challenger_id }),
+            (short_string(), short_string()).prop_map(|(group, challenger_id)| Body::Elect {
+                group,
+                challenger_id
+            }),
             (short_string(), short_string())
                 .prop_map(|(group, leader_id)| Body::Leader { group, leader_id }),
             Just(Body::Goodbye),

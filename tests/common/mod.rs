@@ -26,13 +26,17 @@ pub fn python() -> Option<PathBuf> {
     if ok {
         return Some(candidate);
     }
-    let required = std::env::var_os("CI").is_some() || std::env::var_os("ZMESH_REQUIRE_INTEROP").is_some();
+    let required =
+        std::env::var_os("CI").is_some() || std::env::var_os("ZMESH_REQUIRE_INTEROP").is_some();
     assert!(
         !required,
         "interop tests need Python with pyzmq and zeromq-pyre at {} (run .ci/run, or set ZMESH_PYTHON)",
         candidate.display()
     );
-    eprintln!("SKIPPED: no Python with pyzmq and zeromq-pyre at {}", candidate.display());
+    eprintln!(
+        "SKIPPED: no Python with pyzmq and zeromq-pyre at {}",
+        candidate.display()
+    );
     None
 }
 
@@ -47,7 +51,9 @@ pub struct Helper {
 
 impl Helper {
     pub fn spawn(python: &PathBuf, script: &str, args: &[String]) -> Helper {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop").join(script);
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/interop")
+            .join(script);
         let mut child = Command::new(python)
             .arg("-u")
             .arg(path)

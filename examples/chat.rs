@@ -1,0 +1,265 @@
+//! A chat shell on a zmesh node.
+//!
+//! ```text
+//! cargo run --example chat -- --name alice --interface lo --group chat
+//! cargo run --example chat -- --name bob --interface lo --group chat
+//! ```
+//!
+//! Commands: `/join G`, `/leave G`, `/shout G TEXT`, `/whisper PEER TEXT` (a name
+//! or a uuid), `/peers`, `/groups`, `/quit`; any other line is shouted to the last
+//! joined group. With `--json` every event is printed as one JSON object per line,
+//! which is how scripts and tests drive it.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+use clap::Parser;
+use crossbeam_channel::select;
+use serde_json::{json, Map, Value};
+use zmesh::{Event, Node, PeerId};
+
+#[derive(Parser, Debug)]
+#[command(about = "Chat over a zmesh mesh (Zyre-compatible)")]
+struct Args {
+    /// This node's name.
+    #[arg(long)]
+    name: String,
+    /// Groups to join at start (repeatable).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// Interface: `lo` (this host only), a name, or an IPv4 address. Default: the
+    /// first broadcast-capable interface, as Zyre does.
+    #[arg(long)]
+    interface: Option<String>,
+    /// UDP beacon port.
+    #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
+    port: u16,
+    /// Header sent to peers, KEY=VALUE (repeatable).
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// Print events as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+fn frame_json(f: &[u8]) -> Value {
+    match std::str::from_utf8(f) {
+        Ok(s) => Value::String(s.to_string()),
+        Err(_) => json!({ "hex": f.iter().map(|b| format!("{b:02x}")).collect::<String>() }),
+    }
+}
+
+fn event_json(e: &Event) -> Value {
+    let mut m = Map::new();
+    m.insert("type".into(), e.kind().into());
+    m.insert("peer".into(), e.peer().to_string().into());
+    m.insert("name".into(), e.name().into());
+    if let Some(g) = e.group() {
+        m.insert("group".into(), g.into());
+    }
+    if let Some(c) = e.content() {
+        m.insert("payload".into(), c.iter().map(|f| frame_json(f)).collect());
+    }
+    if let Event::Enter {
+        headers, endpoint, ..
+    } = e
+    {
+        m.insert("headers".into(), json!(headers));
+        m.insert("endpoint".into(), endpoint.clone().into());
+    }
+    Value::Object(m)
+}
+
+fn text(content: &[Vec<u8>]) -> String {
+    content
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn print_event(e: &Event) {
+    match e {
+        Event::Enter { name, endpoint, .. } => println!("* {name} entered ({endpoint})"),
+        Event::Exit { name, reason, .. } => println!("* {name} left ({})", reason.as_str()),
+        Event::Join { name, group, .. } => println!("* {name} joined {group}"),
+        Event::Leave { name, group, .. } => println!("* {name} left {group}"),
+        Event::Shout {
+            name,
+            group,
+            content,
+            ..
+        } => println!("[{group}] {name}: {}", text(content)),
+        Event::Whisper { name, content, .. } => println!("(whisper) {name}: {}", text(content)),
+        Event::Evasive { name, .. } => println!("* {name} is quiet"),
+        Event::Silent { name, .. } => println!("* {name} is silent"),
+        Event::Stop { .. } => println!("* stopped"),
+        _ => {}
+    }
+}
+
+fn main() {
+    env_logger::init();
+    let args = Args::parse();
+    let mut node = Node::new(&args.name);
+    if let Some(i) = &args.interface {
+        node.set_interface(i);
+    }
+    node.set_port(args.port);
+    for h in &args.headers {
+        match h.split_once('=') {
+            Some((k, v)) => node.set_header(k, v),
+            None => {
+                eprintln!("--header wants KEY=VALUE, got {h:?}");
+                std::process::exit(2);
+            }
+        }
+    }
+    if let Err(e) = node.start() {
+        eprintln!("cannot start: {e}");
+        std::process::exit(1);
+    }
+    let mut last_group = None;
+    for g in &args.groups {
+        if let Err(e) = node.join(g) {
+            eprintln!("cannot join {g:?}: {e}");
+        }
+        last_group = Some(g.clone());
+    }
+    if args.json {
+        println!(
+            "{}",
+            json!({"type": "STARTED", "peer": node.uuid().to_string(), "name": node.name(), "endpoint": node.endpoint()})
+        );
+    } else {
+        println!(
+            "* {} ({}) on {}",
+            node.name(),
+            node.uuid(),
+            node.endpoint().unwrap_or("")
+        );
+    }
+
+    let (line_tx, lines) = crossbeam_channel::unbounded::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let events = node.events();
+    let mut names: BTreeMap<String, PeerId> = BTreeMap::new();
+    let show = |e: &Event| {
+        if args.json {
+            println!("{}", event_json(e));
+        } else {
+            print_event(e);
+        }
+    };
+    loop {
+        select! {
+            recv(events) -> e => {
+                let Ok(e) = e else { break };
+                match &e {
+                    Event::Enter { peer, name, .. } => { names.insert(name.clone(), *peer); }
+                    Event::Exit { peer, .. } => names.retain(|_, p| p != peer),
+                    _ => {}
+                }
+                show(&e);
+            }
+            recv(lines) -> line => {
+                let Ok(line) = line else { break };
+                if !command(&node, &line, &mut last_group, &names, args.json) {
+                    break;
+                }
+            }
+        }
+    }
+    node.stop();
+    for e in events.try_iter() {
+        show(&e);
+    }
+}
+
+/// Runs one input line; false to quit.
+fn command(
+    node: &Node,
+    line: &str,
+    last_group: &mut Option<String>,
+    names: &BTreeMap<String, PeerId>,
+    json_mode: bool,
+) -> bool {
+    let line = line.trim();
+    if line.is_empty() {
+        return true;
+    }
+    let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let result = match cmd {
+        "/quit" => return false,
+        "/join" => {
+            *last_group = Some(rest.to_string());
+            node.join(rest)
+        }
+        "/leave" => node.leave(rest),
+        "/shout" => {
+            let (g, t) = rest.split_once(' ').unwrap_or((rest, ""));
+            node.shouts(g, t)
+        }
+        "/whisper" => {
+            let (p, t) = rest.split_once(' ').unwrap_or((rest, ""));
+            match names.get(p).copied().or_else(|| p.parse().ok()) {
+                Some(peer) => node.whispers(peer, t),
+                None => {
+                    eprintln!("no peer called {p:?}");
+                    Ok(())
+                }
+            }
+        }
+        "/peers" => node.peers().map(|peers| {
+            let list: Vec<String> = peers
+                .iter()
+                .map(|p| {
+                    let name = names
+                        .iter()
+                        .find(|(_, id)| *id == p)
+                        .map(|(n, _)| n.as_str());
+                    format!("{p} {}", name.unwrap_or("?"))
+                })
+                .collect();
+            if json_mode {
+                println!("{}", json!({"type": "PEERS", "payload": list}));
+            } else {
+                list.iter().for_each(|l| println!("  {l}"));
+            }
+        }),
+        "/groups" => node.own_groups().and_then(|own| {
+            let theirs = node.peer_groups()?;
+            if json_mode {
+                // Our own groups; the peers' groups show in the JOIN events.
+                let _ = theirs;
+                println!("{}", json!({"type": "GROUPS", "payload": own}));
+            } else {
+                println!("  mine: {}", own.join(", "));
+                println!("  peers': {}", theirs.join(", "));
+            }
+            Ok(())
+        }),
+        _ if cmd.starts_with('/') => {
+            eprintln!("unknown command {cmd}");
+            Ok(())
+        }
+        _ => match last_group {
+            Some(g) => node.shouts(g, line),
+            None => {
+                eprintln!("join a group first (/join G)");
+                Ok(())
+            }
+        },
+    };
+    if let Err(e) = result {
+        eprintln!("{e}");
+    }
+    true
+}
