@@ -1,4 +1,39 @@
 //! zmesh: a pure-Rust peer-to-peer mesh framework, wire-compatible with Zyre and Pyre.
+//!
+//! Nodes find each other by UDP beacons, connect with the Harmony pattern (one ROUTER
+//! inbox per node, one DEALER per peer, ZMTP 3.1 over TCP), notice vanished peers
+//! through heartbeats, and exchange WHISPER (one peer) and SHOUT (a group) messages.
+//!
+//! **Start here:** [`Node`] is the application's handle; [`Event`] is what it hears.
+//!
+//! The crate is layered; each layer depends only on the ones above it in this list:
+//!
+//! * [`wire`]: pure codecs (beacon, ZRE v2 messages, ZMTP 3.1 frames and greeting).
+//!   No state beyond a decoder's buffer, no I/O, no clock. Every decoder is bounded
+//!   and returns typed errors.
+//! * [`engine`]: the sans-IO protocol engine. [`engine::Engine`] is the whole node's
+//!   behaviour, driven by `(now, input)` calls and drained through `poll_output`;
+//!   [`engine::link`] is the per-connection ZMTP state machine and the ROUTER logic.
+//!   The engine never reads the clock, the OS random generator or a socket, so the
+//!   driver, the simulator, the fuzzers and the unit tests all run the same code.
+//! * [`net`]: the real driver. One `mio` event loop per node (the actor thread) owns
+//!   the beacon socket, the inbox listener and every link, and is the only caller of
+//!   `Instant::now()`.
+//! * [`Node`]: the Zyre-style API over the actor: configure, start, join, shout,
+//!   whisper, query peers, read events from a crossbeam channel.
+//!
+//! ```no_run
+//! use zmesh::{Event, Node};
+//! let mut node = Node::new("alice");
+//! node.set_interface("lo"); // this host only
+//! node.start()?;
+//! node.join("chat")?;
+//! node.shouts("chat", "hello")?;
+//! while let Ok(event) = node.events().recv() {
+//!     println!("{} from {}", event.kind(), event.name());
+//! }
+//! # Ok::<(), zmesh::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -10,3 +45,8 @@ pub mod wire;
 
 pub use event::{Event, ExitReason, PeerId};
 pub use node::{Error, Node, DEFAULT_PORT};
+
+/// The README's examples compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -47,6 +47,10 @@ pub struct Config {
     pub reconnect_interval: Duration,
     /// Largest accepted ZMTP message (all frames together).
     pub max_message: usize,
+    /// A peer whose queued output inside the engine (messages waiting for its
+    /// handshake or for a reconnect) passes this many bytes is dropped
+    /// ([`ExitReason::Overflow`](crate::ExitReason::Overflow)).
+    pub max_pending: usize,
 }
 
 impl Config {
@@ -60,6 +64,7 @@ impl Config {
             expired_timeout: defaults::EXPIRED_TIMEOUT,
             reconnect_interval: defaults::RECONNECT_INTERVAL,
             max_message: crate::wire::zmtp::DEFAULT_MAX_MESSAGE,
+            max_pending: 64 << 20,
         }
     }
 

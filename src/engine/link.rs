@@ -357,6 +357,11 @@ impl Router {
         self.links.len()
     }
 
+    /// The accepted links, in id order.
+    pub fn links(&self) -> Vec<LinkId> {
+        self.links.keys().copied().collect()
+    }
+
     /// True when no link is accepted.
     pub fn is_empty(&self) -> bool {
         self.links.is_empty()

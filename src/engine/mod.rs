@@ -150,6 +150,8 @@ pub struct Engine {
     next_beacon: Option<Instant>,
     next_reap: Option<Instant>,
     dirty: BTreeSet<LinkId>,
+    /// Peers whose queued output passed `max_pending`: dropped at the next poll.
+    full: Vec<PeerId>,
     out: VecDeque<Output>,
     stats: Stats,
     router_events: Vec<RouterEvent>,
@@ -182,6 +184,7 @@ impl Engine {
             next_beacon: None,
             next_reap: None,
             dirty: BTreeSet::new(),
+            full: Vec::new(),
             out: VecDeque::new(),
             stats: Stats::default(),
             router_events: Vec::new(),
@@ -285,6 +288,10 @@ impl Engine {
             self.out.push_back(Output::Close { link: p.link_id });
         }
         self.outbox.clear();
+        for link in self.inbox.links() {
+            self.out.push_back(Output::Close { link });
+        }
+        self.inbox = Router::new(self.config.max_message);
         self.peer_groups.clear();
         self.stopped = true;
         self.next_beacon = None;
@@ -330,7 +337,7 @@ impl Engine {
             return false;
         };
         p.send_content(None, content);
-        mark(&mut self.dirty, p);
+        mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
         true
     }
 
@@ -347,7 +354,7 @@ impl Engine {
         for id in members {
             if let Some(p) = self.peers.get_mut(id) {
                 p.send_content(Some(group), content);
-                mark(&mut self.dirty, p);
+                mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
                 n += 1;
             }
         }
@@ -438,7 +445,7 @@ impl Engine {
                     }
                 }
             }
-            mark(&mut self.dirty, p);
+            mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
             if let Some(e) = failed {
                 log::debug!("{}: link to {id} failed: {e}", self.config.name);
                 self.stats.link_errors += 1;
@@ -524,6 +531,13 @@ impl Engine {
     /// The next thing for the driver to do, or `None` when there is nothing.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
+        for id in std::mem::take(&mut self.full) {
+            log::warn!(
+                "{}: output to {id} passed the limit: dropping it",
+                self.config.name
+            );
+            self.remove_peer(id, ExitReason::Overflow);
+        }
         if self.out.is_empty() {
             self.flush_dirty();
         }
@@ -578,7 +592,7 @@ impl Engine {
     fn send_all(&mut self, body: impl Fn() -> Body) {
         for p in self.peers.values_mut() {
             p.send(body());
-            mark(&mut self.dirty, p);
+            mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
         }
     }
 
@@ -805,7 +819,7 @@ impl Engine {
             Body::Ping => {
                 if let Some(p) = self.peers.get_mut(&id) {
                     p.send(Body::PingOk);
-                    mark(&mut self.dirty, p);
+                    mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
                 }
             }
             // Elections are not implemented yet: decoded and ignored, the link stays.
@@ -875,7 +889,7 @@ impl Engine {
                 expired.push(p.id);
             } else if now >= p.evasive_at {
                 p.send(Body::Ping);
-                mark(&mut self.dirty, p);
+                mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
                 if p.ready {
                     events.push(Event::Evasive {
                         peer: p.id,
@@ -899,9 +913,14 @@ impl Engine {
     }
 }
 
-fn mark(dirty: &mut BTreeSet<LinkId>, p: &Peer) {
+/// Notes that a peer's link has output to flush, and whether its queue (including
+/// what waits for the handshake or a reconnect) has passed the limit.
+fn mark(dirty: &mut BTreeSet<LinkId>, full: &mut Vec<PeerId>, limit: usize, p: &Peer) {
     if p.reconnect_at.is_none() && p.link.pending_output() > 0 {
         dirty.insert(p.link_id);
+    }
+    if p.link.queued() > limit && !full.contains(&p.id) {
+        full.push(p.id);
     }
 }
 

@@ -512,3 +512,45 @@ fn twenty_nodes_full_mesh() {
         );
     }
 }
+
+#[test]
+fn output_held_for_a_silent_peer_is_bounded() {
+    let mut cfg = named(0);
+    cfg.max_pending = 10_000;
+    let mut e = Engine::new(cfg, PeerId([1; 16]));
+    let now = Instant::now();
+    e.start(now, "127.0.0.1:5000".parse().unwrap());
+    // A beacon from a peer whose inbox never answers: our link to it stays in the
+    // handshake, and whispers to it are held.
+    let other = PeerId([2; 16]);
+    e.handle_datagram(
+        now,
+        "127.0.0.2:5670".parse().unwrap(),
+        &Beacon::new(other.0, 6000).encode(),
+    );
+    while e.poll_output().is_some() {}
+    for _ in 0..20 {
+        assert!(e.whisper(other, &[vec![0; 1000]]));
+    }
+    let outs: Vec<_> = std::iter::from_fn(|| e.poll_output()).collect();
+    assert!(outs.iter().any(|o| matches!(o, Output::Close { .. })));
+    assert_eq!(e.peers().count(), 0);
+    assert_eq!(e.stats().exits.get("overflow"), Some(&1));
+}
+
+#[test]
+fn stop_closes_every_link() {
+    let mut net = Net::new(2, named);
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(2));
+    let now = net.now;
+    net.nodes[0].stop(now);
+    let closes = std::iter::from_fn(|| net.nodes[0].poll_output())
+        .filter(|o| matches!(o, Output::Close { .. }))
+        .count();
+    // One outgoing link to b, one accepted link from b.
+    assert_eq!(closes, 2);
+    assert!(!net.nodes[0].is_running());
+    assert_eq!(net.nodes[0].poll_timeout(), None);
+}
