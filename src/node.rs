@@ -34,7 +34,7 @@ pub enum Error {
     },
     /// Another I/O failure while starting (the event loop, the thread).
     Io(io::Error),
-    /// `start` on a running node.
+    /// `start` on a node that is running or has been stopped (make a new one).
     AlreadyStarted,
     /// A command on a node that is not running.
     NotRunning,
@@ -104,9 +104,12 @@ pub struct Node {
     port: u16,
     interface: Option<String>,
     options: Options,
+    /// Groups joined before start: announced in the first HELLOs.
+    early_groups: std::sync::Mutex<Vec<String>>,
     events_tx: Sender<Event>,
     events_rx: Receiver<Event>,
     running: Option<Running>,
+    stopped: bool,
 }
 
 impl fmt::Debug for Node {
@@ -140,9 +143,11 @@ impl Node {
             port: DEFAULT_PORT,
             interface: None,
             options: Options::default(),
+            early_groups: std::sync::Mutex::new(Vec::new()),
             events_tx,
             events_rx,
             running: None,
+            stopped: false,
         }
     }
 
@@ -207,7 +212,7 @@ impl Node {
     /// Starts the node: binds the beacon socket and the inbox, starts the actor
     /// thread, and sends the first beacon.
     pub fn start(&mut self) -> Result<(), Error> {
-        if self.running.is_some() {
+        if self.running.is_some() || self.stopped {
             return Err(Error::AlreadyStarted);
         }
         let iface = iface::select(self.interface.as_deref()).map_err(Error::NoInterface)?;
@@ -229,7 +234,10 @@ impl Node {
         let waker =
             std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?);
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
-        let engine = Engine::new(self.config.clone(), self.id);
+        let mut engine = Engine::new(self.config.clone(), self.id);
+        for g in self.early_groups.lock().expect("not poisoned").iter() {
+            engine.join(g);
+        }
         let actor = Actor::new(
             engine,
             poll,
@@ -266,6 +274,7 @@ impl Node {
     /// waits for the actor to finish. A `Stop` event is the last event.
     pub fn stop(&mut self) {
         if let Some(mut r) = self.running.take() {
+            self.stopped = true;
             let _ = r.commands.send(Command::Stop);
             let _ = r.waker.wake();
             if let Some(t) = r.thread.take() {
@@ -279,6 +288,7 @@ impl Node {
     /// timeouts. For tests and fault injection.
     pub fn abort(&mut self) {
         if let Some(mut r) = self.running.take() {
+            self.stopped = true;
             let _ = r.commands.send(Command::Abort);
             let _ = r.waker.wake();
             if let Some(t) = r.thread.take() {
@@ -308,16 +318,37 @@ impl Node {
         r.waker.wake().map_err(Error::Io)
     }
 
-    /// Joins a group; every peer is told.
+    /// Joins a group; every peer is told. Before start, the group is announced in
+    /// the node's HELLOs.
     pub fn join(&self, group: &str) -> Result<(), Error> {
         if group.len() > 255 {
             return Err(Error::GroupTooLong);
+        }
+        if self.running.is_none() {
+            if self.stopped {
+                return Err(Error::NotRunning);
+            }
+            let mut early = self.early_groups.lock().expect("not poisoned");
+            if !early.iter().any(|g| g == group) {
+                early.push(group.to_string());
+            }
+            return Ok(());
         }
         self.send(Command::Join(group.into()))
     }
 
     /// Leaves a group.
     pub fn leave(&self, group: &str) -> Result<(), Error> {
+        if self.running.is_none() {
+            if self.stopped {
+                return Err(Error::NotRunning);
+            }
+            self.early_groups
+                .lock()
+                .expect("not poisoned")
+                .retain(|g| g != group);
+            return Ok(());
+        }
         self.send(Command::Leave(group.into()))
     }
 

@@ -32,7 +32,12 @@ fn meet(port: u16) -> Option<(Node, Helper, PeerId)> {
     let mut py = Helper::spawn(
         &python,
         "pyre_peer.py",
-        &["pyre1".into(), port.to_string(), "X-PYRE=yes".into()],
+        &[
+            "pyre1".into(),
+            port.to_string(),
+            "X-PYRE=yes".into(),
+            "+EARLY-PY".into(),
+        ],
     );
     let started = py.wait("STARTED", |v| v["type"] == "STARTED");
     let pyre_id: PeerId = started["peer"].as_str().unwrap().parse().unwrap();
@@ -41,6 +46,7 @@ fn meet(port: u16) -> Option<(Node, Helper, PeerId)> {
     z.set_interface("lo");
     z.set_port(port);
     z.set_header("X-ZMESH", "yes");
+    z.join("EARLY-Z").unwrap();
     z.start().unwrap();
     let rx = z.events();
     let zid = z.uuid().to_string();
@@ -64,6 +70,15 @@ fn meet(port: u16) -> Option<(Node, Helper, PeerId)> {
     assert_eq!(penter["name"], "zmesh1");
     assert_eq!(penter["headers"]["X-ZMESH"], "yes");
     assert_eq!(penter["endpoint"].as_str(), z.endpoint());
+
+    // Groups joined before start travel in HELLO and arrive as JOINs.
+    let j = py.wait("JOIN from HELLO", of_type("JOIN", &zid));
+    assert_eq!(j["group"], "EARLY-Z");
+    wait_event(
+        &rx,
+        |e| matches!(e, Event::Join { group, .. } if group == "EARLY-PY"),
+    );
+    assert_eq!(z.peers_by_group("EARLY-PY").unwrap(), vec![pyre_id]);
 
     // JOIN both ways.
     py.send(json!({"cmd": "join", "group": "CHAT"}));

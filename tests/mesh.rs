@@ -225,7 +225,7 @@ fn start_errors_are_typed() {
     let mut n = node("x", 46106);
     n.set_interface("no-such-interface0");
     assert!(matches!(n.start(), Err(zmesh::Error::NoInterface(_))));
-    assert!(n.join("g").is_err());
+    assert!(matches!(n.shouts("g", "x"), Err(zmesh::Error::NotRunning)));
     let mut n = node("x", 46106);
     n.start().unwrap();
     assert!(matches!(n.start(), Err(zmesh::Error::AlreadyStarted)));
@@ -233,4 +233,38 @@ fn start_errors_are_typed() {
         n.join(&"g".repeat(300)),
         Err(zmesh::Error::GroupTooLong)
     ));
+}
+
+#[test]
+fn slow_application_slows_the_network_without_losing_events() {
+    let port = 46107;
+    let mut a = node("a", port);
+    a.set_options({
+        let mut o = zmesh::net::Options::default();
+        o.event_high_water = 10;
+        o
+    });
+    let mut b = node("b", port);
+    a.start().unwrap();
+    b.start().unwrap();
+    let (ra, rb) = (a.events(), b.events());
+    let (mut sa, mut sb) = (Vec::new(), Vec::new());
+    wait_for(&ra, &mut sa, is("ENTER", b.uuid()));
+    wait_for(&rb, &mut sb, is("ENTER", a.uuid()));
+    const N: u32 = 2000;
+    for i in 0..N {
+        let mut frame = i.to_be_bytes().to_vec();
+        frame.resize(1024, 0);
+        b.whisper(a.uuid(), vec![frame]).unwrap();
+    }
+    // While alice does not read, her node stops reading the network: the backlog
+    // stays near the high-water mark (plus what one read brought in).
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(ra.len() < 500, "backlog {}", ra.len());
+    // Then every message arrives, in order, and nobody was dropped.
+    for i in 0..N {
+        let w = wait_for(&ra, &mut sa, is("WHISPER", b.uuid()));
+        assert_eq!(w.content().unwrap()[0][..4], i.to_be_bytes());
+    }
+    assert!(!sa.iter().any(|e| e.kind() == "EXIT"));
 }

@@ -44,6 +44,12 @@ impl Peer {
     pub(crate) fn send(&mut self, body: Body) {
         self.sent_sequence = self.sent_sequence.wrapping_add(1);
         let msg = ZreMessage::new(self.sent_sequence, body);
+        log::trace!(
+            "send {} seq {} to {}",
+            msg.body.name(),
+            msg.sequence,
+            self.id
+        );
         match msg.encode_header() {
             Ok(header) => self.link.send_parts(&header, msg.content()),
             Err(e) => log::warn!("not sending {} to {}: {e}", msg.body.name(), self.id),
@@ -62,6 +68,12 @@ impl Peer {
                 content: Vec::new(),
             },
         };
+        log::trace!(
+            "send {} seq {} to {}",
+            if group.is_some() { "SHOUT" } else { "WHISPER" },
+            self.sent_sequence,
+            self.id
+        );
         match ZreMessage::new(self.sent_sequence, body).encode_header() {
             Ok(header) => self.link.send_parts(&header, content),
             Err(e) => log::warn!("not sending to {}: {e}", self.id),

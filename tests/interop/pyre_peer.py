@@ -5,7 +5,7 @@ Stock Pyre broadcasts on the first non-loopback interface; this script replaces 
 beacon socket setup so that it uses 127.0.0.1 and broadcasts to 127.255.255.255,
 and it exits at once if a beacon would go anywhere else.
 
-usage: pyre_peer.py NAME PORT [KEY=VALUE ...]
+usage: pyre_peer.py NAME PORT [KEY=VALUE | +GROUP ...]
 commands: {"cmd": "join"|"leave", "group": G}
           {"cmd": "shout", "group": G, "frames": [hex, ...]}
           {"cmd": "whisper", "peer": HEX32, "frames": [hex, ...]}
@@ -112,9 +112,12 @@ def main():
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
     name, port = sys.argv[1], int(sys.argv[2])
     node = Pyre(name)
-    for kv in sys.argv[3:]:
-        k, v = kv.split("=", 1)
-        node.set_header(k, v)
+    for arg in sys.argv[3:]:
+        if arg.startswith("+"):  # +GROUP: joined before start
+            node.join(arg[1:])
+        else:
+            k, v = arg.split("=", 1)
+            node.set_header(k, v)
     node.set_port(str(port).encode())
     node.start()
     out({"type": "STARTED", "peer": node.uuid().hex.upper(), "name": name})
