@@ -149,6 +149,8 @@ pub struct Engine {
     next_link: u64,
     next_beacon: Option<Instant>,
     next_reap: Option<Instant>,
+    /// Outgoing links waiting to be reconnected, by due time.
+    reconnects: BTreeSet<(Instant, PeerId)>,
     dirty: BTreeSet<LinkId>,
     /// Peers whose queued output passed `max_pending`: dropped at the next poll.
     full: Vec<PeerId>,
@@ -183,6 +185,7 @@ impl Engine {
             next_link: 1,
             next_beacon: None,
             next_reap: None,
+            reconnects: BTreeSet::new(),
             dirty: BTreeSet::new(),
             full: Vec::new(),
             out: VecDeque::new(),
@@ -237,7 +240,34 @@ impl Engine {
 
     /// One peer's summary.
     pub fn peer(&self, id: PeerId) -> Option<PeerInfo> {
-        self.peers().find(|p| p.id == id)
+        self.peers.get(&id).map(|p| PeerInfo {
+            id: p.id,
+            name: p.name.clone(),
+            endpoint: p.endpoint.clone(),
+            headers: p.headers.clone(),
+            groups: p.groups.clone(),
+            ready: p.ready,
+        })
+    }
+
+    /// True if the peer has said HELLO and not left since (it has entered).
+    pub fn is_ready(&self, id: PeerId) -> bool {
+        self.peers.get(&id).is_some_and(|p| p.ready)
+    }
+
+    /// The peers that have entered, in id order, without copying their details.
+    pub fn ready_peers(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.peers.values().filter(|p| p.ready).map(|p| p.id)
+    }
+
+    /// The groups a peer is in, as we know them.
+    pub fn groups_of(&self, id: PeerId) -> Option<&BTreeSet<String>> {
+        self.peers.get(&id).map(|p| &p.groups)
+    }
+
+    /// Our own groups as a set.
+    pub fn own_group_set(&self) -> &BTreeSet<String> {
+        &self.own_groups
     }
 
     /// Peers known to be in `group`.
@@ -283,6 +313,7 @@ impl Engine {
         }
         self.send_beacon(0);
         self.flush_dirty();
+        self.reconnects.clear();
         let peers = std::mem::take(&mut self.peers);
         for p in peers.values() {
             self.out.push_back(Output::Close { link: p.link_id });
@@ -488,7 +519,9 @@ impl Engine {
         // beacons and a new HELLO, never silently.
         p.link = Link::dealer(&self.identity, self.config.max_message);
         p.link_id = new_link;
-        p.reconnect_at = Some(now + self.config.reconnect_interval);
+        let at = now + self.config.reconnect_interval;
+        p.reconnect_at = Some(at);
+        self.reconnects.insert((at, id));
         self.outbox.insert(new_link, id);
     }
 
@@ -508,14 +541,20 @@ impl Engine {
                 });
             }
         }
-        for p in self.peers.values_mut() {
-            if p.reconnect_at.is_some_and(|at| now >= at) {
-                p.reconnect_at = None;
-                self.out.push_back(Output::Connect {
-                    link: p.link_id,
-                    addr: p.addr,
-                });
-                self.dirty.insert(p.link_id);
+        while let Some(&(at, id)) = self.reconnects.first() {
+            if at > now {
+                break;
+            }
+            self.reconnects.pop_first();
+            if let Some(p) = self.peers.get_mut(&id) {
+                if p.reconnect_at == Some(at) {
+                    p.reconnect_at = None;
+                    self.out.push_back(Output::Connect {
+                        link: p.link_id,
+                        addr: p.addr,
+                    });
+                    self.dirty.insert(p.link_id);
+                }
             }
         }
         if let Some(at) = self.next_reap {
@@ -550,7 +589,7 @@ impl Engine {
         if !self.is_running() {
             return None;
         }
-        let reconnect = self.peers.values().filter_map(|p| p.reconnect_at).min();
+        let reconnect = self.reconnects.first().map(|&(at, _)| at);
         [self.next_beacon, self.next_reap, reconnect]
             .into_iter()
             .flatten()
@@ -660,6 +699,9 @@ impl Engine {
         let Some(p) = self.peers.remove(&id) else {
             return;
         };
+        if let Some(at) = p.reconnect_at {
+            self.reconnects.remove(&(at, id));
+        }
         log::debug!(
             "{}: peer {id} ({}) gone: {}",
             self.config.name,
@@ -888,7 +930,9 @@ impl Engine {
             if now >= p.expired_at {
                 expired.push(p.id);
             } else if now >= p.evasive_at {
-                p.send(Body::Ping);
+                if !self.config.fault_no_ping {
+                    p.send(Body::Ping);
+                }
                 mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
                 if p.ready {
                     events.push(Event::Evasive {

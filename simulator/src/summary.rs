@@ -1,0 +1,162 @@
+//! The run's summary: figures and the oracle's verdict, as text or JSON.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{json, Value};
+
+/// p50 / p99 / max of a sample, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Percentiles {
+    /// How many values.
+    pub count: usize,
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Percentiles of `v` (sorted in place).
+    pub fn of(v: &mut [f64]) -> Percentiles {
+        if v.is_empty() {
+            return Percentiles::default();
+        }
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        Percentiles {
+            count: v.len(),
+            p50: at(0.5),
+            p99: at(0.99),
+            max: v[v.len() - 1],
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({"count": self.count, "p50_s": self.p50, "p99_s": self.p99, "max_s": self.max})
+    }
+}
+
+impl fmt::Display for Percentiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.count == 0 {
+            return write!(f, "none");
+        }
+        write!(f, "p50 {:.3}s  p99 {:.3}s  max {:.3}s  (n={})", self.p50, self.p99, self.max, self.count)
+    }
+}
+
+/// What a run measured and whether the oracle held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Node count.
+    pub nodes: usize,
+    /// Default profile.
+    pub profile: String,
+    /// Seed.
+    pub seed: u64,
+    /// Virtual seconds run.
+    pub virtual_secs: f64,
+    /// Wall-clock seconds taken.
+    pub wall_secs: f64,
+    /// Events processed.
+    pub events: u64,
+    /// Time from both ends up to ENTER, per ordered pair.
+    pub enter_latency: Percentiles,
+    /// Time from a crash to each peer's EXIT.
+    pub exit_detection: Percentiles,
+    /// Crash observations the run ended too early to judge.
+    pub crash_checks_pending: usize,
+    /// EXITs of live, reachable, undisturbed peers.
+    pub false_exits: u64,
+    /// EXIT events by reason.
+    pub exits_by_reason: BTreeMap<String, u64>,
+    /// Messages expected (a shout counts once per recipient).
+    pub messages_sent: u64,
+    /// Messages that arrived.
+    pub messages_delivered: u64,
+    /// Messages that did not, by attributed reason ("unexplained" fails the run).
+    pub messages_lost: BTreeMap<String, u64>,
+    /// Beacons broadcast.
+    pub beacons_sent: u64,
+    /// Beacon deliveries the link model dropped.
+    pub beacon_deliveries_lost: u64,
+    /// TCP writes carried.
+    pub tcp_writes: u64,
+    /// Hash of the trace: same seed and scenario, same hash.
+    pub trace_hash: String,
+    /// What the oracle found wrong; empty means the run passed.
+    pub violations: Vec<String>,
+}
+
+impl Summary {
+    /// True if the oracle held.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// Virtual seconds per wall second.
+    pub fn speed(&self) -> f64 {
+        self.virtual_secs / self.wall_secs.max(1e-9)
+    }
+
+    /// The summary as one JSON object.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "nodes": self.nodes, "profile": self.profile, "seed": self.seed,
+            "virtual_s": self.virtual_secs, "wall_s": self.wall_secs, "speed": self.speed(),
+            "events": self.events,
+            "time_to_enter": self.enter_latency.json(),
+            "exit_detection": self.exit_detection.json(),
+            "crash_checks_pending": self.crash_checks_pending,
+            "false_exits": self.false_exits,
+            "exits_by_reason": self.exits_by_reason,
+            "messages": {"sent": self.messages_sent, "delivered": self.messages_delivered, "lost": self.messages_lost},
+            "beacons": {"sent": self.beacons_sent, "deliveries_lost": self.beacon_deliveries_lost},
+            "tcp_writes": self.tcp_writes,
+            "trace_hash": self.trace_hash,
+            "verdict": if self.passed() { "pass" } else { "fail" },
+            "violations": self.violations,
+        })
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "nodes {}  profile {}  seed {}", self.nodes, self.profile, self.seed)?;
+        writeln!(
+            f,
+            "virtual {:.1}s  wall {:.2}s  speed {:.0}x  events {}",
+            self.virtual_secs,
+            self.wall_secs,
+            self.speed(),
+            self.events
+        )?;
+        writeln!(f, "time to ENTER      {}", self.enter_latency)?;
+        writeln!(f, "crash to EXIT      {}  (pending {})", self.exit_detection, self.crash_checks_pending)?;
+        writeln!(f, "false EXITs        {}", self.false_exits)?;
+        writeln!(f, "EXITs by reason    {:?}", self.exits_by_reason)?;
+        writeln!(
+            f,
+            "messages           sent {}  delivered {}  lost {:?}",
+            self.messages_sent, self.messages_delivered, self.messages_lost
+        )?;
+        writeln!(
+            f,
+            "beacons            sent {}  deliveries lost {}   tcp writes {}",
+            self.beacons_sent, self.beacon_deliveries_lost, self.tcp_writes
+        )?;
+        writeln!(f, "trace hash         {}", self.trace_hash)?;
+        if self.passed() {
+            write!(f, "verdict            PASS")
+        } else {
+            writeln!(f, "verdict            FAIL")?;
+            for v in &self.violations {
+                writeln!(f, "  - {v}")?;
+            }
+            Ok(())
+        }
+    }
+}
