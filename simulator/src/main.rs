@@ -71,7 +71,10 @@ fn main() {
         }
         None => Scenario::default(),
     };
-    let duration = args.duration.or(scenario.duration).unwrap_or(Duration::from_secs(60));
+    let duration = args
+        .duration
+        .or(scenario.duration)
+        .unwrap_or(Duration::from_secs(60));
     let scenario = if args.scenario.is_none() {
         Scenario::default_for(duration)
     } else {
@@ -112,7 +115,10 @@ fn main() {
         }
     }
     if let Some(path) = &args.plot {
-        let title = format!("{} nodes, {}, seed {}", summary.nodes, summary.profile, summary.seed);
+        let title = format!(
+            "{} nodes, {}, seed {}",
+            summary.nodes, summary.profile, summary.seed
+        );
         if let Err(e) = zmesh_sim::plot::draw(path, &samples, &marks, &title) {
             eprintln!("cannot draw {path}: {e}");
             ok = false;
@@ -127,7 +133,10 @@ fn main() {
     } else {
         println!("{summary}");
         if let Some((same, h)) = &determinism {
-            println!("determinism        {} (second run {h})", if *same { "same trace" } else { "DIFFERENT" });
+            println!(
+                "determinism        {} (second run {h})",
+                if *same { "same trace" } else { "DIFFERENT" }
+            );
         }
     }
     std::process::exit(if ok { 0 } else { 1 });

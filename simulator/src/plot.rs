@@ -5,6 +5,9 @@ use plotters::prelude::*;
 
 use crate::sim::{Mark, Sample};
 
+/// One statistic over the per-node peer counts of a sample.
+type Stat = fn(&[usize]) -> f64;
+
 /// The counts of nodes that know at least one peer (down nodes count 0).
 fn live(p: &[usize]) -> Vec<usize> {
     p.iter().copied().filter(|&x| x > 0).collect()
@@ -37,8 +40,10 @@ pub fn draw(path: &str, samples: &[Sample], marks: &[Mark], title: &str) -> Resu
     let series = |f: fn(&[usize]) -> f64| -> Vec<(f64, f64)> {
         samples.iter().map(|s| (s.t, f(&s.peers))).collect()
     };
-    let lines: [(&str, RGBColor, fn(&[usize]) -> f64); 3] = [
-        ("max", BLUE, |p| live(p).iter().copied().max().unwrap_or(0) as f64),
+    let lines: [(&str, RGBColor, Stat); 3] = [
+        ("max", BLUE, |p| {
+            live(p).iter().copied().max().unwrap_or(0) as f64
+        }),
         ("mean", GREEN, |p| {
             let l = live(p);
             if l.is_empty() {
@@ -47,14 +52,18 @@ pub fn draw(path: &str, samples: &[Sample], marks: &[Mark], title: &str) -> Resu
                 l.iter().sum::<usize>() as f64 / l.len() as f64
             }
         }),
-        ("min", RED, |p| live(p).iter().copied().min().unwrap_or(0) as f64),
+        ("min", RED, |p| {
+            live(p).iter().copied().min().unwrap_or(0) as f64
+        }),
     ];
     for (label, color, f) in lines {
         chart
             .draw_series(LineSeries::new(series(f), color.stroke_width(2)))
             .map_err(|e| e.to_string())?
             .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
     }
     for m in marks {
         chart
@@ -64,7 +73,11 @@ pub fn draw(path: &str, samples: &[Sample], marks: &[Mark], title: &str) -> Resu
             )))
             .map_err(|e| e.to_string())?;
         chart
-            .draw_series(std::iter::once(Text::new(m.what.clone(), (m.t, n_max * 1.02), ("sans-serif", 11))))
+            .draw_series(std::iter::once(Text::new(
+                m.what.clone(),
+                (m.t, n_max * 1.02),
+                ("sans-serif", 11),
+            )))
             .map_err(|e| e.to_string())?;
     }
     chart

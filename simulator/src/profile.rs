@@ -137,13 +137,20 @@ mod tests {
         assert_eq!("lossy:0.25".parse::<Profile>(), Ok(Profile::Lossy(0.25)));
         assert!("lossy:2".parse::<Profile>().is_err());
         assert!("dsl".parse::<Profile>().is_err());
-        let mut st = LinkState { rng: Stream::new(1, 1), bad: false };
+        let mut st = LinkState {
+            rng: Stream::new(1, 1),
+            bad: false,
+        };
         let n = 100_000;
-        let lost = (0..n).filter(|_| Profile::Wifi.broadcast_lost(&mut st)).count();
+        let lost = (0..n)
+            .filter(|_| Profile::Wifi.broadcast_lost(&mut st))
+            .count();
         // Stationary bad share 0.05 / 0.35 ≈ 14 %: loss ≈ 0.86·2 % + 0.14·60 % ≈ 10 %.
         let rate = lost as f64 / n as f64;
         assert!((0.06..0.14).contains(&rate), "{rate}");
-        let lost = (0..n).filter(|_| Profile::Lossy(0.3).broadcast_lost(&mut st)).count();
+        let lost = (0..n)
+            .filter(|_| Profile::Lossy(0.3).broadcast_lost(&mut st))
+            .count();
         assert!((lost as f64 / n as f64 - 0.3).abs() < 0.01);
         assert!((0..n).all(|_| !Profile::Lan.broadcast_lost(&mut st)));
     }

@@ -143,10 +143,21 @@ impl Scenario {
             let err = |m: String| format!("line {}: {m}: {raw:?}", no + 1);
             let r: Result<(), String> = (|| {
                 match w[0] {
-                    "nodes" => sc.nodes = Some(w.get(1).ok_or("nodes N")?.parse().map_err(|_| "bad count")?),
+                    "nodes" => {
+                        sc.nodes = Some(
+                            w.get(1)
+                                .ok_or("nodes N")?
+                                .parse()
+                                .map_err(|_| "bad count")?,
+                        )
+                    }
                     "profile" => sc.profile = Some(w.get(1).ok_or("profile P")?.parse()?),
-                    "duration" => sc.duration = Some(parse_duration(w.get(1).ok_or("duration D")?)?),
-                    "seed" => sc.seed = Some(w.get(1).ok_or("seed S")?.parse().map_err(|_| "bad seed")?),
+                    "duration" => {
+                        sc.duration = Some(parse_duration(w.get(1).ok_or("duration D")?)?)
+                    }
+                    "seed" => {
+                        sc.seed = Some(w.get(1).ok_or("seed S")?.parse().map_err(|_| "bad seed")?)
+                    }
                     "at" => {
                         let t = parse_duration(w.get(1).ok_or("at TIME ACTION")?)?;
                         let a = parse_action(&w[2..])?;
@@ -167,10 +178,25 @@ impl Scenario {
         let quiet = duration.saturating_sub(Duration::from_secs(10));
         Scenario {
             actions: vec![
-                (Duration::ZERO, Action::Start(Nodes::All, Duration::from_secs(1))),
+                (
+                    Duration::ZERO,
+                    Action::Start(Nodes::All, Duration::from_secs(1)),
+                ),
                 (Duration::ZERO, Action::Join(Nodes::All, "chat".into())),
-                (Duration::from_secs(2), Action::Traffic { whisper: 0.5, shout: 0.2 }),
-                (quiet, Action::Traffic { whisper: 0.0, shout: 0.0 }),
+                (
+                    Duration::from_secs(2),
+                    Action::Traffic {
+                        whisper: 0.5,
+                        shout: 0.2,
+                    },
+                ),
+                (
+                    quiet,
+                    Action::Traffic {
+                        whisper: 0.0,
+                        shout: 0.0,
+                    },
+                ),
             ],
             ..Scenario::default()
         }
@@ -178,7 +204,11 @@ impl Scenario {
 }
 
 fn parse_action(w: &[&str]) -> Result<Action, String> {
-    let arg = |i: usize| w.get(i).copied().ok_or_else(|| format!("{} needs more arguments", w.first().unwrap_or(&"")));
+    let arg = |i: usize| {
+        w.get(i)
+            .copied()
+            .ok_or_else(|| format!("{} needs more arguments", w.first().unwrap_or(&"")))
+    };
     Ok(match *w.first().ok_or("missing action")? {
         "start" => {
             let over = match (w.get(2), w.get(3)) {
@@ -207,7 +237,11 @@ fn parse_action(w: &[&str]) -> Result<Action, String> {
             let mut whisper = 0.0;
             let mut shout = 0.0;
             for pair in w[1..].chunks(2) {
-                let v: f64 = pair.get(1).ok_or("traffic whisper R shout R")?.parse().map_err(|_| "bad rate")?;
+                let v: f64 = pair
+                    .get(1)
+                    .ok_or("traffic whisper R shout R")?
+                    .parse()
+                    .map_err(|_| "bad rate")?;
                 match pair[0] {
                     "whisper" => whisper = v,
                     "shout" => shout = v,
@@ -237,10 +271,18 @@ mod tests {
         assert_eq!(sc.nodes, Some(4));
         assert_eq!(sc.duration, Some(Duration::from_secs(60)));
         assert_eq!(sc.actions.len(), 12);
-        assert_eq!(sc.actions[1], (Duration::from_millis(500), Action::Join(Nodes::Range(1, 1), "chat".into())));
+        assert_eq!(
+            sc.actions[1],
+            (
+                Duration::from_millis(500),
+                Action::Join(Nodes::Range(1, 1), "chat".into())
+            )
+        );
         assert_eq!(sc.actions[3].1, Action::Restart(Nodes::Range(3, 3), true));
         assert_eq!(Nodes::Range(2, 9).resolve(4), vec![2, 3]);
-        assert!(Scenario::parse("at 1s explode n1").unwrap_err().contains("line 1"));
+        assert!(Scenario::parse("at 1s explode n1")
+            .unwrap_err()
+            .contains("line 1"));
         assert!(Scenario::parse("at soon stop n1").is_err());
     }
 }

@@ -4,7 +4,6 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use zmesh::engine::{CloseReason, Config, Engine, LinkId, Output};
@@ -19,6 +18,8 @@ use crate::summary::{Percentiles, Summary};
 pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a connect to an unreachable host takes to fail (SYN retries).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Messages sent this close to the end of a run are "in flight", not lost.
+pub const IN_FLIGHT: Duration = Duration::from_secs(10);
 /// The inbox port every simulated node binds.
 const INBOX_PORT: u16 = 49152;
 
@@ -106,19 +107,46 @@ enum Ev {
     Action(usize),
     Start(usize),
     Timer(usize, u32),
-    Datagram { to: usize, inc: u32, from: SocketAddr, bytes: Rc<Vec<u8>> },
+    /// One broadcast's deliveries, in time order: the entry re-queues itself for
+    /// the next receiver, so a beacon costs one heap entry, not one per receiver.
+    Broadcast(Box<BroadcastPlan>),
     Accept(usize),
     Connected(usize),
-    Refused { node: usize, inc: u32, link: LinkId },
-    Data { conn: usize, to_end: usize, bytes: Vec<u8> },
-    Fin { conn: usize, to_end: usize },
-    ResetCheck { conn: usize, since: Instant },
+    Refused {
+        node: usize,
+        inc: u32,
+        link: LinkId,
+    },
+    Data {
+        conn: usize,
+        to_end: usize,
+        bytes: Box<[u8]>,
+    },
+    Fin {
+        conn: usize,
+        to_end: usize,
+    },
+    ResetCheck {
+        conn: usize,
+        since: Instant,
+    },
     Traffic(usize, u32),
     Sample,
 }
 
+/// A queued delivery. Time is nanoseconds since the epoch: cheaper to compare and
+/// move than an `Instant`, and the heap moves entries a lot.
+#[derive(Debug)]
+struct BroadcastPlan {
+    from: SocketAddr,
+    bytes: Vec<u8>,
+    /// (time in ns, receiver, receiver's incarnation), sorted.
+    deliveries: Vec<(u64, u32, u32)>,
+    next: usize,
+}
+
 struct Entry {
-    at: Instant,
+    at: u64,
     seq: u64,
     ev: Ev,
 }
@@ -210,6 +238,8 @@ pub struct Sim {
     samples: Vec<Sample>,
     marks: Vec<Mark>,
     events_handled: u64,
+    /// The expired timeout the crash-detection check assumes (default: the engine's).
+    expected_expired: Option<Duration>,
 }
 
 impl Sim {
@@ -284,6 +314,7 @@ impl Sim {
             samples: Vec::new(),
             marks: Vec::new(),
             events_handled: 0,
+            expected_expired: None,
             cfg,
         };
         for i in 0..sim.actions.len() {
@@ -294,9 +325,20 @@ impl Sim {
         sim
     }
 
+    /// Judges crash detection against this expired timeout instead of the one the
+    /// engines run with: how tests show the oracle catching a slow engine.
+    pub fn judge_against_expired(&mut self, expired: Duration) {
+        self.expected_expired = Some(expired);
+    }
+
     fn push(&mut self, at: Instant, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Reverse(Entry { at, seq: self.seq, ev }));
+        let at = (at - self.epoch).as_nanos() as u64;
+        self.queue.push(Reverse(Entry {
+            at,
+            seq: self.seq,
+            ev,
+        }));
     }
 
     fn secs(&self, t: Instant) -> f64 {
@@ -360,16 +402,20 @@ impl Sim {
     pub fn run(mut self) -> (Summary, Vec<String>, Vec<Sample>, Vec<Mark>) {
         let wall = Instant::now();
         let end = self.epoch + self.cfg.duration;
+        let end_ns = self.cfg.duration.as_nanos() as u64;
         let mut last_progress = Instant::now();
         while let Some(Reverse(top)) = self.queue.peek() {
-            if top.at > end {
+            if top.at > end_ns {
                 break;
             }
             let Reverse(Entry { at, ev, .. }) = self.queue.pop().expect("peeked");
-            self.now = at;
+            self.now = self.epoch + Duration::from_nanos(at);
             self.events_handled += 1;
             self.handle(ev);
-            if self.cfg.progress && self.events_handled % 4096 == 0 && last_progress.elapsed() > Duration::from_secs(2) {
+            if self.cfg.progress
+                && self.events_handled % 4096 == 0
+                && last_progress.elapsed() > Duration::from_secs(2)
+            {
                 last_progress = Instant::now();
                 eprintln!(
                     "t={:.1}s/{:.0}s events={} wall={:.1}s",
@@ -405,19 +451,32 @@ impl Sim {
                 }
                 self.drain(i);
             }
-            Ev::Datagram { to, inc, from, bytes } => {
+            Ev::Broadcast(mut plan) => {
                 let now = self.now;
+                let (_, to, inc) = plan.deliveries[plan.next];
+                let to = to as usize;
                 let n = &mut self.nodes[to];
                 if n.inc == inc && n.state == NodeState::Up {
                     if let Some(e) = n.engine.as_mut() {
-                        e.handle_datagram(now, from, &bytes);
+                        e.handle_datagram(now, plan.from, &plan.bytes);
                     }
                     self.drain(to);
+                }
+                plan.next += 1;
+                if let Some(&(at, ..)) = plan.deliveries.get(plan.next) {
+                    self.seq += 1;
+                    self.queue.push(Reverse(Entry {
+                        at,
+                        seq: self.seq,
+                        ev: Ev::Broadcast(plan),
+                    }));
                 }
             }
             Ev::Accept(c) => self.accept(c),
             Ev::Connected(c) => {
-                let Some(conn) = self.conns[c].as_ref() else { return };
+                let Some(conn) = self.conns[c].as_ref() else {
+                    return;
+                };
                 let e = &conn.ends[0];
                 let (i, inc, link, open) = (e.node, e.inc, e.link, e.open);
                 if open && self.nodes[i].inc == inc && self.nodes[i].state == NodeState::Up {
@@ -438,8 +497,14 @@ impl Sim {
                     self.drain(node);
                 }
             }
-            Ev::Data { conn, to_end, bytes } => {
-                let Some(c) = self.conns[conn].as_ref() else { return };
+            Ev::Data {
+                conn,
+                to_end,
+                bytes,
+            } => {
+                let Some(c) = self.conns[conn].as_ref() else {
+                    return;
+                };
                 let e = &c.ends[to_end];
                 let (i, inc, link, open) = (e.node, e.inc, e.link, e.open);
                 if open && self.nodes[i].inc == inc && self.nodes[i].state == NodeState::Up {
@@ -452,7 +517,9 @@ impl Sim {
             }
             Ev::Fin { conn, to_end } => self.close_end(conn, to_end, true),
             Ev::ResetCheck { conn, since } => {
-                let still = self.conns[conn].as_ref().is_some_and(|c| c.down_since == Some(since));
+                let still = self.conns[conn]
+                    .as_ref()
+                    .is_some_and(|c| c.down_since == Some(since));
                 if still {
                     self.log(format!("tcp reset conn{conn}"));
                     self.close_end(conn, 0, true);
@@ -479,7 +546,9 @@ impl Sim {
     /// Closes one end of a connection as the network sees it: the node there
     /// learns it (if `tell`) and the connection is forgotten once both are closed.
     fn close_end(&mut self, conn: usize, end: usize, tell: bool) {
-        let Some(c) = self.conns[conn].as_mut() else { return };
+        let Some(c) = self.conns[conn].as_mut() else {
+            return;
+        };
         let e = &mut c.ends[end];
         if !e.open {
             return;
@@ -503,7 +572,9 @@ impl Sim {
     }
 
     fn accept(&mut self, c: usize) {
-        let Some(conn) = self.conns[c].as_ref() else { return };
+        let Some(conn) = self.conns[c].as_ref() else {
+            return;
+        };
         let j = conn.ends[1].node;
         let (ci, cinc) = (conn.ends[0].node, conn.ends[0].inc);
         let client_addr = self.nodes[ci].addr;
@@ -513,7 +584,14 @@ impl Sim {
             self.conns[c] = None;
             self.free_conns.push(c);
             let at = self.now + CONNECT_TIMEOUT;
-            self.push(at, Ev::Refused { node: ci, inc: cinc, link });
+            self.push(
+                at,
+                Ev::Refused {
+                    node: ci,
+                    inc: cinc,
+                    link,
+                },
+            );
             return;
         }
         let now = self.now;
@@ -536,10 +614,7 @@ impl Sim {
 
     /// Carries out everything node `i`'s engine asked for, then re-arms its timer.
     fn drain(&mut self, i: usize) {
-        loop {
-            let Some(out) = self.nodes[i].engine.as_mut().and_then(|e| e.poll_output()) else {
-                break;
-            };
+        while let Some(out) = self.nodes[i].engine.as_mut().and_then(|e| e.poll_output()) {
             self.output(i, out);
         }
         let n = &mut self.nodes[i];
@@ -562,10 +637,13 @@ impl Sim {
         match out {
             Output::Broadcast(bytes) => {
                 self.beacons_sent += 1;
-                let bytes = Rc::new(bytes);
                 let from = SocketAddr::new(self.nodes[i].addr.ip(), 5670);
+                let mut deliveries = Vec::with_capacity(self.cfg.nodes);
                 for j in 0..self.cfg.nodes {
-                    if j == i || self.nodes[j].state != NodeState::Up || self.blocked.contains(&(i, j)) {
+                    if j == i
+                        || self.nodes[j].state != NodeState::Up
+                        || self.blocked.contains(&(i, j))
+                    {
                         continue;
                     }
                     let (p, st) = self.link(i, j);
@@ -573,15 +651,33 @@ impl Sim {
                         self.beacons_lost += 1;
                         continue;
                     }
-                    let at = now + p.latency(st);
-                    let inc = self.nodes[j].inc;
-                    self.push(at, Ev::Datagram { to: j, inc, from, bytes: bytes.clone() });
+                    let at = ((now + p.latency(st)) - self.epoch).as_nanos() as u64;
+                    deliveries.push((at, j as u32, self.nodes[j].inc));
+                }
+                // Stable by time, then by receiver: deterministic.
+                deliveries.sort_unstable();
+                if let Some(&(at, ..)) = deliveries.first() {
+                    let plan = BroadcastPlan {
+                        from,
+                        bytes,
+                        deliveries,
+                        next: 0,
+                    };
+                    self.seq += 1;
+                    self.queue.push(Reverse(Entry {
+                        at,
+                        seq: self.seq,
+                        ev: Ev::Broadcast(Box::new(plan)),
+                    }));
                 }
             }
             Output::Connect { link, addr } => {
                 let inc = self.nodes[i].inc;
                 let Some(&j) = self.by_addr.get(&addr) else {
-                    self.push(now + Duration::from_millis(1), Ev::Refused { node: i, inc, link });
+                    self.push(
+                        now + Duration::from_millis(1),
+                        Ev::Refused { node: i, inc, link },
+                    );
                     return;
                 };
                 let (p, st) = self.link(i, j);
@@ -590,8 +686,18 @@ impl Sim {
                     NodeState::Up if self.tcp_path(i, j) => {
                         let c = Conn {
                             ends: [
-                                End { node: i, inc, link: Some(link), open: true },
-                                End { node: j, inc: 0, link: None, open: true },
+                                End {
+                                    node: i,
+                                    inc,
+                                    link: Some(link),
+                                    open: true,
+                                },
+                                End {
+                                    node: j,
+                                    inc: 0,
+                                    link: None,
+                                    open: true,
+                                },
                             ],
                             last: [now + lat * 2, now + lat],
                             held: [Vec::new(), Vec::new()],
@@ -622,12 +728,16 @@ impl Sim {
             Output::Write { link, bytes } => {
                 self.writes += 1;
                 let inc = self.nodes[i].inc;
-                let Some(&(c, end)) = self.conn_of.get(&(i, inc, link)) else { return };
+                let Some(&(c, end)) = self.conn_of.get(&(i, inc, link)) else {
+                    return;
+                };
                 self.send(c, 1 - end, Held::Data(bytes));
             }
             Output::Close { link } => {
                 let inc = self.nodes[i].inc;
-                let Some((c, end)) = self.conn_of.remove(&(i, inc, link)) else { return };
+                let Some((c, end)) = self.conn_of.remove(&(i, inc, link)) else {
+                    return;
+                };
                 self.send(c, 1 - end, Held::Fin);
                 self.close_end(c, end, false);
             }
@@ -639,7 +749,9 @@ impl Sim {
     /// already in flight, split at random points; held while the path is down.
     fn send(&mut self, c: usize, to: usize, item: Held) {
         let now = self.now;
-        let Some(conn) = self.conns[c].as_ref() else { return };
+        let Some(conn) = self.conns[c].as_ref() else {
+            return;
+        };
         if !conn.ends[to].open {
             return;
         }
@@ -649,7 +761,13 @@ impl Sim {
             conn.held[to].push(item);
             if conn.down_since.is_none() {
                 conn.down_since = Some(now);
-                self.push(now + TCP_USER_TIMEOUT, Ev::ResetCheck { conn: c, since: now });
+                self.push(
+                    now + TCP_USER_TIMEOUT,
+                    Ev::ResetCheck {
+                        conn: c,
+                        since: now,
+                    },
+                );
             }
             return;
         }
@@ -661,17 +779,47 @@ impl Sim {
         let at = conn.last[to].max(now + delay);
         conn.last[to] = at;
         match item {
-            Held::Fin => self.push(at, Ev::Fin { conn: c, to_end: to }),
+            Held::Fin => self.push(
+                at,
+                Ev::Fin {
+                    conn: c,
+                    to_end: to,
+                },
+            ),
             Held::Data(bytes) => {
-                // Up to three reads, split where the stream says, so decoders see
-                // partial frames and merged ones.
+                // Half the writes arrive whole; the others in two or three reads
+                // cut where the stream says, so decoders see partial frames.
                 let len = bytes.len();
-                let mut points = [cut1 as usize % (len + 1), cut2 as usize % (len + 1)];
+                let mut points = [len, len];
+                if cut1 & 1 == 1 {
+                    points[0] = (cut1 >> 1) as usize % (len + 1);
+                    if cut1 & 2 == 2 {
+                        points[1] = cut2 as usize % (len + 1);
+                    }
+                }
                 points.sort_unstable();
+                if points[0] == len {
+                    self.push(
+                        at,
+                        Ev::Data {
+                            conn: c,
+                            to_end: to,
+                            bytes: bytes.into_boxed_slice(),
+                        },
+                    );
+                    return;
+                }
                 let mut start = 0;
                 for p in points.into_iter().chain(std::iter::once(len)) {
                     if p > start {
-                        self.push(at, Ev::Data { conn: c, to_end: to, bytes: bytes[start..p].to_vec() });
+                        self.push(
+                            at,
+                            Ev::Data {
+                                conn: c,
+                                to_end: to,
+                                bytes: bytes[start..p].into(),
+                            },
+                        );
                         start = p;
                     }
                 }
@@ -682,7 +830,9 @@ impl Sim {
     /// After a heal, every held pipe between reachable ends flows again.
     fn release_held(&mut self) {
         for c in 0..self.conns.len() {
-            let Some(conn) = self.conns[c].as_ref() else { continue };
+            let Some(conn) = self.conns[c].as_ref() else {
+                continue;
+            };
             if conn.down_since.is_none() {
                 continue;
             }
@@ -692,7 +842,10 @@ impl Sim {
             }
             let conn = self.conns[c].as_mut().expect("present");
             conn.down_since = None;
-            let held = [std::mem::take(&mut conn.held[0]), std::mem::take(&mut conn.held[1])];
+            let held = [
+                std::mem::take(&mut conn.held[0]),
+                std::mem::take(&mut conn.held[1]),
+            ];
             for (to, items) in held.into_iter().enumerate() {
                 for it in items {
                     self.send(c, to, it);
@@ -811,24 +964,39 @@ impl Sim {
             }
             Event::Exit { reason, .. } => {
                 self.log(format!("n{i} EXIT {} {}", self.name(peer), reason.as_str()));
-                *self.exit_reasons.entry(reason.as_str().to_string()).or_default() += 1;
-                self.exits.entry((i, peer)).or_default().push((now, *reason));
+                *self
+                    .exit_reasons
+                    .entry(reason.as_str().to_string())
+                    .or_default() += 1;
+                self.exits
+                    .entry((i, peer))
+                    .or_default()
+                    .push((now, *reason));
                 self.check_false_exit(i, peer, *reason);
             }
             Event::Join { group, .. } => self.log(format!("n{i} JOIN {} {group}", self.name(peer))),
-            Event::Leave { group, .. } => self.log(format!("n{i} LEAVE {} {group}", self.name(peer))),
+            Event::Leave { group, .. } => {
+                self.log(format!("n{i} LEAVE {} {group}", self.name(peer)))
+            }
             Event::Whisper { content, .. } | Event::Shout { content, .. } => {
-                let Some(f) = content.first().filter(|f| f.len() >= 8) else { return };
+                let Some(f) = content.first().filter(|f| f.len() >= 8) else {
+                    return;
+                };
                 let mut b = [0u8; 8];
                 b.copy_from_slice(&f[..8]);
                 let id = u64::from_be_bytes(b);
                 self.log(format!("n{i} {} {} #{id}", e.kind(), self.name(peer)));
                 if !self.delivered.insert((id, i)) {
-                    self.order_violations.push(format!("n{i} got #{id} from {} twice", self.name(peer)));
+                    self.order_violations
+                        .push(format!("n{i} got #{id} from {} twice", self.name(peer)));
                 }
                 let last = self.last_seen.get(&(peer, i)).copied().unwrap_or(0);
                 if id < last {
-                    let msg = format!("n{i} got #{id} from {} after #{}", self.name(peer), last - 1);
+                    let msg = format!(
+                        "n{i} got #{id} from {} after #{}",
+                        self.name(peer),
+                        last - 1
+                    );
                     self.order_violations.push(msg);
                 }
                 self.last_seen.insert((peer, i), last.max(id + 1));
@@ -844,20 +1012,38 @@ impl Sim {
     fn check_false_exit(&mut self, i: usize, peer: PeerId, reason: ExitReason) {
         if !matches!(
             reason,
-            ExitReason::Expired | ExitReason::SequenceGap | ExitReason::StatusMismatch | ExitReason::ProtocolError | ExitReason::Overflow
+            ExitReason::Expired
+                | ExitReason::SequenceGap
+                | ExitReason::StatusMismatch
+                | ExitReason::ProtocolError
+                | ExitReason::Overflow
         ) {
             return;
         }
-        let Some(&j) = self.by_id.get(&peer) else { return };
-        if self.nodes[j].state != NodeState::Up || self.nodes[j].id != peer || !self.tcp_path(i, j) {
+        let Some(&j) = self.by_id.get(&peer) else {
+            return;
+        };
+        if self.nodes[j].state != NodeState::Up || self.nodes[j].id != peer || !self.tcp_path(i, j)
+        {
             return;
         }
-        let window = self.now.checked_sub(self.cfg.engine.expired_timeout + Duration::from_secs(2)).unwrap_or(self.epoch);
+        let window = self
+            .now
+            .checked_sub(self.cfg.engine.expired_timeout + Duration::from_secs(2))
+            .unwrap_or(self.epoch);
         let recent = |v: &Vec<Instant>| v.iter().any(|&t| t >= window);
-        if recent(&self.lifecycle[j]) || recent(&self.disturbed[i]) || recent(&self.disturbed[j]) || recent(&self.lifecycle[i]) {
+        if recent(&self.lifecycle[j])
+            || recent(&self.disturbed[i])
+            || recent(&self.disturbed[j])
+            || recent(&self.lifecycle[i])
+        {
             return;
         }
-        let line = format!("{:.3}s n{i} dropped live n{j} ({})", self.secs(self.now), reason.as_str());
+        let line = format!(
+            "{:.3}s n{i} dropped live n{j} ({})",
+            self.secs(self.now),
+            reason.as_str()
+        );
         self.log(format!("false-exit n{i} n{j}"));
         self.false_exits.push(line);
     }
@@ -900,7 +1086,13 @@ impl Sim {
                     }
                     let id = self.nodes[i].id;
                     let observers: Vec<usize> = (0..n)
-                        .filter(|&k| k != i && self.nodes[k].engine.as_ref().is_some_and(|e| e.is_ready(id)))
+                        .filter(|&k| {
+                            k != i
+                                && self.nodes[k]
+                                    .engine
+                                    .as_ref()
+                                    .is_some_and(|e| e.is_ready(id))
+                        })
                         .collect();
                     self.crashes.push((i, id, now, observers));
                     self.nodes[i].engine = None;
@@ -909,7 +1101,9 @@ impl Sim {
                     // Its connections' ends are gone with it; the peers notice only
                     // through silence (or a reset after the TCP user timeout).
                     for c in 0..self.conns.len() {
-                        let Some(conn) = self.conns[c].as_mut() else { continue };
+                        let Some(conn) = self.conns[c].as_mut() else {
+                            continue;
+                        };
                         for end in 0..2 {
                             if conn.ends[end].node == i && conn.ends[end].open {
                                 conn.ends[end].open = false;
@@ -1038,12 +1232,17 @@ impl Sim {
         let quiet_since = |v: &Vec<Instant>, t: Instant| v.iter().all(|&x| x < t);
         if let Some(cut) = end.checked_sub(bound) {
             for i in 0..n {
-                let Some(ei) = self.nodes[i].engine.as_ref() else { continue };
+                let Some(ei) = self.nodes[i].engine.as_ref() else {
+                    continue;
+                };
                 if self.nodes[i].up_since > cut || !quiet_since(&self.disturbed[i], cut) {
                     continue;
                 }
                 for j in 0..n {
-                    if i == j || self.nodes[j].state != NodeState::Up || self.nodes[j].up_since > cut {
+                    if i == j
+                        || self.nodes[j].state != NodeState::Up
+                        || self.nodes[j].up_since > cut
+                    {
                         continue;
                     }
                     if !quiet_since(&self.disturbed[j], cut) || !self.tcp_path(i, j) {
@@ -1052,7 +1251,10 @@ impl Sim {
                     if !ei.is_ready(self.nodes[j].id) {
                         missing += 1;
                         if missing <= 5 {
-                            violations.push(format!("n{i} has not seen n{j} {}s after both were up", bound.as_secs()));
+                            violations.push(format!(
+                                "n{i} has not seen n{j} {}s after both were up",
+                                bound.as_secs()
+                            ));
                         }
                     }
                 }
@@ -1082,7 +1284,12 @@ impl Sim {
                     None => {
                         *lost.entry("unexplained".into()).or_default() += 1;
                         if unexplained.len() < 5 {
-                            unexplained.push(format!("#{id} n{} -> n{} sent at {:.3}s never arrived", x.from, x.to, self.secs(x.sent_at)));
+                            unexplained.push(format!(
+                                "#{id} n{} -> n{} sent at {:.3}s never arrived",
+                                x.from,
+                                x.to,
+                                self.secs(x.sent_at)
+                            ));
                         }
                     }
                 }
@@ -1091,7 +1298,10 @@ impl Sim {
         violations.extend(unexplained);
         // 3. Crashed nodes are seen to EXIT within expired + one reap (+ 1 s for
         //    the network).
-        let detect_bound = self.cfg.engine.expired_timeout + reap + Duration::from_secs(1);
+        let expired = self
+            .expected_expired
+            .unwrap_or(self.cfg.engine.expired_timeout);
+        let detect_bound = expired + reap + Duration::from_secs(1);
         let mut detection = Vec::new();
         let mut unchecked = 0;
         for (k, id, t, observers) in &self.crashes {
@@ -1106,7 +1316,10 @@ impl Sim {
                     Some(x) => {
                         detection.push((x - *t).as_secs_f64());
                         if x - *t > detect_bound {
-                            violations.push(format!("n{o} saw crashed n{k} EXIT only after {:.1}s", (x - *t).as_secs_f64()));
+                            violations.push(format!(
+                                "n{o} saw crashed n{k} EXIT only after {:.1}s",
+                                (x - *t).as_secs_f64()
+                            ));
                         }
                     }
                     None if *t + detect_bound <= end && observer_lived => {
@@ -1117,22 +1330,38 @@ impl Sim {
             }
         }
         // 4. No false EXIT on a LAN.
-        if self.cfg.profile == Profile::Lan && self.node_profile.iter().all(|p| p.is_none() || *p == Some(Profile::Lan)) {
-            violations.extend(self.false_exits.iter().take(5).map(|f| format!("false EXIT: {f}")));
+        if self.cfg.profile == Profile::Lan
+            && self
+                .node_profile
+                .iter()
+                .all(|p| p.is_none() || *p == Some(Profile::Lan))
+        {
+            violations.extend(
+                self.false_exits
+                    .iter()
+                    .take(5)
+                    .map(|f| format!("false EXIT: {f}")),
+            );
         }
         // 5. Group views converge: what i knows of j's groups is what j is in.
         let mut diverged = 0;
         for i in 0..n {
-            let Some(ei) = self.nodes[i].engine.as_ref() else { continue };
+            let Some(ei) = self.nodes[i].engine.as_ref() else {
+                continue;
+            };
             for j in 0..n {
-                let Some(ej) = self.nodes[j].engine.as_ref() else { continue };
+                let Some(ej) = self.nodes[j].engine.as_ref() else {
+                    continue;
+                };
                 if i == j || !ei.is_ready(ej.id()) {
                     continue;
                 }
                 if ei.groups_of(ej.id()) != Some(ej.own_group_set()) {
                     diverged += 1;
                     if diverged <= 5 {
-                        violations.push(format!("n{i}'s view of n{j}'s groups differs from n{j}'s own"));
+                        violations.push(format!(
+                            "n{i}'s view of n{j}'s groups differs from n{j}'s own"
+                        ));
                     }
                 }
             }
@@ -1163,6 +1392,10 @@ impl Sim {
 
     /// Why a message did not arrive, if there is a reason the oracle accepts.
     fn loss_reason(&self, x: &Expect) -> Option<String> {
+        // TCP stalls last up to a few seconds: a message this young may be on its way.
+        if x.sent_at + IN_FLIGHT > self.now {
+            return Some("in flight at the end".into());
+        }
         let after = |v: &Vec<Instant>| v.iter().any(|&t| t >= x.sent_at);
         if after(&self.lifecycle[x.to]) || self.nodes[x.to].state != NodeState::Up {
             return Some("receiver stopped, crashed or restarted".into());

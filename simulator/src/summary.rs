@@ -44,7 +44,11 @@ impl fmt::Display for Percentiles {
         if self.count == 0 {
             return write!(f, "none");
         }
-        write!(f, "p50 {:.3}s  p99 {:.3}s  max {:.3}s  (n={})", self.p50, self.p99, self.max, self.count)
+        write!(
+            f,
+            "p50 {:.3}s  p99 {:.3}s  max {:.3}s  (n={})",
+            self.p50, self.p99, self.max, self.count
+        )
     }
 }
 
@@ -125,7 +129,11 @@ impl Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "nodes {}  profile {}  seed {}", self.nodes, self.profile, self.seed)?;
+        writeln!(
+            f,
+            "nodes {}  profile {}  seed {}",
+            self.nodes, self.profile, self.seed
+        )?;
         writeln!(
             f,
             "virtual {:.1}s  wall {:.2}s  speed {:.0}x  events {}",
@@ -135,7 +143,11 @@ impl fmt::Display for Summary {
             self.events
         )?;
         writeln!(f, "time to ENTER      {}", self.enter_latency)?;
-        writeln!(f, "crash to EXIT      {}  (pending {})", self.exit_detection, self.crash_checks_pending)?;
+        writeln!(
+            f,
+            "crash to EXIT      {}  (pending {})",
+            self.exit_detection, self.crash_checks_pending
+        )?;
         writeln!(f, "false EXITs        {}", self.false_exits)?;
         writeln!(f, "EXITs by reason    {:?}", self.exits_by_reason)?;
         writeln!(

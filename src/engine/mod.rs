@@ -141,7 +141,11 @@ pub struct Engine {
     stopped: bool,
     status: u8,
     own_groups: BTreeSet<String>,
-    peers: BTreeMap<PeerId, Peer>,
+    /// Boxed so the map's nodes stay small: lookups on the beacon path touch
+    /// less memory.
+    peers: BTreeMap<PeerId, Box<Peer>>,
+    /// Which peer uses each endpoint (at most one: a newcomer purges the old).
+    by_endpoint: BTreeMap<String, PeerId>,
     peer_groups: BTreeMap<String, BTreeSet<PeerId>>,
     /// Outgoing links by id.
     outbox: BTreeMap<LinkId, PeerId>,
@@ -151,7 +155,9 @@ pub struct Engine {
     next_reap: Option<Instant>,
     /// Outgoing links waiting to be reconnected, by due time.
     reconnects: BTreeSet<(Instant, PeerId)>,
-    dirty: BTreeSet<LinkId>,
+    /// Links with output to flush (duplicates allowed; a Vec keeps its memory,
+    /// where a set would allocate and free a node per message).
+    dirty: Vec<LinkId>,
     /// Peers whose queued output passed `max_pending`: dropped at the next poll.
     full: Vec<PeerId>,
     out: VecDeque<Output>,
@@ -180,13 +186,14 @@ impl Engine {
             status: 0,
             own_groups: BTreeSet::new(),
             peers: BTreeMap::new(),
+            by_endpoint: BTreeMap::new(),
             peer_groups: BTreeMap::new(),
             outbox: BTreeMap::new(),
             next_link: 1,
             next_beacon: None,
             next_reap: None,
             reconnects: BTreeSet::new(),
-            dirty: BTreeSet::new(),
+            dirty: Vec::new(),
             full: Vec::new(),
             out: VecDeque::new(),
             stats: Stats::default(),
@@ -314,6 +321,7 @@ impl Engine {
         self.send_beacon(0);
         self.flush_dirty();
         self.reconnects.clear();
+        self.by_endpoint.clear();
         let peers = std::mem::take(&mut self.peers);
         for p in peers.values() {
             self.out.push_back(Output::Close { link: p.link_id });
@@ -416,6 +424,11 @@ impl Engine {
             }
             return;
         }
+        // Known peers are left alone (beacons do not refresh liveness, as in Zyre),
+        // so skip building the endpoint string for them: this is the hot path.
+        if self.peers.contains_key(&id) {
+            return;
+        }
         let addr = SocketAddr::new(from.ip(), beacon.port);
         self.require_peer(now, id, format!("tcp://{addr}"), addr);
     }
@@ -425,7 +438,7 @@ impl Engine {
         let link = self.new_link();
         log::trace!("{}: accepted {from} as {link:?}", self.config.name);
         self.inbox.accept(link);
-        self.dirty.insert(link);
+        self.dirty.push(link);
         link
     }
 
@@ -442,7 +455,9 @@ impl Engine {
         if self.inbox.contains(link) {
             let mut events = std::mem::take(&mut self.router_events);
             let r = self.inbox.handle_bytes(link, bytes, &mut events);
-            self.dirty.insert(link);
+            if self.inbox.pending_output(link) > 0 {
+                self.dirty.push(link);
+            }
             for ev in events.drain(..) {
                 match ev {
                     RouterEvent::Connected { .. } => {}
@@ -456,7 +471,6 @@ impl Engine {
             if let Err(e) = r {
                 log::debug!("{}: inbox link {link:?} closed: {e}", self.config.name);
                 self.stats.link_errors += 1;
-                self.dirty.remove(&link);
                 self.out.push_back(Output::Close { link });
             }
         } else if let Some(&id) = self.outbox.get(&link) {
@@ -489,7 +503,6 @@ impl Engine {
     /// reconnects a peer's outgoing link after the reconnect interval, as libzmq does,
     /// unless the reason is [`CloseReason::Overflow`], which drops the peer.
     pub fn handle_closed(&mut self, now: Instant, link: LinkId, reason: CloseReason) {
-        self.dirty.remove(&link);
         if self.inbox.contains(link) {
             self.inbox.remove(link);
             return;
@@ -553,7 +566,7 @@ impl Engine {
                         link: p.link_id,
                         addr: p.addr,
                     });
-                    self.dirty.insert(p.link_id);
+                    self.dirty.push(p.link_id);
                 }
             }
         }
@@ -611,7 +624,13 @@ impl Engine {
 
     /// Turns every touched link's queued bytes into one write each.
     fn flush_dirty(&mut self) {
-        for link in std::mem::take(&mut self.dirty) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for link in dirty.drain(..) {
             let bytes = if let Some(id) = self.outbox.get(&link) {
                 match self.peers.get_mut(id) {
                     Some(p) if p.reconnect_at.is_none() && p.link_id == link => {
@@ -626,6 +645,7 @@ impl Engine {
                 self.out.push_back(Output::Write { link, bytes });
             }
         }
+        self.dirty = dirty;
     }
 
     fn send_all(&mut self, body: impl Fn() -> Body) {
@@ -641,13 +661,7 @@ impl Engine {
         if self.peers.contains_key(&id) {
             return;
         }
-        let stale: Vec<PeerId> = self
-            .peers
-            .values()
-            .filter(|p| p.endpoint == endpoint)
-            .map(|p| p.id)
-            .collect();
-        for old in stale {
+        if let Some(&old) = self.by_endpoint.get(&endpoint) {
             self.remove_peer(old, ExitReason::EndpointReused);
         }
         let link_id = self.new_link();
@@ -690,9 +704,10 @@ impl Engine {
             link: link_id,
             addr,
         });
-        self.dirty.insert(link_id);
+        self.dirty.push(link_id);
         self.outbox.insert(link_id, id);
-        self.peers.insert(id, p);
+        self.by_endpoint.insert(p.endpoint.clone(), id);
+        self.peers.insert(id, Box::new(p));
     }
 
     fn remove_peer(&mut self, id: PeerId, reason: ExitReason) {
@@ -701,6 +716,9 @@ impl Engine {
         };
         if let Some(at) = p.reconnect_at {
             self.reconnects.remove(&(at, id));
+        }
+        if self.by_endpoint.get(&p.endpoint) == Some(&id) {
+            self.by_endpoint.remove(&p.endpoint);
         }
         log::debug!(
             "{}: peer {id} ({}) gone: {}",
@@ -718,7 +736,6 @@ impl Engine {
             }
         }
         if self.outbox.remove(&p.link_id).is_some() {
-            self.dirty.remove(&p.link_id);
             self.out.push_back(Output::Close { link: p.link_id });
         }
         if p.ready {
@@ -959,9 +976,9 @@ impl Engine {
 
 /// Notes that a peer's link has output to flush, and whether its queue (including
 /// what waits for the handshake or a reconnect) has passed the limit.
-fn mark(dirty: &mut BTreeSet<LinkId>, full: &mut Vec<PeerId>, limit: usize, p: &Peer) {
+fn mark(dirty: &mut Vec<LinkId>, full: &mut Vec<PeerId>, limit: usize, p: &Peer) {
     if p.reconnect_at.is_none() && p.link.pending_output() > 0 {
-        dirty.insert(p.link_id);
+        dirty.push(p.link_id);
     }
     if p.link.queued() > limit && !full.contains(&p.id) {
         full.push(p.id);
