@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,37 @@ use crate::profile::{LinkState, Profile};
 use crate::rng::{mix, Stream};
 use crate::scenario::{Action, Nodes, Scenario};
 use crate::summary::{Percentiles, Summary};
+
+/// A fast, fixed (not randomly seeded) hasher for the harness's lookup tables: the
+/// default SipHash showed up in profiles, and nothing here iterates these maps in a
+/// way that could change a result.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        mix(self.0)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64)
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64)
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
 /// How long a TCP connection survives an outage before it resets.
 pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -202,14 +234,17 @@ pub struct Sim {
     seq: u64,
     queue: BinaryHeap<Reverse<Entry>>,
     nodes: Vec<SimNode>,
-    by_addr: HashMap<SocketAddr, usize>,
-    by_id: HashMap<PeerId, usize>,
+    by_addr: FastMap<SocketAddr, usize>,
+    by_id: FastMap<PeerId, usize>,
     conns: Vec<Option<Conn>>,
     free_conns: Vec<usize>,
-    conn_of: HashMap<(usize, u32, LinkId), (usize, usize)>,
+    /// Per node, indexed by the engine's link id (the engine numbers links from 1):
+    /// `(conn << 1 | end) + 1`, or 0 for none. Dense and node-local, where a hash
+    /// map keyed by (node, link) cost a cache miss per write.
+    conn_of: Vec<Vec<u64>>,
     links: Vec<LinkState>,
     node_profile: Vec<Option<Profile>>,
-    blocked: HashSet<(usize, usize)>,
+    blocked: FastSet<(usize, usize)>,
     actions: Vec<(Duration, Action)>,
     whisper_rate: f64,
     shout_rate: f64,
@@ -219,18 +254,18 @@ pub struct Sim {
     trace: Vec<String>,
     // --- oracle ---
     next_msg: u64,
-    expects: HashMap<u64, Vec<Expect>>,
-    delivered: HashSet<(u64, usize)>,
-    last_seen: HashMap<(PeerId, usize), u64>,
+    expects: FastMap<u64, Vec<Expect>>,
+    delivered: FastSet<(u64, usize)>,
+    last_seen: FastMap<(PeerId, usize), u64>,
     order_violations: Vec<String>,
-    exits: HashMap<(usize, PeerId), Vec<(Instant, ExitReason)>>,
+    exits: FastMap<(usize, PeerId), Vec<(Instant, ExitReason)>>,
     exit_reasons: BTreeMap<String, u64>,
     lifecycle: Vec<Vec<Instant>>,
     disturbed: Vec<Vec<Instant>>,
     crashes: Vec<(usize, PeerId, Instant, Vec<usize>)>,
     enter_latency: Vec<f64>,
     /// First ENTERs seen: (observer, peer id, peer incarnation).
-    entered: HashSet<(usize, PeerId, u32)>,
+    entered: FastSet<(usize, PeerId, u32)>,
     false_exits: Vec<String>,
     beacons_sent: u64,
     beacons_lost: u64,
@@ -249,7 +284,7 @@ impl Sim {
         let n = cfg.nodes;
         let mut harness = Stream::new(cfg.seed, u64::MAX);
         let mut nodes = Vec::with_capacity(n);
-        let mut by_addr = HashMap::new();
+        let mut by_addr = FastMap::default();
         for i in 0..n {
             let ip = Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8);
             let addr = SocketAddr::new(IpAddr::V4(ip), INBOX_PORT);
@@ -280,15 +315,15 @@ impl Sim {
             now: epoch,
             seq: 0,
             queue: BinaryHeap::new(),
-            by_id: HashMap::new(),
+            by_id: FastMap::default(),
             by_addr,
             nodes,
             conns: Vec::new(),
             free_conns: Vec::new(),
-            conn_of: HashMap::new(),
+            conn_of: vec![Vec::new(); n],
             links,
             node_profile: vec![None; n],
-            blocked: HashSet::new(),
+            blocked: FastSet::default(),
             actions,
             whisper_rate: 0.0,
             shout_rate: 0.0,
@@ -296,17 +331,17 @@ impl Sim {
             trace_hash: 0xcbf2_9ce4_8422_2325,
             trace: Vec::new(),
             next_msg: 0,
-            expects: HashMap::new(),
-            delivered: HashSet::new(),
-            last_seen: HashMap::new(),
+            expects: FastMap::default(),
+            delivered: FastSet::default(),
+            last_seen: FastMap::default(),
             order_violations: Vec::new(),
-            exits: HashMap::new(),
+            exits: FastMap::default(),
             exit_reasons: BTreeMap::new(),
             lifecycle: vec![Vec::new(); n],
             disturbed: vec![Vec::new(); n],
             crashes: Vec::new(),
             enter_latency: Vec::new(),
-            entered: HashSet::new(),
+            entered: FastSet::default(),
             false_exits: Vec::new(),
             beacons_sent: 0,
             beacons_lost: 0,
@@ -323,6 +358,36 @@ impl Sim {
         }
         sim.push(epoch, Ev::Sample);
         sim
+    }
+
+    fn map(&mut self, node: usize, link: LinkId, conn: usize, end: usize) {
+        let v = &mut self.conn_of[node];
+        let k = link.0 as usize;
+        if v.len() <= k {
+            v.resize(k + 1, 0);
+        }
+        v[k] = ((conn as u64) << 1 | end as u64) + 1;
+    }
+
+    fn mapped(&self, node: usize, link: LinkId) -> Option<(usize, usize)> {
+        match self.conn_of[node]
+            .get(link.0 as usize)
+            .copied()
+            .unwrap_or(0)
+        {
+            0 => None,
+            x => Some((((x - 1) >> 1) as usize, ((x - 1) & 1) as usize)),
+        }
+    }
+
+    /// Forgets a link of `node`'s incarnation `inc` (a stale incarnation's links
+    /// were forgotten when it went down).
+    fn unmap(&mut self, node: usize, inc: u32, link: LinkId) {
+        if self.nodes[node].inc == inc {
+            if let Some(slot) = self.conn_of[node].get_mut(link.0 as usize) {
+                *slot = 0;
+            }
+        }
     }
 
     /// Judges crash detection against this expired timeout instead of the one the
@@ -345,14 +410,24 @@ impl Sim {
         (t - self.epoch).as_secs_f64()
     }
 
-    fn log(&mut self, line: String) {
-        let line = format!("{:.6} {line}", self.secs(self.now));
-        for b in line.bytes().chain(std::iter::once(b'\n')) {
-            self.trace_hash ^= b as u64;
-            self.trace_hash = self.trace_hash.wrapping_mul(0x100_0000_01b3);
+    /// Adds one trace record: the hash takes its time and `key`, cheaply; the text
+    /// is only built when the trace is kept.
+    fn log(&mut self, key: [u64; 3], text: impl FnOnce(&Sim) -> String) {
+        let t = (self.now - self.epoch).as_nanos() as u64;
+        for k in [t, key[0], key[1], key[2]] {
+            self.trace_hash = mix(self.trace_hash ^ k);
         }
         if self.cfg.keep_trace {
+            let line = format!("{:.6} {}", self.secs(self.now), text(self));
             self.trace.push(line);
+        }
+    }
+
+    /// A number for a peer in trace keys: its node index, or a hash of its id.
+    fn key_of(&self, id: PeerId) -> u64 {
+        match self.by_id.get(&id) {
+            Some(&i) => i as u64,
+            None => str_key(&id.0),
         }
     }
 
@@ -488,7 +563,7 @@ impl Sim {
                 }
             }
             Ev::Refused { node, inc, link } => {
-                self.conn_of.remove(&(node, inc, link));
+                self.unmap(node, inc, link);
                 if self.nodes[node].inc == inc && self.nodes[node].state == NodeState::Up {
                     let now = self.now;
                     if let Some(e) = self.nodes[node].engine.as_mut() {
@@ -521,7 +596,7 @@ impl Sim {
                     .as_ref()
                     .is_some_and(|c| c.down_since == Some(since));
                 if still {
-                    self.log(format!("tcp reset conn{conn}"));
+                    self.log([1, conn as u64, 0], |_| format!("tcp reset conn{conn}"));
                     self.close_end(conn, 0, true);
                     self.close_end(conn, 1, true);
                 }
@@ -561,7 +636,7 @@ impl Sim {
             self.free_conns.push(conn);
         }
         let Some(link) = link else { return };
-        self.conn_of.remove(&(i, inc, link));
+        self.unmap(i, inc, link);
         if tell && self.nodes[i].inc == inc && self.nodes[i].state == NodeState::Up {
             let now = self.now;
             if let Some(e) = self.nodes[i].engine.as_mut() {
@@ -608,7 +683,7 @@ impl Sim {
             link: Some(link),
             open: true,
         };
-        self.conn_of.insert((j, inc, link), (c, 1));
+        self.map(j, link, c, 1);
         self.drain(j);
     }
 
@@ -713,7 +788,7 @@ impl Sim {
                                 self.conns.len() - 1
                             }
                         };
-                        self.conn_of.insert((i, inc, link), (id, 0));
+                        self.map(i, link, id, 0);
                         self.push(now + lat, Ev::Accept(id));
                         self.push(now + lat * 2, Ev::Connected(id));
                     }
@@ -727,15 +802,13 @@ impl Sim {
             }
             Output::Write { link, bytes } => {
                 self.writes += 1;
-                let inc = self.nodes[i].inc;
-                let Some(&(c, end)) = self.conn_of.get(&(i, inc, link)) else {
+                let Some((c, end)) = self.mapped(i, link) else {
                     return;
                 };
                 self.send(c, 1 - end, Held::Data(bytes));
             }
             Output::Close { link } => {
-                let inc = self.nodes[i].inc;
-                let Some((c, end)) = self.conn_of.remove(&(i, inc, link)) else {
+                let Some((c, end)) = self.mapped(i, link) else {
                     return;
                 };
                 self.send(c, 1 - end, Held::Fin);
@@ -787,13 +860,13 @@ impl Sim {
                 },
             ),
             Held::Data(bytes) => {
-                // Half the writes arrive whole; the others in two or three reads
-                // cut where the stream says, so decoders see partial frames.
+                // Three writes in four arrive whole; the others in two or three
+                // reads cut where the stream says, so decoders see partial frames.
                 let len = bytes.len();
                 let mut points = [len, len];
-                if cut1 & 1 == 1 {
-                    points[0] = (cut1 >> 1) as usize % (len + 1);
-                    if cut1 & 2 == 2 {
+                if cut1 & 3 == 3 {
+                    points[0] = (cut1 >> 2) as usize % (len + 1);
+                    if cut1 & 4 == 4 {
                         points[1] = cut2 as usize % (len + 1);
                     }
                 }
@@ -866,6 +939,8 @@ impl Sim {
                 self.nodes[i].id = id;
             }
         }
+        // The new engine numbers its links from 1 again.
+        self.conn_of[i].clear();
         let n = &mut self.nodes[i];
         n.inc += 1;
         n.state = NodeState::Up;
@@ -882,7 +957,9 @@ impl Sim {
         let (id, inc) = (n.id, n.inc);
         self.by_id.insert(id, i);
         self.lifecycle[i].push(now);
-        self.log(format!("n{i} start {id}"));
+        self.log([2, i as u64, str_key(&id.0)], |_| {
+            format!("n{i} start {id}")
+        });
         self.drain(i);
         self.schedule_traffic(i, inc);
     }
@@ -954,7 +1031,9 @@ impl Sim {
         let peer = e.peer();
         match &e {
             Event::Enter { .. } => {
-                self.log(format!("n{i} ENTER {}", self.name(peer)));
+                self.log([3, i as u64, self.key_of(peer)], |s| {
+                    format!("n{i} ENTER {}", s.name(peer))
+                });
                 if let Some(&j) = self.by_id.get(&peer) {
                     if self.entered.insert((i, peer, self.nodes[j].inc)) {
                         let since = self.nodes[i].up_since.max(self.nodes[j].up_since);
@@ -963,7 +1042,10 @@ impl Sim {
                 }
             }
             Event::Exit { reason, .. } => {
-                self.log(format!("n{i} EXIT {} {}", self.name(peer), reason.as_str()));
+                let key = [4, i as u64, self.key_of(peer) ^ (*reason as u64) << 48];
+                self.log(key, |s| {
+                    format!("n{i} EXIT {} {}", s.name(peer), reason.as_str())
+                });
                 *self
                     .exit_reasons
                     .entry(reason.as_str().to_string())
@@ -974,9 +1056,13 @@ impl Sim {
                     .push((now, *reason));
                 self.check_false_exit(i, peer, *reason);
             }
-            Event::Join { group, .. } => self.log(format!("n{i} JOIN {} {group}", self.name(peer))),
+            Event::Join { group, .. } => {
+                let key = [5, i as u64, self.key_of(peer) ^ str_key(group.as_bytes())];
+                self.log(key, |s| format!("n{i} JOIN {} {group}", s.name(peer)))
+            }
             Event::Leave { group, .. } => {
-                self.log(format!("n{i} LEAVE {} {group}", self.name(peer)))
+                let key = [6, i as u64, self.key_of(peer) ^ str_key(group.as_bytes())];
+                self.log(key, |s| format!("n{i} LEAVE {} {group}", s.name(peer)))
             }
             Event::Whisper { content, .. } | Event::Shout { content, .. } => {
                 let Some(f) = content.first().filter(|f| f.len() >= 8) else {
@@ -985,7 +1071,8 @@ impl Sim {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(&f[..8]);
                 let id = u64::from_be_bytes(b);
-                self.log(format!("n{i} {} {} #{id}", e.kind(), self.name(peer)));
+                let key = [7, i as u64, self.key_of(peer) ^ id << 20];
+                self.log(key, |s| format!("n{i} {} {} #{id}", e.kind(), s.name(peer)));
                 if !self.delivered.insert((id, i)) {
                     self.order_violations
                         .push(format!("n{i} got #{id} from {} twice", self.name(peer)));
@@ -1002,7 +1089,7 @@ impl Sim {
                 self.last_seen.insert((peer, i), last.max(id + 1));
             }
             Event::Evasive { .. } | Event::Silent { .. } => {}
-            Event::Stop { .. } => self.log(format!("n{i} STOP")),
+            Event::Stop { .. } => self.log([8, i as u64, 0], |_| format!("n{i} STOP")),
             _ => {}
         }
     }
@@ -1044,14 +1131,17 @@ impl Sim {
             self.secs(self.now),
             reason.as_str()
         );
-        self.log(format!("false-exit n{i} n{j}"));
+        self.log([9, i as u64, j as u64], |_| format!("false-exit n{i} n{j}"));
         self.false_exits.push(line);
     }
 
     fn act(&mut self, action: Action) {
         let n = self.cfg.nodes;
         let now = self.now;
-        self.log(format!("action {action:?}"));
+        let what = format!("{action:?}");
+        self.log([10, str_key(what.as_bytes()), 0], |_| {
+            format!("action {what}")
+        });
         self.marks.push(Mark {
             t: self.secs(now),
             what: short_action(&action),
@@ -1108,7 +1198,10 @@ impl Sim {
                             if conn.ends[end].node == i && conn.ends[end].open {
                                 conn.ends[end].open = false;
                                 if let Some(l) = conn.ends[end].link {
-                                    self.conn_of.remove(&(i, conn.ends[end].inc, l));
+                                    let slot = self.conn_of[i].get_mut(l.0 as usize);
+                                    if let Some(slot) = slot {
+                                        *slot = 0;
+                                    }
                                 }
                             }
                         }
@@ -1416,6 +1509,13 @@ impl Sim {
         }
         None
     }
+}
+
+/// FNV-1a of some bytes, for trace keys.
+fn str_key(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325, |h, &x| {
+        (h ^ x as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn new_id(rng: &mut Stream) -> PeerId {

@@ -321,7 +321,8 @@ struct Accepted {
 /// to the owner to close (a restarted peer's new connection is the canonical one).
 #[derive(Debug, Default)]
 pub struct Router {
-    links: BTreeMap<LinkId, Accepted>,
+    /// Boxed so the map's nodes stay small and lookups touch little memory.
+    links: BTreeMap<LinkId, Box<Accepted>>,
     by_identity: BTreeMap<Vec<u8>, LinkId>,
     next_anonymous: u32,
     max_message: usize,
@@ -340,10 +341,10 @@ impl Router {
     pub fn accept(&mut self, link: LinkId) {
         self.links.insert(
             link,
-            Accepted {
+            Box::new(Accepted {
                 link: Link::router(self.max_message),
                 identity: None,
-            },
+            }),
         );
     }
 

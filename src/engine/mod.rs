@@ -836,7 +836,6 @@ impl Engine {
             self.config.evasive_timeout,
             self.config.expired_timeout,
         );
-        let name = p.name.clone();
         match msg.body {
             Body::Hello(h) => {
                 let p = self.peers.get_mut(&id).expect("peer present");
@@ -856,17 +855,23 @@ impl Engine {
                     p.status = h.status;
                 }
             }
-            Body::Whisper { content } => self.emit(Event::Whisper {
-                peer: id,
-                name,
-                content,
-            }),
-            Body::Shout { group, content } => self.emit(Event::Shout {
-                peer: id,
-                name,
-                group,
-                content,
-            }),
+            Body::Whisper { content } => {
+                let name = p.name.clone();
+                self.emit(Event::Whisper {
+                    peer: id,
+                    name,
+                    content,
+                })
+            }
+            Body::Shout { group, content } => {
+                let name = p.name.clone();
+                self.emit(Event::Shout {
+                    peer: id,
+                    name,
+                    group,
+                    content,
+                })
+            }
             Body::Join { group, status } => {
                 self.join_peer_group(id, &group);
                 self.check_status(id, status);
