@@ -526,10 +526,10 @@ impl Sim {
                 }
                 self.drain(i);
             }
-            Ev::Broadcast(mut plan) => {
-                let now = self.now;
+            Ev::Broadcast(mut plan) => loop {
                 let (_, to, inc) = plan.deliveries[plan.next];
                 let to = to as usize;
+                let now = self.now;
                 let n = &mut self.nodes[to];
                 if n.inc == inc && n.state == NodeState::Up {
                     if let Some(e) = n.engine.as_mut() {
@@ -538,15 +538,21 @@ impl Sim {
                     self.drain(to);
                 }
                 plan.next += 1;
-                if let Some(&(at, ..)) = plan.deliveries.get(plan.next) {
+                let Some(&(at, ..)) = plan.deliveries.get(plan.next) else {
+                    break;
+                };
+                // Deliver the next copy at once if nothing else is due before it;
+                // a re-queued entry would come after everything due at the same
+                // time, so ties go to the queue: the order is what re-queueing gives.
+                let earlier = self.queue.peek().is_some_and(|Reverse(top)| top.at <= at);
+                if earlier || at > self.cfg.duration.as_nanos() as u64 {
                     self.seq += 1;
-                    self.queue.push(Reverse(Entry {
-                        at,
-                        seq: self.seq,
-                        ev: Ev::Broadcast(plan),
-                    }));
+                    self.queue.push(Reverse(Entry { at, seq: self.seq, ev: Ev::Broadcast(plan) }));
+                    break;
                 }
-            }
+                self.now = self.epoch + Duration::from_nanos(at);
+                self.events_handled += 1;
+            },
             Ev::Accept(c) => self.accept(c),
             Ev::Connected(c) => {
                 let Some(conn) = self.conns[c].as_ref() else {
