@@ -65,7 +65,9 @@ pub fn draw(path: &str, samples: &[Sample], marks: &[Mark], title: &str) -> Resu
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
             });
     }
-    for m in marks {
+    for (k, m) in marks.iter().enumerate() {
+        // Stagger the labels so that actions close in time stay readable.
+        let y = n_max * (1.02 - 0.06 * (k % 4) as f64);
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(m.t, 0.0), (m.t, n_max * 1.05)],
@@ -75,7 +77,7 @@ pub fn draw(path: &str, samples: &[Sample], marks: &[Mark], title: &str) -> Resu
         chart
             .draw_series(std::iter::once(Text::new(
                 m.what.clone(),
-                (m.t, n_max * 1.02),
+                (m.t, y),
                 ("sans-serif", 11),
             )))
             .map_err(|e| e.to_string())?;

@@ -547,7 +547,11 @@ impl Sim {
                 let earlier = self.queue.peek().is_some_and(|Reverse(top)| top.at <= at);
                 if earlier || at > self.cfg.duration.as_nanos() as u64 {
                     self.seq += 1;
-                    self.queue.push(Reverse(Entry { at, seq: self.seq, ev: Ev::Broadcast(plan) }));
+                    self.queue.push(Reverse(Entry {
+                        at,
+                        seq: self.seq,
+                        ev: Ev::Broadcast(plan),
+                    }));
                     break;
                 }
                 self.now = self.epoch + Duration::from_nanos(at);
@@ -612,7 +616,7 @@ impl Sim {
                 let peers = self
                     .nodes
                     .iter()
-                    .map(|n| n.engine.as_ref().map_or(0, |e| e.ready_peers().count()))
+                    .map(|n| n.engine.as_ref().map_or(0, |e| e.ready_count()))
                     .collect();
                 self.samples.push(Sample {
                     t: self.secs(self.now),
@@ -1533,5 +1537,8 @@ fn new_id(rng: &mut Stream) -> PeerId {
 
 fn short_action(a: &Action) -> String {
     let s = format!("{a:?}");
-    s.split('(').next().unwrap_or(&s).to_lowercase()
+    s.chars()
+        .take_while(|c| c.is_alphanumeric())
+        .collect::<String>()
+        .to_lowercase()
 }

@@ -144,6 +144,8 @@ pub struct Engine {
     /// Boxed so the map's nodes stay small: lookups on the beacon path touch
     /// less memory.
     peers: BTreeMap<PeerId, Box<Peer>>,
+    /// How many peers are ready (kept, so that counting is O(1)).
+    ready_count: usize,
     /// Which peer uses each endpoint (at most one: a newcomer purges the old).
     by_endpoint: BTreeMap<String, PeerId>,
     peer_groups: BTreeMap<String, BTreeSet<PeerId>>,
@@ -163,6 +165,8 @@ pub struct Engine {
     out: VecDeque<Output>,
     stats: Stats,
     router_events: Vec<RouterEvent>,
+    /// Reused for encoding header frames, so sending allocates nothing for them.
+    scratch: Vec<u8>,
 }
 
 impl Engine {
@@ -187,6 +191,7 @@ impl Engine {
             own_groups: BTreeSet::new(),
             peers: BTreeMap::new(),
             by_endpoint: BTreeMap::new(),
+            ready_count: 0,
             peer_groups: BTreeMap::new(),
             outbox: BTreeMap::new(),
             next_link: 1,
@@ -198,6 +203,7 @@ impl Engine {
             out: VecDeque::new(),
             stats: Stats::default(),
             router_events: Vec::new(),
+            scratch: Vec::with_capacity(256),
         }
     }
 
@@ -262,6 +268,11 @@ impl Engine {
         self.peers.get(&id).is_some_and(|p| p.ready)
     }
 
+    /// How many peers have entered and not left.
+    pub fn ready_count(&self) -> usize {
+        self.ready_count
+    }
+
     /// The peers that have entered, in id order, without copying their details.
     pub fn ready_peers(&self) -> impl Iterator<Item = PeerId> + '_ {
         self.peers.values().filter(|p| p.ready).map(|p| p.id)
@@ -322,6 +333,7 @@ impl Engine {
         self.flush_dirty();
         self.reconnects.clear();
         self.by_endpoint.clear();
+        self.ready_count = 0;
         let peers = std::mem::take(&mut self.peers);
         for p in peers.values() {
             self.out.push_back(Output::Close { link: p.link_id });
@@ -375,7 +387,7 @@ impl Engine {
             self.stats.whisper_unknown_peer += 1;
             return false;
         };
-        p.send_content(None, content);
+        p.send_content(None, content, &mut self.scratch);
         mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
         true
     }
@@ -392,7 +404,7 @@ impl Engine {
         let mut n = 0;
         for id in members {
             if let Some(p) = self.peers.get_mut(id) {
-                p.send_content(Some(group), content);
+                p.send_content(Some(group), content, &mut self.scratch);
                 mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
                 n += 1;
             }
@@ -650,7 +662,7 @@ impl Engine {
 
     fn send_all(&mut self, body: impl Fn() -> Body) {
         for p in self.peers.values_mut() {
-            p.send(body());
+            p.send(body(), &mut self.scratch);
             mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
         }
     }
@@ -688,18 +700,21 @@ impl Engine {
             self.config.evasive_timeout,
             self.config.expired_timeout,
         );
-        p.send(Body::Hello(Hello {
-            endpoint: self.endpoint.clone().unwrap_or_default(),
-            groups: self.own_groups.iter().cloned().collect(),
-            status: self.status,
-            name: self.config.name.clone(),
-            headers: self
-                .config
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        }));
+        p.send(
+            Body::Hello(Hello {
+                endpoint: self.endpoint.clone().unwrap_or_default(),
+                groups: self.own_groups.iter().cloned().collect(),
+                status: self.status,
+                name: self.config.name.clone(),
+                headers: self
+                    .config
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            }),
+            &mut self.scratch,
+        );
         self.out.push_back(Output::Connect {
             link: link_id,
             addr,
@@ -739,6 +754,7 @@ impl Engine {
             self.out.push_back(Output::Close { link: p.link_id });
         }
         if p.ready {
+            self.ready_count -= 1;
             self.out.push_back(Output::Event(Event::Exit {
                 peer: id,
                 name: p.name,
@@ -809,7 +825,10 @@ impl Engine {
                 }
             }
             if let Some(p) = self.peers.get_mut(&id) {
-                p.ready = true;
+                if !p.ready {
+                    p.ready = true;
+                    self.ready_count += 1;
+                }
             }
         }
         let Some(p) = self.peers.get_mut(&id) else {
@@ -882,7 +901,7 @@ impl Engine {
             }
             Body::Ping => {
                 if let Some(p) = self.peers.get_mut(&id) {
-                    p.send(Body::PingOk);
+                    p.send(Body::PingOk, &mut self.scratch);
                     mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
                 }
             }
@@ -953,7 +972,7 @@ impl Engine {
                 expired.push(p.id);
             } else if now >= p.evasive_at {
                 if !self.config.fault_no_ping {
-                    p.send(Body::Ping);
+                    p.send(Body::Ping, &mut self.scratch);
                 }
                 mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
                 if p.ready {

@@ -41,7 +41,7 @@ impl Peer {
     /// Queues a ZRE message on the outgoing link with the next sequence number.
     /// Encoding cannot fail for what the engine sends: names and groups are bounded
     /// when they are accepted.
-    pub(crate) fn send(&mut self, body: Body) {
+    pub(crate) fn send(&mut self, body: Body, scratch: &mut Vec<u8>) {
         self.sent_sequence = self.sent_sequence.wrapping_add(1);
         let msg = ZreMessage::new(self.sent_sequence, body);
         log::trace!(
@@ -50,15 +50,27 @@ impl Peer {
             msg.sequence,
             self.id
         );
-        match msg.encode_header() {
-            Ok(header) => self.link.send_parts(&header, msg.content()),
+        scratch.clear();
+        match msg.encode_header_into(scratch) {
+            Ok(()) => self.link.send_parts(scratch, msg.content()),
             Err(e) => log::warn!("not sending {} to {}: {e}", msg.body.name(), self.id),
         }
     }
 
     /// Sends content (WHISPER or SHOUT) without copying the frames first.
-    pub(crate) fn send_content(&mut self, group: Option<&str>, content: &[Vec<u8>]) {
+    pub(crate) fn send_content(
+        &mut self,
+        group: Option<&str>,
+        content: &[Vec<u8>],
+        scratch: &mut Vec<u8>,
+    ) {
         self.sent_sequence = self.sent_sequence.wrapping_add(1);
+        log::trace!(
+            "send {} seq {} to {}",
+            if group.is_some() { "SHOUT" } else { "WHISPER" },
+            self.sent_sequence,
+            self.id
+        );
         let body = match group {
             Some(g) => Body::Shout {
                 group: g.to_string(),
@@ -68,14 +80,9 @@ impl Peer {
                 content: Vec::new(),
             },
         };
-        log::trace!(
-            "send {} seq {} to {}",
-            if group.is_some() { "SHOUT" } else { "WHISPER" },
-            self.sent_sequence,
-            self.id
-        );
-        match ZreMessage::new(self.sent_sequence, body).encode_header() {
-            Ok(header) => self.link.send_parts(&header, content),
+        scratch.clear();
+        match ZreMessage::new(self.sent_sequence, body).encode_header_into(scratch) {
+            Ok(()) => self.link.send_parts(scratch, content),
             Err(e) => log::warn!("not sending to {}: {e}", self.id),
         }
     }

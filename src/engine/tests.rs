@@ -193,6 +193,7 @@ fn two_nodes_enter_with_headers() {
     }
     assert!(net.kinds(1).contains(&"ENTER a".to_string()));
     assert_eq!(net.nodes[0].peers().filter(|p| p.ready).count(), 1);
+    assert_eq!(net.nodes[0].ready_count(), 1);
 }
 
 #[test]

@@ -232,28 +232,35 @@ impl ZreMessage {
     /// Encodes the header frame alone.
     pub fn encode_header(&self) -> Result<Vec<u8>, WireError> {
         let mut out = Vec::with_capacity(64);
+        self.encode_header_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the header frame to `out` (which callers can reuse between messages).
+    /// On error `out` may hold a partial header.
+    pub fn encode_header_into(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
         out.extend_from_slice(&SIGNATURE);
         out.push(self.body.id());
         out.push(VERSION);
         out.extend_from_slice(&self.sequence.to_be_bytes());
         match &self.body {
             Body::Hello(h) => {
-                put_string(&mut out, &h.endpoint)?;
-                put_count(&mut out, h.groups.len())?;
+                put_string(out, &h.endpoint)?;
+                put_count(out, h.groups.len())?;
                 for g in &h.groups {
-                    put_longstr(&mut out, g)?;
+                    put_longstr(out, g)?;
                 }
                 out.push(h.status);
-                put_string(&mut out, &h.name)?;
-                put_count(&mut out, h.headers.len())?;
+                put_string(out, &h.name)?;
+                put_count(out, h.headers.len())?;
                 for (k, v) in &h.headers {
-                    put_string(&mut out, k)?;
-                    put_longstr(&mut out, v)?;
+                    put_string(out, k)?;
+                    put_longstr(out, v)?;
                 }
             }
-            Body::Shout { group, .. } => put_string(&mut out, group)?,
+            Body::Shout { group, .. } => put_string(out, group)?,
             Body::Join { group, status } | Body::Leave { group, status } => {
-                put_string(&mut out, group)?;
+                put_string(out, group)?;
                 out.push(*status);
             }
             Body::Elect {
@@ -264,12 +271,12 @@ impl ZreMessage {
                 group,
                 leader_id: second,
             } => {
-                put_string(&mut out, group)?;
-                put_string(&mut out, second)?;
+                put_string(out, group)?;
+                put_string(out, second)?;
             }
             Body::Whisper { .. } | Body::Ping | Body::PingOk | Body::Goodbye => {}
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The application content frames (empty for types without content).
