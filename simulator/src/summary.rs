@@ -65,6 +65,8 @@ pub struct Summary {
     pub virtual_secs: f64,
     /// Wall-clock seconds taken.
     pub wall_secs: f64,
+    /// CPU seconds the run took (Linux), steadier than wall time on a busy machine.
+    pub cpu_secs: Option<f64>,
     /// Events processed.
     pub events: u64,
     /// Time from both ends up to ENTER, per ordered pair.
@@ -111,6 +113,7 @@ impl Summary {
         json!({
             "nodes": self.nodes, "profile": self.profile, "seed": self.seed,
             "virtual_s": self.virtual_secs, "wall_s": self.wall_secs, "speed": self.speed(),
+            "cpu_s": self.cpu_secs,
             "events": self.events,
             "time_to_enter": self.enter_latency.json(),
             "exit_detection": self.exit_detection.json(),
@@ -134,7 +137,7 @@ impl fmt::Display for Summary {
             "nodes {}  profile {}  seed {}",
             self.nodes, self.profile, self.seed
         )?;
-        writeln!(
+        write!(
             f,
             "virtual {:.1}s  wall {:.2}s  speed {:.0}x  events {}",
             self.virtual_secs,
@@ -142,6 +145,10 @@ impl fmt::Display for Summary {
             self.speed(),
             self.events
         )?;
+        match self.cpu_secs {
+            Some(c) => writeln!(f, "  cpu {c:.2}s ({:.0}x)", self.virtual_secs / c.max(0.01))?,
+            None => writeln!(f)?,
+        }
         writeln!(f, "time to ENTER      {}", self.enter_latency)?;
         writeln!(
             f,

@@ -10,31 +10,36 @@ use crate::event::PeerId;
 use crate::wire::zre::{Body, ZreMessage};
 
 /// Everything the engine knows about one peer.
+///
+/// `repr(C)` keeps the fields every message touches (readiness, sequence numbers,
+/// timers) together at the start, in one cache line: peer lookups are the engine's
+/// hottest memory accesses.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Peer {
     pub(crate) id: PeerId,
-    /// The endpoint we connect to (from the beacon or the HELLO).
-    pub(crate) endpoint: String,
-    pub(crate) addr: SocketAddr,
+    pub(crate) evasive_at: Instant,
+    pub(crate) expired_at: Instant,
     /// Our outgoing (DEALER) link to the peer's inbox.
     pub(crate) link_id: LinkId,
-    pub(crate) link: Link,
-    /// When the broken outgoing link is due to be connected again; while set, the
-    /// link's output waits in `link`.
-    pub(crate) reconnect_at: Option<Instant>,
     /// True once its HELLO arrived.
     pub(crate) ready: bool,
-    pub(crate) name: String,
-    pub(crate) headers: BTreeMap<String, String>,
-    pub(crate) groups: BTreeSet<String>,
+    /// Our copy of its group status counter.
+    pub(crate) status: u8,
     /// The last sequence number we sent on our link (HELLO is 1).
     pub(crate) sent_sequence: u16,
     /// The sequence number we expect next from it.
     pub(crate) want_sequence: u16,
-    /// Our copy of its group status counter.
-    pub(crate) status: u8,
-    pub(crate) evasive_at: Instant,
-    pub(crate) expired_at: Instant,
+    /// When the broken outgoing link is due to be connected again; while set, the
+    /// link's output waits in `link`.
+    pub(crate) reconnect_at: Option<Instant>,
+    pub(crate) link: Link,
+    /// The endpoint we connect to (from the beacon or the HELLO).
+    pub(crate) endpoint: String,
+    pub(crate) addr: SocketAddr,
+    pub(crate) name: String,
+    pub(crate) headers: BTreeMap<String, String>,
+    pub(crate) groups: BTreeSet<String>,
 }
 
 impl Peer {
