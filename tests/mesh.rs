@@ -226,6 +226,21 @@ fn start_errors_are_typed() {
     n.set_interface("no-such-interface0");
     assert!(matches!(n.start(), Err(zmesh::Error::NoInterface(_))));
     assert!(matches!(n.shouts("g", "x"), Err(zmesh::Error::NotRunning)));
+    // A beacon port held by a socket that does not share it.
+    let _holder = std::net::UdpSocket::bind("0.0.0.0:46109").unwrap();
+    let mut n = node("x", 46109);
+    let err = n.start().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            zmesh::Error::Bind {
+                what: "beacon port",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("beacon port"));
     let mut n = node("x", 46106);
     n.start().unwrap();
     assert!(matches!(n.start(), Err(zmesh::Error::AlreadyStarted)));
@@ -267,4 +282,28 @@ fn slow_application_slows_the_network_without_losing_events() {
         assert_eq!(w.content().unwrap()[0][..4], i.to_be_bytes());
     }
     assert!(!sa.iter().any(|e| e.kind() == "EXIT"));
+}
+
+#[test]
+fn dropping_a_node_stops_it_politely() {
+    let port = 46108;
+    let mut a = node("a", port);
+    a.set_expired_timeout(Duration::from_secs(600));
+    a.start().unwrap();
+    let ra = a.events();
+    let mut sa = Vec::new();
+    let b_id = {
+        let mut b = node("b", port);
+        b.start().unwrap();
+        wait_for(&ra, &mut sa, is("ENTER", b.uuid()));
+        b.uuid()
+    }; // b dropped here
+    let exit = wait_for(&ra, &mut sa, is("EXIT", b_id));
+    assert!(matches!(
+        exit,
+        Event::Exit {
+            reason: ExitReason::Left,
+            ..
+        }
+    ));
 }

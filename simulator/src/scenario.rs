@@ -17,7 +17,8 @@
 //! `stop NODES` (polite), `crash NODES` (vanish without a word), `restart NODES
 //! [same-uuid]`, `partition NODES NODES` (both ways), `partition-oneway FROM TO`,
 //! `heal NODES NODES` or `heal all`, `isolate NODES`, `profile NODES PROFILE`
-//! (`lan`, `wifi`, `lossy:P`), `join NODES GROUP`, `leave NODES GROUP`,
+//! (`lan`, `wifi`, `lossy:P`), `link-profile NODES NODES PROFILE` (the links
+//! between two sets, both ways), `join NODES GROUP`, `leave NODES GROUP`,
 //! `traffic whisper RATE shout RATE`. The vocabulary follows turmoil and raft-rs.
 
 use std::time::Duration;
@@ -64,6 +65,8 @@ pub enum Action {
     Isolate(Nodes),
     /// Change the profile of these nodes' links.
     SetProfile(Nodes, Profile),
+    /// Change the profile of the links between two sets (both directions).
+    SetLinkProfile(Nodes, Nodes, Profile),
     /// Join a group.
     Join(Nodes, String),
     /// Leave a group.
@@ -231,6 +234,11 @@ fn parse_action(w: &[&str]) -> Result<Action, String> {
         }
         "isolate" => Action::Isolate(parse_nodes(arg(1)?)?),
         "profile" => Action::SetProfile(parse_nodes(arg(1)?)?, arg(2)?.parse()?),
+        "link-profile" => Action::SetLinkProfile(
+            parse_nodes(arg(1)?)?,
+            parse_nodes(arg(2)?)?,
+            arg(3)?.parse()?,
+        ),
         "join" => Action::Join(parse_nodes(arg(1)?)?, arg(2)?.to_string()),
         "leave" => Action::Leave(parse_nodes(arg(1)?)?, arg(2)?.to_string()),
         "traffic" => {
@@ -265,12 +273,17 @@ mod tests {
              at 0s start all over 1s\nat 500ms join n1 chat # c\nat 2s crash n3\n\
              at 3s restart n3 same-uuid\nat 4s partition n0-n1 n2-n3\nat 5s heal all\n\
              at 6s partition-oneway n0 n1\nat 7s isolate n2\nat 8s profile all wifi\n\
-             at 9s traffic whisper 1 shout 0.5\nat 10s leave all chat\nat 11s stop n0\n",
+             at 9s traffic whisper 1 shout 0.5\nat 10s leave all chat\nat 11s stop n0\n\
+             at 12s link-profile n0 n1-n2 lossy:0.5\n",
         )
         .unwrap();
         assert_eq!(sc.nodes, Some(4));
         assert_eq!(sc.duration, Some(Duration::from_secs(60)));
-        assert_eq!(sc.actions.len(), 12);
+        assert_eq!(sc.actions.len(), 13);
+        assert_eq!(
+            sc.actions[12].1,
+            Action::SetLinkProfile(Nodes::Range(0, 0), Nodes::Range(1, 2), Profile::Lossy(0.5))
+        );
         assert_eq!(
             sc.actions[1],
             (

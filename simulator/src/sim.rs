@@ -2,8 +2,7 @@
 //! domain, TCP pipes, faults, traffic, and the bookkeeping the oracle reads.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -15,36 +14,10 @@ use crate::rng::{mix, Stream};
 use crate::scenario::{Action, Nodes, Scenario};
 use crate::summary::{Percentiles, Summary};
 
-/// A fast, fixed (not randomly seeded) hasher for the harness's lookup tables: the
-/// default SipHash showed up in profiles, and nothing here iterates these maps in a
-/// way that could change a result.
-#[derive(Default, Clone, Copy)]
-pub struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    fn finish(&self) -> u64 {
-        mix(self.0)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(n as u64)
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64)
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
-type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
+// The engine's fixed hasher: SipHash showed up in profiles, and nothing here iterates
+// these maps in a way that could change a result.
+type FastMap<K, V> = zmesh::engine::hash::FixedMap<K, V>;
+type FastSet<K> = zmesh::engine::hash::FixedSet<K>;
 
 /// How long a TCP connection survives an outage before it resets.
 pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -244,6 +217,8 @@ pub struct Sim {
     conn_of: Vec<Vec<u64>>,
     links: Vec<LinkState>,
     node_profile: Vec<Option<Profile>>,
+    /// Per-link overrides (both directions stored), which win over node profiles.
+    link_profile: FastMap<(usize, usize), Profile>,
     blocked: FastSet<(usize, usize)>,
     actions: Vec<(Duration, Action)>,
     whisper_rate: f64,
@@ -323,6 +298,7 @@ impl Sim {
             conn_of: vec![Vec::new(); n],
             links,
             node_profile: vec![None; n],
+            link_profile: FastMap::default(),
             blocked: FastSet::default(),
             actions,
             whisper_rate: 0.0,
@@ -439,6 +415,11 @@ impl Sim {
     }
 
     fn profile(&self, a: usize, b: usize) -> Profile {
+        if !self.link_profile.is_empty() {
+            if let Some(p) = self.link_profile.get(&(a, b)) {
+                return *p;
+            }
+        }
         // The worse of the two ends' profiles applies to the link between them.
         let pa = self.node_profile[a].unwrap_or(self.cfg.profile);
         let pb = self.node_profile[b].unwrap_or(self.cfg.profile);
@@ -1278,6 +1259,18 @@ impl Sim {
                 self.disturb(&a);
                 self.disturb(&b);
                 self.release_held();
+            }
+            Action::SetLinkProfile(a, b, p) => {
+                for x in a.resolve(n) {
+                    for y in b.resolve(n) {
+                        if x != y {
+                            self.link_profile.insert((x, y), p);
+                            self.link_profile.insert((y, x), p);
+                        }
+                    }
+                }
+                self.disturb(&a);
+                self.disturb(&b);
             }
             Action::SetProfile(a, p) => {
                 for x in a.resolve(n) {

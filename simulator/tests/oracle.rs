@@ -117,6 +117,21 @@ fn one_way_partition_and_isolation() {
 }
 
 #[test]
+fn one_bad_link_in_a_lan() {
+    // A lossy link between two nodes of a LAN: beacons between them get lost, TCP
+    // between them slows down; the mesh still forms and nothing is lost.
+    let sc = Scenario::parse(
+        "at 0s link-profile n0 n1 lossy:0.6\nat 0s start all over 1s\nat 0s join all g\n\
+         at 2s traffic whisper 1 shout 0.5\nat 50s traffic whisper 0 shout 0\n",
+    )
+    .unwrap();
+    let s = run(4, Profile::Lan, 2, 70, &sc);
+    assert!(s.passed(), "{s}");
+    assert!(s.beacon_deliveries_lost > 0);
+    assert_eq!(s.messages_sent, s.messages_delivered);
+}
+
+#[test]
 fn same_seed_same_trace_other_seed_other_trace() {
     let sc = scenario_file("crash-restart.txt");
     let a = run(10, Profile::Wifi, 5, 60, &sc);

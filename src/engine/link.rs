@@ -20,7 +20,7 @@
 //! assert_eq!(router.peer_identity(), Some(&b"\x01dealer-identity"[..]));
 //! ```
 
-use std::collections::BTreeMap;
+use super::hash::FixedMap;
 use std::fmt;
 
 use super::LinkId;
@@ -321,9 +321,9 @@ struct Accepted {
 /// to the owner to close (a restarted peer's new connection is the canonical one).
 #[derive(Debug, Default)]
 pub struct Router {
-    /// Boxed so the map's nodes stay small and lookups touch little memory.
-    links: BTreeMap<LinkId, Box<Accepted>>,
-    by_identity: BTreeMap<Vec<u8>, LinkId>,
+    /// Boxed so the table stays small and lookups touch little memory.
+    links: FixedMap<LinkId, Box<Accepted>>,
+    by_identity: FixedMap<Vec<u8>, LinkId>,
     next_anonymous: u32,
     max_message: usize,
 }
@@ -360,7 +360,9 @@ impl Router {
 
     /// The accepted links, in id order.
     pub fn links(&self) -> Vec<LinkId> {
-        self.links.keys().copied().collect()
+        let mut v: Vec<LinkId> = self.links.keys().copied().collect();
+        v.sort_unstable();
+        v
     }
 
     /// True when no link is accepted.

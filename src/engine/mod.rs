@@ -29,6 +29,7 @@
 //! ```
 
 pub mod config;
+pub mod hash;
 pub mod link;
 mod peer;
 
@@ -149,8 +150,8 @@ pub struct Engine {
     /// Which peer uses each endpoint (at most one: a newcomer purges the old).
     by_endpoint: BTreeMap<String, PeerId>,
     peer_groups: BTreeMap<String, BTreeSet<PeerId>>,
-    /// Outgoing links by id.
-    outbox: BTreeMap<LinkId, PeerId>,
+    /// Outgoing links by id (looked up, never iterated).
+    outbox: hash::FixedMap<LinkId, PeerId>,
     inbox: Router,
     next_link: u64,
     next_beacon: Option<Instant>,
@@ -193,7 +194,7 @@ impl Engine {
             by_endpoint: BTreeMap::new(),
             ready_count: 0,
             peer_groups: BTreeMap::new(),
-            outbox: BTreeMap::new(),
+            outbox: hash::FixedMap::default(),
             next_link: 1,
             next_beacon: None,
             next_reap: None,
@@ -526,10 +527,7 @@ impl Engine {
             return;
         }
         if reason == CloseReason::Overflow {
-            // The driver already forgot the link; do not ask it to close again.
-            if let Some(p) = self.peers.get_mut(&id) {
-                p.link_id = LinkId(u64::MAX);
-            }
+            // The link is out of `outbox` already, so no Close goes back to the driver.
             self.remove_peer(id, ExitReason::Overflow);
             return;
         }
