@@ -378,13 +378,34 @@ impl Node {
 
     fn query<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Engine) -> T + Send + 'static,
+        f: impl FnOnce(&mut Engine) -> T + Send + 'static,
     ) -> Result<T, Error> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.send(Command::Query(Box::new(move |e| {
             let _ = tx.send(f(e));
         })))?;
         rx.recv().map_err(|_| Error::NotRunning)
+    }
+
+    /// Like [`Node::whisper`], but waits for the node to take the message and says
+    /// whether it went out: false if the peer is unknown (then it was dropped, as in
+    /// Zyre). For tools that account for every message.
+    pub fn whisper_report(&self, peer: PeerId, frames: Vec<Vec<u8>>) -> Result<bool, Error> {
+        self.query(move |e| e.whisper(peer, &frames))
+    }
+
+    /// Like [`Node::shout`], but waits for the node to take the message and returns
+    /// the peers it went to (those known to be in the group at that moment).
+    pub fn shout_report(&self, group: &str, frames: Vec<Vec<u8>>) -> Result<Vec<PeerId>, Error> {
+        if group.len() > 255 {
+            return Err(Error::GroupTooLong);
+        }
+        let g = group.to_string();
+        self.query(move |e| {
+            let to = e.peers_by_group(&g);
+            e.shout(&g, &frames);
+            to
+        })
     }
 
     /// Every known peer (including ones whose HELLO has not arrived yet, as Zyre).

@@ -80,6 +80,14 @@ fn discovery_headers_groups_shout_whisper_leave() {
     assert_eq!(a.peer_groups().unwrap(), vec!["chat".to_string()]);
     assert_eq!(b.own_groups().unwrap(), vec!["chat".to_string()]);
 
+    // The reporting forms say where a message went.
+    assert!(a.whisper_report(b.uuid(), vec![b"r".to_vec()]).unwrap());
+    assert!(!a.whisper_report(PeerId([9; 16]), vec![b"r".to_vec()]).unwrap());
+    assert_eq!(a.shout_report("chat", vec![b"r".to_vec()]).unwrap(), vec![b.uuid()]);
+    assert!(a.shout_report("nobody-here", vec![b"r".to_vec()]).unwrap().is_empty());
+    wait_for(&rb, &mut sb, is("WHISPER", a.uuid()));
+    wait_for(&rb, &mut sb, is("SHOUT", a.uuid()));
+
     // alice shouts to a group she is not in; bob is in it.
     a.shout("chat", vec![b"hello".to_vec(), vec![], vec![9; 1000]])
         .unwrap();

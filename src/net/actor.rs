@@ -29,8 +29,9 @@ pub(crate) enum Command {
     Leave(String),
     Whisper(crate::PeerId, Vec<Vec<u8>>),
     Shout(String, Vec<Vec<u8>>),
-    /// Runs a read-only query against the engine (peers, groups, headers).
-    Query(Box<dyn FnOnce(&Engine) + Send>),
+    /// Runs a query against the engine (peers, groups, headers), or a command that
+    /// reports back (a shout that returns its recipients).
+    Query(Box<dyn FnOnce(&mut Engine) + Send>),
     Stop,
     /// Vanish without a word: no port-0 beacon, no Stop event, sockets just close.
     Abort,
@@ -224,7 +225,7 @@ impl Actor {
                 Command::Shout(g, content) => {
                     self.engine.shout(&g, &content);
                 }
-                Command::Query(q) => q(&self.engine),
+                Command::Query(q) => q(&mut self.engine),
                 Command::Stop => {
                     self.engine.stop(Instant::now());
                     self.stopping = true;
