@@ -82,9 +82,17 @@ fn discovery_headers_groups_shout_whisper_leave() {
 
     // The reporting forms say where a message went.
     assert!(a.whisper_report(b.uuid(), vec![b"r".to_vec()]).unwrap());
-    assert!(!a.whisper_report(PeerId([9; 16]), vec![b"r".to_vec()]).unwrap());
-    assert_eq!(a.shout_report("chat", vec![b"r".to_vec()]).unwrap(), vec![b.uuid()]);
-    assert!(a.shout_report("nobody-here", vec![b"r".to_vec()]).unwrap().is_empty());
+    assert!(!a
+        .whisper_report(PeerId([9; 16]), vec![b"r".to_vec()])
+        .unwrap());
+    assert_eq!(
+        a.shout_report("chat", vec![b"r".to_vec()]).unwrap(),
+        vec![b.uuid()]
+    );
+    assert!(a
+        .shout_report("nobody-here", vec![b"r".to_vec()])
+        .unwrap()
+        .is_empty());
     wait_for(&rb, &mut sb, is("WHISPER", a.uuid()));
     wait_for(&rb, &mut sb, is("SHOUT", a.uuid()));
 

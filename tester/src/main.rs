@@ -1,0 +1,221 @@
+//! `zmesh-tester`: real zmesh nodes on real sockets, checked by an oracle.
+//!
+//! ```text
+//! zmesh-tester churn --slots 100 --duration 120s [--seed S] [--groups 10] [--summary json]
+//! zmesh-tester netns --hosts 4 --loss 30 --duration 60s       (root, iproute2, nftables)
+//! zmesh-tester node --name h0 --interface eth0 --port 5670    (one node; used by netns)
+//! ```
+//! The exit code is 0 only if every check held.
+
+mod churn;
+mod common;
+mod netns;
+mod node;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+fn duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("bad duration {s:?} (e.g. 500ms, 30s, 2m)");
+    let (n, unit) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        return Err(bad());
+    };
+    let v: f64 = n.parse().map_err(|_| bad())?;
+    if !(v >= 0.0 && v.is_finite()) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(v * unit))
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "zmesh nodes under churn and real packet loss, with an oracle")]
+struct Args {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// Many nodes in this process on loopback; random starts and stops.
+    Churn {
+        /// Slots in the pool.
+        #[arg(long, default_value_t = 100)]
+        slots: usize,
+        /// How long slots keep toggling.
+        #[arg(long, value_parser = duration, default_value = "120s")]
+        duration: Duration,
+        /// Seed for the tester's choices.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of groups.
+        #[arg(long, default_value_t = 10)]
+        groups: usize,
+        /// Beacon port (loopback only); default: one derived from the process id.
+        #[arg(long)]
+        port: Option<u16>,
+        /// The nodes' evasive timeout.
+        #[arg(long, value_parser = duration, default_value = "5s")]
+        evasive: Duration,
+        /// The nodes' expired timeout.
+        #[arg(long, value_parser = duration, default_value = "30s")]
+        expired: Duration,
+        /// Summary format: text or json.
+        #[arg(long, default_value = "text")]
+        summary: String,
+    },
+    /// Hosts in network namespaces on a bridge, with nftables loss and a partition.
+    Netns {
+        /// Number of hosts.
+        #[arg(long, default_value_t = 4)]
+        hosts: usize,
+        /// Ingress loss in percent, on host 1 (as the reference measurements).
+        #[arg(long, default_value_t = 30)]
+        loss: u32,
+        /// Apply the loss on every host's ingress (harsh: TCP stalls for 20-30 s).
+        #[arg(long)]
+        loss_everywhere: bool,
+        /// Traffic time before and after the partition.
+        #[arg(long, value_parser = duration, default_value = "60s")]
+        duration: Duration,
+        /// Skip the partition and heal.
+        #[arg(long)]
+        no_partition: bool,
+        /// Beacon port.
+        #[arg(long, default_value_t = 5670)]
+        port: u16,
+        /// The nodes' evasive timeout.
+        #[arg(long, value_parser = duration, default_value = "5s")]
+        evasive: Duration,
+        /// The nodes' expired timeout (the partition lasts longer than this). Keep it
+        /// long under loss: TCP retransmission backoff stalls streams for seconds.
+        #[arg(long, value_parser = duration, default_value = "30s")]
+        expired: Duration,
+        /// Summary format: text or json.
+        #[arg(long, default_value = "text")]
+        summary: String,
+        /// Write every line the nodes printed (events, messages) to this file.
+        #[arg(long)]
+        log: Option<std::path::PathBuf>,
+    },
+    /// One node that whispers its peers and reports everything as JSON lines.
+    Node {
+        /// Node name.
+        #[arg(long)]
+        name: String,
+        /// Interface name or address.
+        #[arg(long)]
+        interface: String,
+        /// Beacon port.
+        #[arg(long, default_value_t = 5670)]
+        port: u16,
+        /// Time between whispers to each peer.
+        #[arg(long, value_parser = duration, default_value = "200ms")]
+        interval: Duration,
+        /// Evasive timeout.
+        #[arg(long, value_parser = duration, default_value = "5s")]
+        evasive: Duration,
+        /// Expired timeout.
+        #[arg(long, value_parser = duration, default_value = "30s")]
+        expired: Duration,
+    },
+}
+
+fn print(summary: &serde_json::Value, format: &str) {
+    if format == "json" {
+        println!("{summary}");
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(summary).unwrap_or_default()
+        );
+    }
+}
+
+fn main() {
+    env_logger::init();
+    let args = Args::parse();
+    let code = match args.mode {
+        Mode::Churn {
+            slots,
+            duration,
+            seed,
+            groups,
+            port,
+            evasive,
+            expired,
+            summary,
+        } => {
+            let cfg = churn::ChurnConfig {
+                slots: slots.max(1),
+                duration,
+                seed,
+                groups,
+                port: port.unwrap_or(40000 + (std::process::id() % 20000) as u16),
+                evasive,
+                expired,
+                progress: true,
+            };
+            let s = churn::run(&cfg);
+            print(&s.json, &summary);
+            i32::from(!s.violations.is_empty())
+        }
+        Mode::Netns {
+            hosts,
+            loss,
+            loss_everywhere,
+            duration,
+            no_partition,
+            port,
+            evasive,
+            expired,
+            summary,
+            log,
+        } => {
+            let cfg = netns::NetnsConfig {
+                hosts: hosts.clamp(2, 200),
+                loss: loss.min(99),
+                loss_everywhere,
+                duration,
+                partition: !no_partition,
+                port,
+                evasive,
+                expired,
+                exe: std::env::current_exe().expect("own path"),
+                log,
+            };
+            match netns::run(&cfg) {
+                Ok(s) => {
+                    print(&s, &summary);
+                    i32::from(s["verdict"] != "pass")
+                }
+                Err(e) => {
+                    eprintln!("netns: {e}");
+                    2
+                }
+            }
+        }
+        Mode::Node {
+            name,
+            interface,
+            port,
+            interval,
+            evasive,
+            expired,
+        } => node::run(&node::NodeConfig {
+            name,
+            interface,
+            port,
+            interval,
+            evasive,
+            expired,
+        }),
+    };
+    std::process::exit(code);
+}
