@@ -266,29 +266,9 @@ impl Actor {
     fn accept(&mut self) {
         loop {
             match self.listener.accept() {
-                Ok((mut stream, from)) => {
-                    let _ = stream.set_nodelay(true);
+                Ok((stream, from)) => {
                     let link = self.engine.handle_accepted(Instant::now(), from);
-                    if let Err(e) = self.poll.registry().register(
-                        &mut stream,
-                        token(link),
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        log::warn!("register failed: {e}");
-                        self.engine
-                            .handle_closed(Instant::now(), link, CloseReason::Network);
-                        continue;
-                    }
-                    self.conns.insert(
-                        link,
-                        Conn {
-                            stream,
-                            out: Vec::new(),
-                            sent: 0,
-                            connected: true,
-                            read_pending: false,
-                        },
-                    );
+                    self.adopt(stream, link, true);
                     self.drain_outputs();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -300,6 +280,31 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Registers a new connection (accepted, or still connecting) under its link id;
+    /// if that fails, the engine hears that the link closed.
+    fn adopt(&mut self, mut stream: TcpStream, link: LinkId, connected: bool) {
+        let _ = stream.set_nodelay(true);
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, token(link), interest)
+        {
+            log::warn!("register failed: {e}");
+            self.engine
+                .handle_closed(Instant::now(), link, CloseReason::Network);
+            return;
+        }
+        let conn = Conn {
+            stream,
+            out: Vec::new(),
+            sent: 0,
+            connected,
+            read_pending: false,
+        };
+        self.conns.insert(link, conn);
     }
 
     fn link_ready(&mut self, link: LinkId, readable: bool, writable: bool) {
@@ -396,32 +401,7 @@ impl Actor {
                     }
                 }
                 Output::Connect { link, addr } => match TcpStream::connect(addr) {
-                    Ok(mut stream) => {
-                        let _ = stream.set_nodelay(true);
-                        match self.poll.registry().register(
-                            &mut stream,
-                            token(link),
-                            Interest::READABLE | Interest::WRITABLE,
-                        ) {
-                            Ok(()) => {
-                                self.conns.insert(
-                                    link,
-                                    Conn {
-                                        stream,
-                                        out: Vec::new(),
-                                        sent: 0,
-                                        connected: false,
-                                        read_pending: false,
-                                    },
-                                );
-                            }
-                            Err(_) => self.engine.handle_closed(
-                                Instant::now(),
-                                link,
-                                CloseReason::Network,
-                            ),
-                        }
-                    }
+                    Ok(stream) => self.adopt(stream, link, false),
                     Err(e) => {
                         log::debug!("connect to {addr} failed: {e}");
                         self.engine

@@ -18,6 +18,8 @@ import sys
 import uuid
 
 import zmq
+
+from lines import Lines, out
 from pyre import Pyre, zbeacon
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
@@ -42,28 +44,6 @@ def _guarded_send_beacon(self):
 
 zbeacon.ZBeacon._prepare_socket = _prepare_socket
 zbeacon.ZBeacon.send_beacon = _guarded_send_beacon
-
-
-class Lines:
-    """Whole lines from stdin without Python's buffering, which would hide lines
-    from the poller once read ahead."""
-
-    def __init__(self):
-        self.buf = b""
-        self.eof = False
-
-    def read(self):
-        data = os.read(sys.stdin.fileno(), 65536)
-        if not data:
-            self.eof = True
-        self.buf += data
-        *lines, self.buf = self.buf.split(b"\n")
-        return [json.loads(l) for l in lines if l.strip()]
-
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
 
 
 def hexs(frames):
