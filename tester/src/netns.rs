@@ -205,10 +205,10 @@ impl Netns {
 }
 
 impl Drop for Netns {
+    /// Tearing down twice is harmless (the list empties), so every copy does it:
+    /// the run's own on any return, the Ctrl-C handler's on interrupt.
     fn drop(&mut self) {
-        if Arc::strong_count(&self.created) == 1 {
-            self.teardown();
-        }
+        self.teardown();
     }
 }
 
@@ -228,6 +228,14 @@ pub fn check_requirements() -> Result<(), String> {
 struct Host {
     child: Child,
     stdin: Option<ChildStdin>,
+}
+
+impl Drop for Host {
+    /// A node process never outlives the run, whatever way the run ends.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// One line from a node: (host, JSON).
@@ -414,10 +422,7 @@ pub fn run(cfg: &NetnsConfig) -> Result<Value, String> {
             .count()
             == cfg.hosts
     });
-    for h in &mut hosts {
-        let _ = h.child.kill();
-        let _ = h.child.wait();
-    }
+    drop(hosts);
     net.teardown();
 
     // 4. Every whisper between hosts that stayed connected arrived.
