@@ -142,9 +142,12 @@ pub struct Engine {
     stopped: bool,
     status: u8,
     own_groups: BTreeSet<String>,
-    /// Boxed so the map's nodes stay small: lookups on the beacon path touch
-    /// less memory.
-    peers: BTreeMap<PeerId, Box<Peer>>,
+    /// Looked up on every beacon and message: a hash table with a fixed hasher (one
+    /// probe), boxed records so the table stays small. `peer_order` gives the
+    /// deterministic iteration order.
+    peers: hash::FixedMap<PeerId, Box<Peer>>,
+    /// Every known peer, in id order, for iteration.
+    peer_order: BTreeSet<PeerId>,
     /// How many peers are ready (kept, so that counting is O(1)).
     ready_count: usize,
     /// Which peer uses each endpoint (at most one: a newcomer purges the old).
@@ -190,7 +193,8 @@ impl Engine {
             stopped: false,
             status: 0,
             own_groups: BTreeSet::new(),
-            peers: BTreeMap::new(),
+            peers: hash::FixedMap::default(),
+            peer_order: BTreeSet::new(),
             by_endpoint: BTreeMap::new(),
             ready_count: 0,
             peer_groups: BTreeMap::new(),
@@ -242,7 +246,7 @@ impl Engine {
 
     /// Every known peer, ready or not (as Zyre's `zyre_peers`), in id order.
     pub fn peers(&self) -> impl Iterator<Item = PeerInfo> + '_ {
-        self.peers.values().map(|p| PeerInfo {
+        self.ordered().map(|p| PeerInfo {
             id: p.id,
             name: p.name.clone(),
             endpoint: p.endpoint.clone(),
@@ -276,7 +280,7 @@ impl Engine {
 
     /// The peers that have entered, in id order, without copying their details.
     pub fn ready_peers(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.peers.values().filter(|p| p.ready).map(|p| p.id)
+        self.ordered().filter(|p| p.ready).map(|p| p.id)
     }
 
     /// The groups a peer is in, as we know them.
@@ -336,8 +340,10 @@ impl Engine {
         self.by_endpoint.clear();
         self.ready_count = 0;
         let peers = std::mem::take(&mut self.peers);
-        for p in peers.values() {
-            self.out.push_back(Output::Close { link: p.link_id });
+        for id in std::mem::take(&mut self.peer_order) {
+            if let Some(p) = peers.get(&id) {
+                self.out.push_back(Output::Close { link: p.link_id });
+            }
         }
         self.outbox.clear();
         for link in self.inbox.links() {
@@ -658,8 +664,18 @@ impl Engine {
         self.dirty = dirty;
     }
 
+    /// Known peers in id order.
+    fn ordered(&self) -> impl Iterator<Item = &Peer> + '_ {
+        self.peer_order
+            .iter()
+            .filter_map(|id| self.peers.get(id).map(|p| &**p))
+    }
+
     fn send_all(&mut self, body: impl Fn() -> Body) {
-        for p in self.peers.values_mut() {
+        for id in &self.peer_order {
+            let Some(p) = self.peers.get_mut(id) else {
+                continue;
+            };
             p.send(body(), &mut self.scratch);
             mark(&mut self.dirty, &mut self.full, self.config.max_pending, p);
         }
@@ -721,12 +737,14 @@ impl Engine {
         self.outbox.insert(link_id, id);
         self.by_endpoint.insert(p.endpoint.clone(), id);
         self.peers.insert(id, Box::new(p));
+        self.peer_order.insert(id);
     }
 
     fn remove_peer(&mut self, id: PeerId, reason: ExitReason) {
         let Some(p) = self.peers.remove(&id) else {
             return;
         };
+        self.peer_order.remove(&id);
         if let Some(at) = p.reconnect_at {
             self.reconnects.remove(&(at, id));
         }
@@ -965,7 +983,10 @@ impl Engine {
         let reap = self.config.reap_interval();
         let mut expired = Vec::new();
         let mut events = Vec::new();
-        for p in self.peers.values_mut() {
+        for id in &self.peer_order {
+            let Some(p) = self.peers.get_mut(id) else {
+                continue;
+            };
             if now >= p.expired_at {
                 expired.push(p.id);
             } else if now >= p.evasive_at {
