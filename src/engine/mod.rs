@@ -131,6 +131,19 @@ pub struct PeerInfo {
     pub ready: bool,
 }
 
+impl PeerInfo {
+    fn of(p: &Peer) -> PeerInfo {
+        PeerInfo {
+            id: p.id,
+            name: p.name.clone(),
+            endpoint: p.endpoint.clone(),
+            headers: p.headers.clone(),
+            groups: p.groups.clone(),
+            ready: p.ready,
+        }
+    }
+}
+
 /// One mesh node's protocol state. See the [module docs](self) for the call order.
 #[derive(Debug)]
 pub struct Engine {
@@ -246,26 +259,12 @@ impl Engine {
 
     /// Every known peer, ready or not (as Zyre's `zyre_peers`), in id order.
     pub fn peers(&self) -> impl Iterator<Item = PeerInfo> + '_ {
-        self.ordered().map(|p| PeerInfo {
-            id: p.id,
-            name: p.name.clone(),
-            endpoint: p.endpoint.clone(),
-            headers: p.headers.clone(),
-            groups: p.groups.clone(),
-            ready: p.ready,
-        })
+        self.ordered().map(PeerInfo::of)
     }
 
     /// One peer's summary.
     pub fn peer(&self, id: PeerId) -> Option<PeerInfo> {
-        self.peers.get(&id).map(|p| PeerInfo {
-            id: p.id,
-            name: p.name.clone(),
-            endpoint: p.endpoint.clone(),
-            headers: p.headers.clone(),
-            groups: p.groups.clone(),
-            ready: p.ready,
-        })
+        self.peers.get(&id).map(|p| PeerInfo::of(p))
     }
 
     /// True if the peer has said HELLO and not left since (it has entered).

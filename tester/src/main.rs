@@ -16,22 +16,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+/// The simulator's duration syntax: `500ms`, `30s`, `2m`.
 fn duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("bad duration {s:?} (e.g. 500ms, 30s, 2m)");
-    let (n, unit) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        return Err(bad());
-    };
-    let v: f64 = n.parse().map_err(|_| bad())?;
-    if !(v >= 0.0 && v.is_finite()) {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(v * unit))
+    zmesh_sim::scenario::parse_duration(s)
 }
 
 #[derive(Parser, Debug)]
