@@ -11,6 +11,7 @@ mod churn;
 mod common;
 mod netns;
 mod node;
+mod perf;
 
 use std::time::Duration;
 
@@ -91,6 +92,11 @@ enum Mode {
         #[arg(long)]
         log: Option<std::path::PathBuf>,
     },
+    /// Zyre's perf protocol: `perf remote N` or `perf local N M`.
+    Perf {
+        #[command(subcommand)]
+        side: PerfSide,
+    },
     /// One node that whispers its peers and reports everything as JSON lines.
     Node {
         /// Node name.
@@ -111,6 +117,34 @@ enum Mode {
         /// Expired timeout.
         #[arg(long, value_parser = duration, default_value = "30s")]
         expired: Duration,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PerfSide {
+    /// N nodes that answer the local side (end of input stops them).
+    Remote {
+        /// Number of nodes.
+        count: usize,
+        /// Interface (`lo` keeps it on this host).
+        #[arg(long, default_value = "lo")]
+        interface: String,
+        /// Beacon port.
+        #[arg(long, default_value_t = 5670)]
+        port: u16,
+    },
+    /// One node that measures whisper and shout rates against N remotes.
+    Local {
+        /// Number of remote nodes to wait for.
+        count: usize,
+        /// Number of whispers (and M/N shouts).
+        messages: usize,
+        /// Interface (`lo` keeps it on this host).
+        #[arg(long, default_value = "lo")]
+        interface: String,
+        /// Beacon port.
+        #[arg(long, default_value_t = 5670)]
+        port: u16,
     },
 }
 
@@ -188,6 +222,38 @@ fn main() {
                 }
             }
         }
+        Mode::Perf {
+            side:
+                PerfSide::Remote {
+                    count,
+                    interface,
+                    port,
+                },
+        } => match perf::remote(count.max(1), &interface, port) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("perf remote: {e}");
+                1
+            }
+        },
+        Mode::Perf {
+            side:
+                PerfSide::Local {
+                    count,
+                    messages,
+                    interface,
+                    port,
+                },
+        } => match perf::local(count.max(1), messages.max(1), &interface, port) {
+            Ok(v) => {
+                println!("{v}");
+                0
+            }
+            Err(e) => {
+                eprintln!("perf local: {e}");
+                1
+            }
+        },
         Mode::Node {
             name,
             interface,

@@ -1,0 +1,174 @@
+//! `perf remote` and `perf local`: twins of Zyre's `perf_remote` and `perf_local`,
+//! speaking the same messages, so that either side can be swapped for Zyre's tool.
+//!
+//! * `perf remote N`: N nodes in this process join `GLOBAL`; each whispers `R:HELLO`
+//!   to every newcomer, answers a whisper `S:WHISPER` with `R:WHISPER`, and a shout
+//!   `S:SHOUT` with a shout `R:SHOUT` to the same group; everything else is ignored.
+//! * `perf local N M`: one node joins `GLOBAL`, waits for N ENTERs and N `R:HELLO`s,
+//!   whispers `S:WHISPER` M times round-robin to the remotes while draining replies,
+//!   waits for the M `R:WHISPER`s, then shouts `S:SHOUT` M/N times and waits for
+//!   (M/N)·N `R:SHOUT`s. It prints each phase's time and rate, then one JSON line.
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, Receiver};
+use serde_json::json;
+use zmesh::{Event, Node, PeerId};
+
+fn first_frame(e: &Event) -> &[u8] {
+    e.content()
+        .and_then(|c| c.first())
+        .map_or(&[], |f| f.as_slice())
+}
+
+fn node(name: &str, interface: &str, port: u16) -> Result<Node, String> {
+    let mut n = Node::new(name);
+    n.set_interface(interface);
+    n.set_port(port);
+    n.start().map_err(|e| format!("{name}: {e}"))?;
+    n.join("GLOBAL").map_err(|e| e.to_string())?;
+    Ok(n)
+}
+
+/// Runs N remote nodes until standard input ends (or forever without one).
+pub fn remote(count: usize, interface: &str, port: u16) -> Result<(), String> {
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    let mut threads = Vec::new();
+    for i in 0..count {
+        let n = node(&format!("remote{i}"), interface, port)?;
+        let stop: Receiver<()> = stop_rx.clone();
+        threads.push(std::thread::spawn(move || serve(n, stop)));
+    }
+    eprintln!("perf remote: {count} nodes up on port {port}; end of input stops them");
+    let mut line = String::new();
+    while std::io::stdin()
+        .read_line(&mut line)
+        .map(|n| n > 0)
+        .unwrap_or(false)
+    {
+        line.clear();
+    }
+    drop(stop_tx);
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+fn serve(node: Node, stop: Receiver<()>) {
+    let events = node.events();
+    loop {
+        select! {
+            recv(stop) -> _ => return,
+            recv(events) -> e => {
+                let Ok(e) = e else { return };
+                let _ = match &e {
+                    Event::Enter { peer, .. } => node.whispers(*peer, "R:HELLO"),
+                    Event::Whisper { peer, .. } if first_frame(&e) == b"S:WHISPER" => node.whispers(*peer, "R:WHISPER"),
+                    Event::Shout { group, .. } if first_frame(&e) == b"S:SHOUT" => node.shouts(group, "R:SHOUT"),
+                    _ => Ok(()),
+                };
+            }
+        }
+    }
+}
+
+fn wait(
+    events: &Receiver<Event>,
+    limit: Duration,
+    mut done: impl FnMut(&Event) -> bool,
+) -> Result<(), String> {
+    let end = Instant::now() + limit;
+    loop {
+        let e = events
+            .recv_deadline(end)
+            .map_err(|_| format!("timed out after {}s", limit.as_secs()))?;
+        if done(&e) {
+            return Ok(());
+        }
+    }
+}
+
+/// The local side: returns the summary JSON.
+pub fn local(
+    count: usize,
+    messages: usize,
+    interface: &str,
+    port: u16,
+) -> Result<serde_json::Value, String> {
+    let limit = Duration::from_secs(120);
+    let t0 = Instant::now();
+    let n = node("local", interface, port)?;
+    let events = n.events();
+    let mut remotes: Vec<PeerId> = Vec::new();
+    let mut hellos = 0;
+    wait(&events, limit, |e| {
+        match e {
+            Event::Enter { peer, .. } => remotes.push(*peer),
+            Event::Whisper { .. } if first_frame(e) == b"R:HELLO" => hellos += 1,
+            _ => {}
+        }
+        remotes.len() >= count && hellos >= count
+    })?;
+    let coordinate = t0.elapsed();
+    println!(
+        "coordinated with {count} remotes and got every greeting in {:.3}s",
+        coordinate.as_secs_f64()
+    );
+
+    // Whispers, round-robin, draining replies as they come.
+    let t1 = Instant::now();
+    let mut replies = 0;
+    let count_reply =
+        |e: &Event| matches!(e, Event::Whisper { .. }) && first_frame(e) == b"R:WHISPER";
+    for i in 0..messages {
+        n.whispers(remotes[i % remotes.len()], "S:WHISPER")
+            .map_err(|e| e.to_string())?;
+        while let Ok(e) = events.try_recv() {
+            replies += count_reply(&e) as usize;
+        }
+    }
+    if replies < messages {
+        wait(&events, limit, |e| {
+            replies += count_reply(e) as usize;
+            replies >= messages
+        })?;
+    }
+    let whisper_time = t1.elapsed();
+    let whisper_rate = messages as f64 / whisper_time.as_secs_f64();
+    println!(
+        "{messages} whispers and replies in {:.3}s: {whisper_rate:.0} msg/s",
+        whisper_time.as_secs_f64()
+    );
+
+    // Shouts: each reaches every remote, and each remote shouts back.
+    let shouts = (messages / count.max(1)).max(1);
+    let expect = shouts * remotes.len();
+    let t2 = Instant::now();
+    let mut got = 0;
+    let count_shout = |e: &Event| matches!(e, Event::Shout { .. }) && first_frame(e) == b"R:SHOUT";
+    for _ in 0..shouts {
+        n.shouts("GLOBAL", "S:SHOUT").map_err(|e| e.to_string())?;
+        while let Ok(e) = events.try_recv() {
+            got += count_shout(&e) as usize;
+        }
+    }
+    if got < expect {
+        wait(&events, limit, |e| {
+            got += count_shout(e) as usize;
+            got >= expect
+        })?;
+    }
+    let shout_time = t2.elapsed();
+    let shout_rate = expect as f64 / shout_time.as_secs_f64();
+    println!(
+        "{shouts} shouts to {count} remotes, {expect} replies in {:.3}s: {shout_rate:.0} msg/s",
+        shout_time.as_secs_f64()
+    );
+    Ok(json!({
+        "mode": "perf-local", "remotes": count, "messages": messages,
+        "coordinate_s": coordinate.as_secs_f64(),
+        "whisper": {"messages": messages, "seconds": whisper_time.as_secs_f64(), "per_second": whisper_rate},
+        "shout": {"shouts": shouts, "replies": expect, "seconds": shout_time.as_secs_f64(), "per_second": shout_rate},
+    }))
+}
