@@ -97,6 +97,34 @@ enum Mode {
         #[command(subcommand)]
         side: PerfSide,
     },
+    /// One node that whispers every whisper back (a peer for `bench latency`).
+    Echo {
+        /// Interface (`lo` keeps it on this host).
+        #[arg(long, default_value = "lo")]
+        interface: String,
+        /// Beacon port.
+        #[arg(long, default_value_t = 5670)]
+        port: u16,
+    },
+    /// Whisper round-trip latency against an echo peer.
+    Bench {
+        /// Round trips per payload size.
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Payload sizes in bytes.
+        #[arg(long, value_delimiter = ',', default_value = "16,1024")]
+        sizes: Vec<usize>,
+        /// Interface (`lo` keeps it on this host).
+        #[arg(long, default_value = "lo")]
+        interface: String,
+        /// Beacon port.
+        #[arg(long, default_value_t = 5670)]
+        port: u16,
+        /// Use an echo peer started elsewhere (`zmesh-tester echo`) instead of one in
+        /// this process.
+        #[arg(long)]
+        external_echo: bool,
+    },
     /// One node that whispers its peers and reports everything as JSON lines.
     Node {
         /// Node name.
@@ -251,6 +279,29 @@ fn main() {
             }
             Err(e) => {
                 eprintln!("perf local: {e}");
+                1
+            }
+        },
+        Mode::Echo { interface, port } => match perf::echo(&interface, port) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("echo: {e}");
+                1
+            }
+        },
+        Mode::Bench {
+            count,
+            sizes,
+            interface,
+            port,
+            external_echo,
+        } => match perf::latency(count.max(10), &sizes, &interface, port, !external_echo) {
+            Ok(v) => {
+                println!("{v}");
+                0
+            }
+            Err(e) => {
+                eprintln!("bench: {e}");
                 1
             }
         },

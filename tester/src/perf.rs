@@ -172,3 +172,110 @@ pub fn local(
         "shout": {"shouts": shouts, "replies": expect, "seconds": shout_time.as_secs_f64(), "per_second": shout_rate},
     }))
 }
+
+/// Runs an echo node on its own thread: every whisper goes back to its sender,
+/// frames unchanged. Dropping the returned sender stops it.
+fn spawn_echo(n: Node) -> (crossbeam_channel::Sender<()>, std::thread::JoinHandle<()>) {
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+    let t = std::thread::spawn(move || {
+        let events = n.events();
+        loop {
+            select! {
+                recv(stop_rx) -> _ => return,
+                recv(events) -> e => match e {
+                    Ok(Event::Whisper { peer, content, .. }) => {
+                        let _ = n.whisper(peer, content);
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                },
+            }
+        }
+    });
+    (stop_tx, t)
+}
+
+/// `echo`: one node that whispers every whisper it receives back to its sender,
+/// until standard input ends.
+pub fn echo(interface: &str, port: u16) -> Result<(), String> {
+    let (stop, t) = spawn_echo(node("echo", interface, port)?);
+    eprintln!("echo: up on port {port}; end of input stops it");
+    let mut line = String::new();
+    while std::io::stdin()
+        .read_line(&mut line)
+        .map(|n| n > 0)
+        .unwrap_or(false)
+    {
+        line.clear();
+    }
+    drop(stop);
+    let _ = t.join();
+    Ok(())
+}
+
+/// `bench latency`: whisper round trips to an echo peer, one at a time, for each
+/// payload size; with `local_echo` the echo node runs in this process.
+pub fn latency(
+    count: usize,
+    sizes: &[usize],
+    interface: &str,
+    port: u16,
+    local_echo: bool,
+) -> Result<serde_json::Value, String> {
+    let limit = Duration::from_secs(60);
+    // An in-process echo peer answers from its own thread, as a remote one would.
+    let echo_side = if local_echo {
+        Some(spawn_echo(node("echo", interface, port)?))
+    } else {
+        None
+    };
+    let n = node("latency", interface, port)?;
+    let events = n.events();
+    let mut echo_peer = None;
+    wait(&events, limit, |e| {
+        if let Event::Enter { peer, name, .. } = e {
+            if name == "echo" {
+                echo_peer = Some(*peer);
+            }
+        }
+        echo_peer.is_some()
+    })?;
+    let peer = echo_peer.expect("waited for it");
+    let mut results = Vec::new();
+    for &size in sizes {
+        let mut rtts = Vec::with_capacity(count);
+        for i in 0..count + count / 10 {
+            let mut frame = (i as u64).to_be_bytes().to_vec();
+            frame.resize(size.max(8), 0xab);
+            let t = Instant::now();
+            n.whisper(peer, vec![frame.clone()])
+                .map_err(|e| e.to_string())?;
+            wait(
+                &events,
+                limit,
+                |e| matches!(e, Event::Whisper { content, .. } if content.first() == Some(&frame)),
+            )?;
+            // The first tenth warms up connections and caches; it is not counted.
+            if i >= count / 10 {
+                rtts.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+        rtts.sort_by(f64::total_cmp);
+        let at = |q: f64| rtts[((rtts.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "{size} B: round trip p50 {:.0} us, p90 {:.0} us, p99 {:.0} us ({count} round trips)",
+            at(0.5),
+            at(0.9),
+            at(0.99)
+        );
+        results.push(json!({"bytes": size, "count": count, "p50_us": at(0.5), "p90_us": at(0.9), "p99_us": at(0.99)}));
+    }
+    drop(n);
+    if let Some((stop, t)) = echo_side {
+        drop(stop);
+        let _ = t.join();
+    }
+    Ok(
+        json!({"mode": "bench-latency", "echo": if local_echo { "in-process" } else { "external" }, "results": results}),
+    )
+}

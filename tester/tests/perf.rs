@@ -48,3 +48,40 @@ fn perf_local_against_perf_remote() {
     assert_eq!(v["shout"]["replies"], 3000);
     assert!(v["whisper"]["per_second"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn bench_latency_against_an_external_echo() {
+    let exe = env!("CARGO_BIN_EXE_zmesh-tester");
+    let mut echo = Command::new(exe)
+        .args(["echo", "--interface", "lo", "--port", "46504"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start echo");
+    let out = Command::new(exe)
+        .args([
+            "bench",
+            "--count",
+            "200",
+            "--sizes",
+            "16,1024",
+            "--port",
+            "46504",
+            "--external-echo",
+        ])
+        .output()
+        .expect("run bench");
+    drop(echo.stdin.take());
+    assert!(echo.wait().expect("echo ends").success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).expect("JSON");
+    let r = v["results"].as_array().unwrap();
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[1]["bytes"], 1024);
+    assert!(r[0]["p50_us"].as_f64().unwrap() <= r[0]["p99_us"].as_f64().unwrap());
+}
