@@ -89,6 +89,34 @@ fn wait(
     }
 }
 
+/// One measured phase: `sends` calls of `send`, draining events as they come, until
+/// `expect` whispers or shouts whose first frame is `reply` have arrived.
+fn phase(
+    events: &Receiver<Event>,
+    limit: Duration,
+    sends: usize,
+    expect: usize,
+    reply: &[u8],
+    send: impl Fn(usize) -> Result<(), zmesh::Error>,
+) -> Result<Duration, String> {
+    let is_reply = |e: &Event| e.content().is_some() && first_frame(e) == reply;
+    let t = Instant::now();
+    let mut got = 0;
+    for i in 0..sends {
+        send(i).map_err(|e| e.to_string())?;
+        while let Ok(e) = events.try_recv() {
+            got += is_reply(&e) as usize;
+        }
+    }
+    if got < expect {
+        wait(events, limit, |e| {
+            got += is_reply(e) as usize;
+            got >= expect
+        })?;
+    }
+    Ok(t.elapsed())
+}
+
 /// The local side: returns the summary JSON.
 pub fn local(
     count: usize,
@@ -117,24 +145,9 @@ pub fn local(
     );
 
     // Whispers, round-robin, draining replies as they come.
-    let t1 = Instant::now();
-    let mut replies = 0;
-    let count_reply =
-        |e: &Event| matches!(e, Event::Whisper { .. }) && first_frame(e) == b"R:WHISPER";
-    for i in 0..messages {
+    let whisper_time = phase(&events, limit, messages, messages, b"R:WHISPER", |i| {
         n.whispers(remotes[i % remotes.len()], "S:WHISPER")
-            .map_err(|e| e.to_string())?;
-        while let Ok(e) = events.try_recv() {
-            replies += count_reply(&e) as usize;
-        }
-    }
-    if replies < messages {
-        wait(&events, limit, |e| {
-            replies += count_reply(e) as usize;
-            replies >= messages
-        })?;
-    }
-    let whisper_time = t1.elapsed();
+    })?;
     let whisper_rate = messages as f64 / whisper_time.as_secs_f64();
     println!(
         "{messages} whispers and replies in {:.3}s: {whisper_rate:.0} msg/s",
@@ -144,22 +157,9 @@ pub fn local(
     // Shouts: each reaches every remote, and each remote shouts back.
     let shouts = (messages / count.max(1)).max(1);
     let expect = shouts * remotes.len();
-    let t2 = Instant::now();
-    let mut got = 0;
-    let count_shout = |e: &Event| matches!(e, Event::Shout { .. }) && first_frame(e) == b"R:SHOUT";
-    for _ in 0..shouts {
-        n.shouts("GLOBAL", "S:SHOUT").map_err(|e| e.to_string())?;
-        while let Ok(e) = events.try_recv() {
-            got += count_shout(&e) as usize;
-        }
-    }
-    if got < expect {
-        wait(&events, limit, |e| {
-            got += count_shout(e) as usize;
-            got >= expect
-        })?;
-    }
-    let shout_time = t2.elapsed();
+    let shout_time = phase(&events, limit, shouts, expect, b"R:SHOUT", |_| {
+        n.shouts("GLOBAL", "S:SHOUT")
+    })?;
     let shout_rate = expect as f64 / shout_time.as_secs_f64();
     println!(
         "{shouts} shouts to {count} remotes, {expect} replies in {:.3}s: {shout_rate:.0} msg/s",
