@@ -2,6 +2,8 @@
 //! and Pyre (made by `.ci/run`), and driving a Python helper over JSON lines.
 #![allow(dead_code)]
 
+pub mod talk;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -119,6 +121,14 @@ impl Helper {
                 Err(_) => panic!("helper never said {what}; it said {:#?}", self.seen),
             }
         }
+    }
+}
+
+impl Helper {
+    /// Kills the helper at once (a crash: no goodbye on the wire).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

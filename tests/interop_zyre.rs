@@ -1,0 +1,316 @@
+//! zmesh and real Zyre C nodes (libzyre 2.0.1 from the pyzyre wheel, fetched by
+//! `scripts/fetch-zyre`) in one mesh: the conversation of the Pyre test, heartbeats
+//! between idle peers, a crash, and a mixed mesh of two Zyre and two zmesh nodes.
+//!
+//! czmq never beacons on a loopback interface, so each test runs inside a network
+//! namespace of its own with a veth pair (`zv0`, `zv1`) and nothing else: the test
+//! binary creates the namespace and re-runs just that test inside it. Needs root and
+//! iproute2; as with the tester's namespace test, only CI fails without them.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::talk::{converse, of_type, other_args, wait_event, zmesh_node};
+use common::{hex, Helper};
+use serde_json::json;
+use zmesh::{Event, ExitReason, Node, PeerId};
+
+/// Set in the re-run inside the namespace: the directory with libzyre.
+const INNER: &str = "ZMESH_ZYRE_INNER";
+const IFACE: &str = "zv0";
+const PREFIX: &str = "tcp://10.251.0.1:";
+
+fn required() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("ZMESH_REQUIRE_INTEROP").is_some()
+}
+
+fn skip(why: &str) {
+    assert!(!required(), "Zyre interop test cannot run: {why}");
+    eprintln!("SKIPPED: {why}");
+}
+
+fn zyre_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("ZMESH_ZYRE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/zyre"));
+    if dir.join("libzyre.so").exists() && dir.join("libpystub.so").exists() {
+        Some(dir)
+    } else {
+        skip(&format!(
+            "no libzyre at {} (run scripts/fetch-zyre, or set ZMESH_ZYRE_DIR)",
+            dir.display()
+        ));
+        None
+    }
+}
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A network namespace with `lo` and a veth pair, removed on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Option<Netns> {
+        let name = format!("zy{}{tag}", std::process::id());
+        if !ip(&["netns", "add", &name]) {
+            // As the tester's namespace test: only CI insists on root.
+            let why = "cannot create a network namespace (needs root and iproute2)";
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("SKIPPED: {why}");
+            return None;
+        }
+        let ns = Netns(name);
+        let n = ns.0.as_str();
+        for step in [
+            &["-n", n, "link", "set", "lo", "up"][..],
+            &[
+                "-n", n, "link", "add", "zv0", "type", "veth", "peer", "name", "zv1",
+            ],
+            &[
+                "-n",
+                n,
+                "addr",
+                "add",
+                "10.251.0.1/24",
+                "brd",
+                "+",
+                "dev",
+                "zv0",
+            ],
+            &["-n", n, "link", "set", "zv0", "up"],
+            &["-n", n, "link", "set", "zv1", "up"],
+        ] {
+            assert!(ip(step), "ip {step:?} failed");
+        }
+        Some(ns)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.0]);
+    }
+}
+
+/// Runs `body` inside a fresh namespace: outside one, this re-runs the test binary
+/// there with only `test` selected.
+fn in_namespace(test: &str, tag: &str, body: impl FnOnce(PathBuf, PathBuf)) {
+    if let Some(dir) = std::env::var_os(INNER) {
+        let python = common::python().expect("python inside the namespace");
+        body(python, PathBuf::from(dir));
+        return;
+    }
+    if common::python().is_none() {
+        return;
+    }
+    let Some(dir) = zyre_dir() else { return };
+    let Some(ns) = Netns::new(tag) else { return };
+    let status = Command::new("ip")
+        .args(["netns", "exec", &ns.0])
+        .arg(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(INNER, &dir)
+        .status()
+        .expect("run the test inside the namespace");
+    assert!(status.success(), "{test} failed inside namespace {}", ns.0);
+}
+
+fn zyre(python: &PathBuf, dir: &Path, name: &str, port: u16, extra: &[String]) -> Helper {
+    let mut args = vec![
+        dir.display().to_string(),
+        IFACE.to_string(),
+        name.to_string(),
+        port.to_string(),
+    ];
+    args.extend_from_slice(extra);
+    Helper::spawn(python, "zyre_peer.py", &args)
+}
+
+fn started(h: &mut Helper) -> PeerId {
+    let v = h.wait("STARTED", |v| v["type"] == "STARTED");
+    assert_eq!(v["version"], 20001, "libzyre version");
+    v["peer"].as_str().unwrap().parse().unwrap()
+}
+
+fn meet(python: PathBuf, dir: PathBuf, port: u16) -> (Node, Helper, PeerId) {
+    let mut zy = zyre(&python, &dir, "zyre1", port, &other_args());
+    let zyre_id = started(&mut zy);
+    let z = zmesh_node("zmesh1", IFACE, port);
+    converse(&mut zy, zyre_id, "zyre1", PREFIX, &z);
+    (z, zy, zyre_id)
+}
+
+#[test]
+fn zyre_and_zmesh_converse_then_zmesh_stops() {
+    in_namespace(
+        "zyre_and_zmesh_converse_then_zmesh_stops",
+        "a",
+        |py, dir| {
+            let (mut z, mut zy, _) = meet(py, dir, 46205);
+            let zid = z.uuid().to_string();
+            z.stop();
+            zy.wait("EXIT", of_type("EXIT", &zid));
+        },
+    );
+}
+
+#[test]
+fn zyre_and_zmesh_converse_then_zyre_stops() {
+    in_namespace("zyre_and_zmesh_converse_then_zyre_stops", "b", |py, dir| {
+        let (z, mut zy, zyre_id) = meet(py, dir, 46206);
+        zy.send(json!({"cmd": "stop"}));
+        zy.wait("STOPPED", |v| v["type"] == "STOPPED");
+        let exit = wait_event(&z.events(), |e| e.kind() == "EXIT" && e.peer() == zyre_id);
+        assert!(
+            matches!(
+                exit,
+                Event::Exit {
+                    reason: ExitReason::Left,
+                    ..
+                }
+            ),
+            "{exit:?}"
+        );
+    });
+}
+
+/// With 1 s evasive and 3 s expired timeouts on both sides, 8 s of silence must
+/// not drop either peer (each side's PING is answered); a crash of the Zyre
+/// process must then be seen as an EXIT by expiry.
+#[test]
+fn zyre_and_zmesh_heartbeats_then_zyre_crashes() {
+    in_namespace(
+        "zyre_and_zmesh_heartbeats_then_zyre_crashes",
+        "c",
+        |py, dir| {
+            let port = 46207;
+            let extra = ["evasive=1000".to_string(), "expired=3000".to_string()];
+            let mut zy = zyre(&py, &dir, "zyre1", port, &extra);
+            let zyre_id = started(&mut zy);
+            let mut z = Node::new("zmesh1");
+            z.set_interface(IFACE);
+            z.set_port(port);
+            z.set_evasive_timeout(Duration::from_secs(1));
+            z.set_expired_timeout(Duration::from_secs(3));
+            z.start().unwrap();
+            let zid = z.uuid().to_string();
+            let rx = z.events();
+            wait_event(&rx, |e| e.kind() == "ENTER" && e.peer() == zyre_id);
+            zy.wait("ENTER", of_type("ENTER", &zid));
+
+            let quiet_until = Instant::now() + Duration::from_secs(8);
+            while let Some(left) = quiet_until.checked_duration_since(Instant::now()) {
+                if let Ok(e) = rx.recv_timeout(left) {
+                    assert!(
+                        e.kind() != "EXIT",
+                        "zmesh dropped the idle Zyre peer: {e:?}"
+                    );
+                }
+            }
+            zy.poll_lines();
+            assert!(
+                !zy.seen.iter().any(|v| v["type"] == "EXIT"),
+                "Zyre dropped the idle zmesh peer: {:?}",
+                zy.seen
+            );
+            assert_eq!(z.peers().unwrap(), vec![zyre_id]);
+
+            zy.kill();
+            let exit = wait_event(&rx, |e| e.kind() == "EXIT" && e.peer() == zyre_id);
+            assert!(
+                matches!(
+                    exit,
+                    Event::Exit {
+                        reason: ExitReason::Expired,
+                        ..
+                    }
+                ),
+                "{exit:?}"
+            );
+        },
+    );
+}
+
+/// Two Zyre and two zmesh nodes: everyone enters everyone, joins MIX, and every
+/// node's shout reaches the three others.
+#[test]
+fn two_zyre_and_two_zmesh_nodes_form_one_mesh() {
+    in_namespace(
+        "two_zyre_and_two_zmesh_nodes_form_one_mesh",
+        "d",
+        |py, dir| {
+            let port = 46208;
+            let mut zyres: Vec<Helper> = (0..2)
+                .map(|i| zyre(&py, &dir, &format!("zyre{i}"), port, &["+MIX".to_string()]))
+                .collect();
+            let zyre_ids: Vec<PeerId> = zyres.iter_mut().map(started).collect();
+            let zmeshes: Vec<Node> = (0..2)
+                .map(|i| {
+                    let mut z = Node::new(&format!("zmesh{i}"));
+                    z.set_interface(IFACE);
+                    z.set_port(port);
+                    z.join("MIX").unwrap();
+                    z.start().unwrap();
+                    z
+                })
+                .collect();
+            let zmesh_ids: Vec<PeerId> = zmeshes.iter().map(|z| z.uuid()).collect();
+            let all: BTreeSet<PeerId> = zyre_ids.iter().chain(&zmesh_ids).copied().collect();
+
+            // Every node sees the three others join MIX.
+            for (z, me) in zmeshes.iter().zip(&zmesh_ids) {
+                let rx = z.events();
+                let mut joined = BTreeSet::new();
+                while joined.len() < 3 {
+                    let e = wait_event(&rx, |e| e.kind() == "JOIN");
+                    joined.insert(e.peer());
+                }
+                assert_eq!(joined, all.iter().filter(|p| *p != me).copied().collect());
+            }
+            for (h, me) in zyres.iter_mut().zip(&zyre_ids) {
+                for other in all.iter().filter(|p| *p != me) {
+                    let j = h.wait("JOIN", of_type("JOIN", &other.to_string()));
+                    assert_eq!(j["group"], "MIX");
+                }
+            }
+
+            // Every node shouts once.
+            for (i, h) in zyres.iter_mut().enumerate() {
+                h.send(json!({"cmd": "shout", "group": "MIX", "frames": [hex(format!("zyre{i}").as_bytes())]}));
+            }
+            for (i, z) in zmeshes.iter().enumerate() {
+                z.shout("MIX", vec![format!("zmesh{i}").into_bytes()])
+                    .unwrap();
+            }
+            for (z, me) in zmeshes.iter().zip(&zmesh_ids) {
+                let rx = z.events();
+                let mut from = BTreeSet::new();
+                while from.len() < 3 {
+                    let e = wait_event(&rx, |e| e.kind() == "SHOUT");
+                    from.insert(e.peer());
+                }
+                assert!(!from.contains(me));
+            }
+            for (h, me) in zyres.iter_mut().zip(&zyre_ids) {
+                for other in all.iter().filter(|p| *p != me) {
+                    let s = h.wait("SHOUT", of_type("SHOUT", &other.to_string()));
+                    assert_eq!(s["group"], "MIX");
+                }
+            }
+            for z in &zmeshes {
+                assert_eq!(z.stats().unwrap().malformed, 0);
+            }
+        },
+    );
+}
