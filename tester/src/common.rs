@@ -76,12 +76,29 @@ pub fn cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// This process's peak resident memory in bytes, from /proc on Linux.
-pub fn peak_memory() -> Option<u64> {
+/// A memory figure from /proc/self/status (Linux), in bytes.
+fn status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// This process's peak resident memory in bytes.
+pub fn peak_memory() -> Option<u64> {
+    status_bytes("VmHWM:")
+}
+
+/// This process's resident memory now, in bytes.
+pub fn current_memory() -> Option<u64> {
+    status_bytes("VmRSS:")
+}
+
+/// How many files this process may open (the soft limit), from /proc on Linux.
+pub fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 #[cfg(test)]

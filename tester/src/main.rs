@@ -4,9 +4,13 @@
 //! zmesh-tester churn --slots 100 --duration 120s [--seed S] [--groups 10] [--summary json]
 //! zmesh-tester netns --hosts 4 --loss 30 --duration 60s       (root, iproute2, nftables)
 //! zmesh-tester node --name h0 --interface eth0 --port 5670    (one node; used by netns)
+//! zmesh-tester perf remote N | perf local N M                 (Zyre's perf protocol)
+//! zmesh-tester echo | sink                                    (peers for bench)
+//! zmesh-tester bench latency | throughput | mesh | idle | tcp
 //! ```
 //! The exit code is 0 only if every check held.
 
+mod bench;
 mod churn;
 mod common;
 mod netns;
@@ -106,24 +110,19 @@ enum Mode {
         #[arg(long, default_value_t = 5670)]
         port: u16,
     },
-    /// Whisper round-trip latency against an echo peer.
-    Bench {
-        /// Round trips per payload size.
-        #[arg(long, default_value_t = 10_000)]
-        count: usize,
-        /// Payload sizes in bytes.
-        #[arg(long, value_delimiter = ',', default_value = "16,1024")]
-        sizes: Vec<usize>,
+    /// One node called `sink` that counts one-way whispers (a peer for `bench throughput`).
+    Sink {
         /// Interface (`lo` keeps it on this host).
         #[arg(long, default_value = "lo")]
         interface: String,
         /// Beacon port.
         #[arg(long, default_value_t = 5670)]
         port: u16,
-        /// Use an echo peer started elsewhere (`zmesh-tester echo`) instead of one in
-        /// this process.
-        #[arg(long)]
-        external_echo: bool,
+    },
+    /// Latency, throughput, mesh formation, idle cost, and the plain-TCP ceiling.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
     },
     /// One node that whispers its peers and reports everything as JSON lines.
     Node {
@@ -174,6 +173,107 @@ enum PerfSide {
         #[arg(long, default_value_t = 5670)]
         port: u16,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchWhat {
+    /// Whisper round trips against a peer called `echo`, per payload size.
+    Latency {
+        /// Round trips per payload size.
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Payload sizes in bytes.
+        #[arg(long, value_delimiter = ',', default_value = "16,1024")]
+        sizes: Vec<usize>,
+        /// Interface (`lo` keeps it on this host).
+        #[arg(long, default_value = "lo")]
+        interface: String,
+        /// Beacon port.
+        #[arg(long, default_value_t = 5670)]
+        port: u16,
+        /// Use an echo peer started elsewhere (`zmesh-tester echo`, or Zyre's or
+        /// Pyre's twin) instead of one in this process.
+        #[arg(long)]
+        external_echo: bool,
+    },
+    /// One-way whispers to a peer called `sink`, per payload size.
+    Throughput {
+        /// Whispers per payload size (fewer for large payloads, see --mib).
+        #[arg(long, default_value_t = 200_000)]
+        count: usize,
+        /// Payload sizes in bytes.
+        #[arg(long, value_delimiter = ',', default_value = "16,1024,65536")]
+        sizes: Vec<usize>,
+        /// At most this many MiB per payload size.
+        #[arg(long, default_value_t = 1024)]
+        mib: usize,
+        /// Interface (`lo` keeps it on this host).
+        #[arg(long, default_value = "lo")]
+        interface: String,
+        /// Beacon port.
+        #[arg(long, default_value_t = 5670)]
+        port: u16,
+        /// Use a sink started elsewhere (`zmesh-tester sink`, or Zyre's or Pyre's
+        /// twin) instead of one in this process.
+        #[arg(long)]
+        external_sink: bool,
+    },
+    /// Time for N nodes started together in this process to reach a full mesh.
+    Mesh {
+        /// Node counts, one run each (beacon ports PORT, PORT+1, ...).
+        #[arg(long, value_delimiter = ',', default_value = "10,50,100")]
+        nodes: Vec<usize>,
+        /// Interface (`lo` keeps it on this host).
+        #[arg(long, default_value = "lo")]
+        interface: String,
+        /// First beacon port.
+        #[arg(long, default_value_t = 5670)]
+        port: u16,
+    },
+    /// CPU and resident memory of N idle nodes in a full mesh in this process.
+    Idle {
+        /// Number of nodes.
+        #[arg(long, default_value_t = 100)]
+        nodes: usize,
+        /// Seconds to measure, after the mesh has formed and settled.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Interface (`lo` keeps it on this host).
+        #[arg(long, default_value = "lo")]
+        interface: String,
+        /// Beacon port.
+        #[arg(long, default_value_t = 5670)]
+        port: u16,
+    },
+    /// The same whisper bytes over one plain TCP connection on 127.0.0.1: the ceiling.
+    Tcp {
+        /// Round trips per size (and ten times as many one-way messages).
+        #[arg(long, default_value_t = 20_000)]
+        count: usize,
+        /// Payload sizes for round trips.
+        #[arg(long, value_delimiter = ',', default_value = "16,1024")]
+        latency_sizes: Vec<usize>,
+        /// Payload sizes for one-way throughput.
+        #[arg(long, value_delimiter = ',', default_value = "16,1024,65536")]
+        sizes: Vec<usize>,
+        /// At most this many MiB per payload size.
+        #[arg(long, default_value_t = 1024)]
+        mib: usize,
+    },
+}
+
+/// Prints a bench result as one JSON line; the exit code.
+fn report(what: &str, r: Result<serde_json::Value, String>) -> i32 {
+    match r {
+        Ok(v) => {
+            println!("{v}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{what}: {e}");
+            1
+        }
+    }
 }
 
 fn print(summary: &serde_json::Value, format: &str) {
@@ -289,21 +389,58 @@ fn main() {
                 1
             }
         },
-        Mode::Bench {
-            count,
-            sizes,
-            interface,
-            port,
-            external_echo,
-        } => match perf::latency(count.max(10), &sizes, &interface, port, !external_echo) {
-            Ok(v) => {
-                println!("{v}");
-                0
-            }
+        Mode::Sink { interface, port } => match bench::sink(&interface, port) {
+            Ok(()) => 0,
             Err(e) => {
-                eprintln!("bench: {e}");
+                eprintln!("sink: {e}");
                 1
             }
+        },
+        Mode::Bench { what } => match what {
+            BenchWhat::Latency {
+                count,
+                sizes,
+                interface,
+                port,
+                external_echo,
+            } => report(
+                "bench latency",
+                perf::latency(count.max(10), &sizes, &interface, port, !external_echo),
+            ),
+            BenchWhat::Throughput {
+                count,
+                sizes,
+                mib,
+                interface,
+                port,
+                external_sink,
+            } => report(
+                "bench throughput",
+                bench::throughput(count, &sizes, mib, &interface, port, !external_sink),
+            ),
+            BenchWhat::Mesh {
+                nodes,
+                interface,
+                port,
+            } => report("bench mesh", bench::mesh(&nodes, &interface, port)),
+            BenchWhat::Idle {
+                nodes,
+                seconds,
+                interface,
+                port,
+            } => report(
+                "bench idle",
+                bench::idle(nodes.max(1), seconds.max(1), &interface, port),
+            ),
+            BenchWhat::Tcp {
+                count,
+                latency_sizes,
+                sizes,
+                mib,
+            } => report(
+                "bench tcp",
+                bench::tcp(count.max(10), &latency_sizes, &sizes, mib),
+            ),
         },
         Mode::Node {
             name,

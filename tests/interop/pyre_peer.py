@@ -11,7 +11,6 @@ commands: {"cmd": "join"|"leave", "group": G}
           {"cmd": "whisper", "peer": HEX32, "frames": [hex, ...]}
           {"cmd": "peers"}  {"cmd": "stop"}
 """
-import ipaddress
 import json
 import os
 import sys
@@ -20,30 +19,8 @@ import uuid
 import zmq
 
 from lines import Lines, out
-from pyre import Pyre, zbeacon
-
-LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
-
-
-def _prepare_socket(self):
-    self.address = ipaddress.IPv4Address("127.0.0.1")
-    self.network_address = ipaddress.IPv4Address("127.0.0.0")
-    self.broadcast_address = ipaddress.IPv4Address("127.255.255.255")
-    self.interface_name = "lo"
-
-
-_orig_send_beacon = zbeacon.ZBeacon.send_beacon
-
-
-def _guarded_send_beacon(self):
-    if ipaddress.IPv4Address(str(self.broadcast_address)) not in LOOPBACK:
-        out({"type": "FATAL", "reason": "beacon to %s refused" % self.broadcast_address})
-        os._exit(3)
-    _orig_send_beacon(self)
-
-
-zbeacon.ZBeacon._prepare_socket = _prepare_socket
-zbeacon.ZBeacon.send_beacon = _guarded_send_beacon
+import pyre_loopback  # noqa: F401  (confines Pyre's beacons to loopback)
+from pyre import Pyre
 
 
 def hexs(frames):
