@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::engine::{Config, Engine};
 use crate::event::{Event, PeerId};
-use crate::net::actor::{Actor, Command, WAKER};
+use crate::net::actor::{Actor, Command, Mailbox, WAKER};
 use crate::net::{beacon_socket, iface, Options};
 
 /// The ZRE discovery port (IANA "ZRE-DISC").
@@ -68,8 +68,7 @@ impl std::error::Error for Error {
 }
 
 struct Running {
-    commands: Sender<Command>,
-    waker: std::sync::Arc<mio::Waker>,
+    mailbox: Mailbox,
     thread: Option<JoinHandle<()>>,
     endpoint: String,
 }
@@ -231,9 +230,8 @@ impl Node {
         listener.set_nonblocking(true).map_err(Error::Io)?;
         let inbox = listener.local_addr().map_err(Error::Io)?;
         let poll = mio::Poll::new().map_err(Error::Io)?;
-        let waker =
-            std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?);
-        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        let waker = mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?;
+        let (mailbox, cmd_rx, asleep) = Mailbox::new(waker);
         let mut engine = Engine::new(self.config.clone(), self.id);
         for g in self.early_groups.lock().expect("not poisoned").iter() {
             engine.join(g);
@@ -246,6 +244,7 @@ impl Node {
             mio::net::TcpListener::from_std(listener),
             iface.is_loopback(),
             cmd_rx,
+            asleep,
             self.events_tx.clone(),
             self.options,
         )
@@ -262,8 +261,7 @@ impl Node {
             self.port
         );
         self.running = Some(Running {
-            commands: cmd_tx,
-            waker,
+            mailbox,
             thread: Some(thread),
             endpoint: format!("tcp://{inbox}"),
         });
@@ -275,8 +273,7 @@ impl Node {
     pub fn stop(&mut self) {
         if let Some(mut r) = self.running.take() {
             self.stopped = true;
-            let _ = r.commands.send(Command::Stop);
-            let _ = r.waker.wake();
+            let _ = r.mailbox.send(Command::Stop);
             if let Some(t) = r.thread.take() {
                 let _ = t.join();
             }
@@ -289,8 +286,7 @@ impl Node {
     pub fn abort(&mut self) {
         if let Some(mut r) = self.running.take() {
             self.stopped = true;
-            let _ = r.commands.send(Command::Abort);
-            let _ = r.waker.wake();
+            let _ = r.mailbox.send(Command::Abort);
             if let Some(t) = r.thread.take() {
                 let _ = t.join();
             }
@@ -314,8 +310,11 @@ impl Node {
 
     fn send(&self, cmd: Command) -> Result<(), Error> {
         let r = self.running.as_ref().ok_or(Error::NotRunning)?;
-        r.commands.send(cmd).map_err(|_| Error::NotRunning)?;
-        r.waker.wake().map_err(Error::Io)
+        match r.mailbox.send(cmd) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::NotRunning),
+            Err(e) => Err(Error::Io(e)),
+        }
     }
 
     /// Joins a group; every peer is told. Before start, the group is announced in

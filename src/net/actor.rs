@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -35,6 +37,43 @@ pub(crate) enum Command {
     Stop,
     /// Vanish without a word: no port-0 beacon, no Stop event, sockets just close.
     Abort,
+}
+
+/// The application's side of the command queue. Waking the actor costs a system
+/// call, so a command wakes it only when the actor has said it is about to sleep;
+/// a busy actor finds the command when it next looks at the queue.
+pub(crate) struct Mailbox {
+    commands: Sender<Command>,
+    waker: Arc<mio::Waker>,
+    asleep: Arc<AtomicBool>,
+}
+
+impl Mailbox {
+    /// A mailbox and the actor's ends of it (the queue and the sleep flag).
+    pub(crate) fn new(waker: mio::Waker) -> (Mailbox, Receiver<Command>, Arc<AtomicBool>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let asleep = Arc::new(AtomicBool::new(false));
+        let mailbox = Mailbox {
+            commands: tx,
+            waker: Arc::new(waker),
+            asleep: asleep.clone(),
+        };
+        (mailbox, rx, asleep)
+    }
+
+    /// Queues a command; false if the actor is gone.
+    pub(crate) fn send(&self, cmd: Command) -> io::Result<bool> {
+        if self.commands.send(cmd).is_err() {
+            return Ok(false);
+        }
+        // Pairs with the fence in `Actor::sleep`: either the actor sees this
+        // command before it sleeps, or this sees that it sleeps and wakes it.
+        fence(Ordering::SeqCst);
+        if self.asleep.load(Ordering::Relaxed) && self.asleep.swap(false, Ordering::Relaxed) {
+            self.waker.wake()?;
+        }
+        Ok(true)
+    }
 }
 
 /// Counters kept by the driver.
@@ -88,9 +127,13 @@ pub(crate) struct Actor {
     pub(crate) listener: TcpListener,
     pub(crate) loopback_only: bool,
     pub(crate) commands: Receiver<Command>,
+    asleep: Arc<AtomicBool>,
     pub(crate) events: Sender<Event>,
     pub(crate) options: Options,
     conns: HashMap<LinkId, Conn>,
+    /// Links with output written since the last flush: flushed once per turn of
+    /// the loop, so that a burst of messages to a link costs one system call.
+    unflushed: Vec<LinkId>,
     stats: DriverStats,
     buf: Vec<u8>,
     stopping: bool,
@@ -115,6 +158,7 @@ impl Actor {
         mut listener: TcpListener,
         loopback_only: bool,
         commands: Receiver<Command>,
+        asleep: Arc<AtomicBool>,
         events: Sender<Event>,
         options: Options,
     ) -> io::Result<Actor> {
@@ -130,9 +174,11 @@ impl Actor {
             listener,
             loopback_only,
             commands,
+            asleep,
             events,
             options,
             conns: HashMap::new(),
+            unflushed: Vec::new(),
             stats: DriverStats::default(),
             buf: vec![0u8; 64 * 1024],
             stopping: false,
@@ -147,6 +193,7 @@ impl Actor {
         loop {
             if !self.aborted {
                 self.drain_outputs();
+                self.flush_unflushed();
             }
             if self.stopping {
                 break;
@@ -161,7 +208,19 @@ impl Actor {
                 let t = Duration::from_millis(5);
                 timeout = Some(timeout.map_or(t, |x| x.min(t)));
             }
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            // Say we are about to sleep, then look at the queue once more (see
+            // `Mailbox::send`).
+            self.asleep.store(true, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            if !self.commands.is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+            let polled = self.poll.poll(&mut events, timeout);
+            self.asleep.store(false, Ordering::Relaxed);
+            if !self.commands.is_empty() {
+                self.commands();
+            }
+            if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
                     log::error!("poll failed: {e}");
                     break;
@@ -391,6 +450,21 @@ impl Actor {
         self.drain_outputs();
     }
 
+    /// Writes what was queued this turn to the sockets.
+    fn flush_unflushed(&mut self) {
+        while let Some(link) = self.unflushed.pop() {
+            let Some(conn) = self.conns.get_mut(&link) else {
+                continue;
+            };
+            if conn.connected {
+                if let Err(e) = conn.flush() {
+                    log::debug!("{}: {link:?} write failed: {e}", self.engine.name());
+                    self.close(link, CloseReason::Network);
+                }
+            }
+        }
+    }
+
     /// Carries out everything the engine asked for.
     fn drain_outputs(&mut self) {
         while let Some(out) = self.engine.poll_output() {
@@ -412,12 +486,21 @@ impl Actor {
                     let Some(conn) = self.conns.get_mut(&link) else {
                         continue;
                     };
-                    if conn.out.is_empty() {
-                        conn.out = bytes;
+                    if conn.unsent() == 0 {
+                        if conn.connected {
+                            self.unflushed.push(link);
+                        }
+                        if conn.out.is_empty() {
+                            conn.out = bytes;
+                        } else {
+                            conn.out.extend_from_slice(&bytes);
+                        }
                     } else {
                         conn.out.extend_from_slice(&bytes);
                     }
-                    let dead = conn.connected && conn.flush().is_err();
+                    // Past the bound, try the socket before giving up on the peer.
+                    let over = conn.unsent() > self.options.max_link_output;
+                    let dead = over && conn.connected && conn.flush().is_err();
                     if dead {
                         self.close(link, CloseReason::Network);
                     } else if self
