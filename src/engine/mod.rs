@@ -172,6 +172,11 @@ pub struct Engine {
     next_link: u64,
     next_beacon: Option<Instant>,
     next_reap: Option<Instant>,
+    /// No peer turns evasive before this (None: unknown). Deadlines only move later
+    /// when a peer is heard, so the earliest one seen at the last reap stays a lower
+    /// bound, and a reap before it has nothing to do: it is skipped without looking
+    /// at every peer.
+    reap_floor: Option<Instant>,
     /// Outgoing links waiting to be reconnected, by due time.
     reconnects: BTreeSet<(Instant, PeerId)>,
     /// Links with output to flush (duplicates allowed; a Vec keeps its memory,
@@ -215,6 +220,7 @@ impl Engine {
             next_link: 1,
             next_beacon: None,
             next_reap: None,
+            reap_floor: None,
             reconnects: BTreeSet::new(),
             dirty: Vec::new(),
             full: Vec::new(),
@@ -735,6 +741,7 @@ impl Engine {
         self.dirty.push(link_id);
         self.outbox.insert(link_id, id);
         self.by_endpoint.insert(p.endpoint.clone(), id);
+        self.reap_floor = self.reap_floor.map(|f| f.min(p.evasive_at));
         self.peers.insert(id, Box::new(p));
         self.peer_order.insert(id);
     }
@@ -979,13 +986,20 @@ impl Engine {
     }
 
     fn reap(&mut self, now: Instant) {
+        if self.reap_floor.is_some_and(|f| now < f) {
+            return;
+        }
         let reap = self.config.reap_interval();
         let mut expired = Vec::new();
         let mut events = Vec::new();
+        let mut floor: Option<Instant> = None;
         for id in &self.peer_order {
             let Some(p) = self.peers.get_mut(id) else {
                 continue;
             };
+            if now < p.expired_at {
+                floor = Some(floor.map_or(p.evasive_at, |f| f.min(p.evasive_at)));
+            }
             if now >= p.expired_at {
                 expired.push(p.id);
             } else if now >= p.evasive_at {
@@ -1007,6 +1021,8 @@ impl Engine {
                 }
             }
         }
+        // With no peers left there is no floor: reaps stay cheap (nothing to scan).
+        self.reap_floor = floor;
         for e in events {
             self.emit(e);
         }
