@@ -986,11 +986,16 @@ impl Sim {
         let e = node.engine.as_mut().expect("up");
         let mut to: Vec<PeerId> = Vec::new();
         if whisper {
-            let ready: Vec<PeerId> = e.ready_peers().collect();
-            if !ready.is_empty() {
-                let p = ready[node.traffic.below(ready.len())];
-                if e.whisper(p, &content) {
-                    to.push(p);
+            // The same draw and the same peer as indexing a list of the ready peers,
+            // without building one per message.
+            let n = e.ready_count();
+            if n > 0 {
+                let k = node.traffic.below(n);
+                let chosen = e.ready_peers().nth(k);
+                if let Some(p) = chosen {
+                    if e.whisper(p, &content) {
+                        to.push(p);
+                    }
                 }
             }
         } else {
