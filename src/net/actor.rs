@@ -22,6 +22,9 @@ const BEACON: Token = Token(1);
 const LISTENER: Token = Token(2);
 const FIRST_LINK: usize = 16;
 
+/// Output past this many bytes is written at once instead of at the end of the turn.
+const WRITE_NOW: usize = 256 << 10;
+
 /// Bytes read from a link per turn before others get theirs.
 const READ_BUDGET: usize = 1 << 20;
 
@@ -486,7 +489,8 @@ impl Actor {
                     let Some(conn) = self.conns.get_mut(&link) else {
                         continue;
                     };
-                    if conn.unsent() == 0 {
+                    let before = conn.unsent();
+                    if before == 0 {
                         if conn.connected {
                             self.unflushed.push(link);
                         }
@@ -498,9 +502,15 @@ impl Actor {
                     } else {
                         conn.out.extend_from_slice(&bytes);
                     }
-                    // Past the bound, try the socket before giving up on the peer.
-                    let over = conn.unsent() > self.options.max_link_output;
-                    let dead = over && conn.connected && conn.flush().is_err();
+                    // Output that grows past WRITE_NOW goes to the socket now rather
+                    // than at the end of the turn: the buffer stays small enough to
+                    // be reused instead of mapped and faulted in afresh. Only on the
+                    // crossing, so a blocked socket costs no syscall per message. Past
+                    // the bound, the socket gets a last chance before the peer goes.
+                    let after = conn.unsent();
+                    let crossed = before < WRITE_NOW && after >= WRITE_NOW;
+                    let over = after > self.options.max_link_output;
+                    let dead = (crossed || over) && conn.connected && conn.flush().is_err();
                     if dead {
                         self.close(link, CloseReason::Network);
                     } else if self
