@@ -118,22 +118,24 @@ enum Ev {
     Accept(usize),
     Connected(usize),
     Refused {
-        node: usize,
+        node: u32,
         inc: u32,
         link: LinkId,
     },
+    // Narrow fields: the heap moves entries a lot, so they are kept small.
     Data {
-        conn: usize,
-        to_end: usize,
+        conn: u32,
+        to_end: u8,
         bytes: Box<[u8]>,
     },
     Fin {
-        conn: usize,
-        to_end: usize,
+        conn: u32,
+        to_end: u8,
     },
+    /// `since`: when the outage began, in nanoseconds since the epoch.
     ResetCheck {
-        conn: usize,
-        since: Instant,
+        conn: u32,
+        since: u64,
     },
     Traffic(usize, u32),
     Sample,
@@ -450,8 +452,8 @@ impl Sim {
     fn tcp_path(&self, a: usize, b: usize) -> bool {
         self.host_alive(a)
             && self.host_alive(b)
-            && !self.blocked.contains(&(a, b))
-            && !self.blocked.contains(&(b, a))
+            && (self.blocked.is_empty()
+                || !self.blocked.contains(&(a, b)) && !self.blocked.contains(&(b, a)))
     }
 
     /// Runs the scenario to the end and returns the oracle's summary.
@@ -557,6 +559,7 @@ impl Sim {
                 }
             }
             Ev::Refused { node, inc, link } => {
+                let node = node as usize;
                 self.unmap(node, inc, link);
                 if self.nodes[node].inc == inc && self.nodes[node].state == NodeState::Up {
                     let now = self.now;
@@ -571,10 +574,10 @@ impl Sim {
                 to_end,
                 bytes,
             } => {
-                let Some(c) = self.conns[conn].as_ref() else {
+                let Some(c) = self.conns[conn as usize].as_ref() else {
                     return;
                 };
-                let e = &c.ends[to_end];
+                let e = &c.ends[to_end as usize];
                 let (i, inc, link, open) = (e.node, e.inc, e.link, e.open);
                 if open && self.nodes[i].inc == inc && self.nodes[i].state == NodeState::Up {
                     let now = self.now;
@@ -584,11 +587,14 @@ impl Sim {
                     self.drain(i);
                 }
             }
-            Ev::Fin { conn, to_end } => self.close_end(conn, to_end, true),
+            Ev::Fin { conn, to_end } => self.close_end(conn as usize, to_end as usize, true),
             Ev::ResetCheck { conn, since } => {
-                let still = self.conns[conn]
-                    .as_ref()
-                    .is_some_and(|c| c.down_since == Some(since));
+                let conn = conn as usize;
+                let epoch = self.epoch;
+                let still = self.conns[conn].as_ref().is_some_and(|c| {
+                    c.down_since
+                        .is_some_and(|d| (d - epoch).as_nanos() as u64 == since)
+                });
                 if still {
                     self.log([1, conn as u64, 0], |_| format!("tcp reset conn{conn}"));
                     self.close_end(conn, 0, true);
@@ -656,7 +662,7 @@ impl Sim {
             self.push(
                 at,
                 Ev::Refused {
-                    node: ci,
+                    node: ci as u32,
                     inc: cinc,
                     link,
                 },
@@ -745,7 +751,11 @@ impl Sim {
                 let Some(&j) = self.by_addr.get(&addr) else {
                     self.push(
                         now + Duration::from_millis(1),
-                        Ev::Refused { node: i, inc, link },
+                        Ev::Refused {
+                            node: i as u32,
+                            inc,
+                            link,
+                        },
                     );
                     return;
                 };
@@ -788,10 +798,24 @@ impl Sim {
                     }
                     // Host up, nothing listening: RST after a round trip.
                     NodeState::Stopped | NodeState::NotStarted if self.tcp_path(i, j) => {
-                        self.push(now + lat * 2, Ev::Refused { node: i, inc, link });
+                        self.push(
+                            now + lat * 2,
+                            Ev::Refused {
+                                node: i as u32,
+                                inc,
+                                link,
+                            },
+                        );
                     }
                     // Host gone or cut off: SYNs go unanswered.
-                    _ => self.push(now + CONNECT_TIMEOUT, Ev::Refused { node: i, inc, link }),
+                    _ => self.push(
+                        now + CONNECT_TIMEOUT,
+                        Ev::Refused {
+                            node: i as u32,
+                            inc,
+                            link,
+                        },
+                    ),
                 }
             }
             Output::Write { link, bytes } => {
@@ -831,8 +855,8 @@ impl Sim {
                 self.push(
                     now + TCP_USER_TIMEOUT,
                     Ev::ResetCheck {
-                        conn: c,
-                        since: now,
+                        conn: c as u32,
+                        since: (now - self.epoch).as_nanos() as u64,
                     },
                 );
             }
@@ -849,8 +873,8 @@ impl Sim {
             Held::Fin => self.push(
                 at,
                 Ev::Fin {
-                    conn: c,
-                    to_end: to,
+                    conn: c as u32,
+                    to_end: to as u8,
                 },
             ),
             Held::Data(bytes) => {
@@ -869,8 +893,8 @@ impl Sim {
                     self.push(
                         at,
                         Ev::Data {
-                            conn: c,
-                            to_end: to,
+                            conn: c as u32,
+                            to_end: to as u8,
                             bytes: bytes.into_boxed_slice(),
                         },
                     );
@@ -882,8 +906,8 @@ impl Sim {
                         self.push(
                             at,
                             Ev::Data {
-                                conn: c,
-                                to_end: to,
+                                conn: c as u32,
+                                to_end: to as u8,
                                 bytes: bytes[start..p].into(),
                             },
                         );
@@ -1076,7 +1100,9 @@ impl Sim {
                     self.order_violations
                         .push(format!("n{i} got #{id} from {} twice", self.name(peer)));
                 }
-                let last = self.last_seen.get(&(peer, i)).copied().unwrap_or(0);
+                let seen = self.last_seen.entry((peer, i)).or_insert(0);
+                let last = *seen;
+                *seen = last.max(id + 1);
                 if id < last {
                     let msg = format!(
                         "n{i} got #{id} from {} after #{}",
@@ -1085,7 +1111,6 @@ impl Sim {
                     );
                     self.order_violations.push(msg);
                 }
-                self.last_seen.insert((peer, i), last.max(id + 1));
             }
             Event::Evasive { .. } | Event::Silent { .. } => {}
             Event::Stop { .. } => self.log([8, i as u64, 0], |_| format!("n{i} STOP")),

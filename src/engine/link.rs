@@ -24,7 +24,7 @@ use super::hash::FixedMap;
 use std::fmt;
 
 use super::LinkId;
-use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item};
+use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item, GREETING_LEN};
 use crate::wire::WireError;
 
 /// The socket type a link presents in its READY.
@@ -119,9 +119,9 @@ pub struct Link {
 
 impl Link {
     fn new(role: Role, identity: &[u8], max_message: usize) -> Link {
-        let mut out = Greeting::null().encode().to_vec();
-        Command::ready(role.socket_type(), identity)
-            .encode(&mut out)
+        let mut out = Vec::with_capacity(GREETING_LEN + 64 + identity.len());
+        out.extend_from_slice(&Greeting::null().encode());
+        zmtp::encode_ready(&mut out, role.socket_type(), identity)
             .expect("identity fits a READY property"); // identities come from us, ≤ 255 bytes
         Link {
             role,
@@ -189,6 +189,14 @@ impl Link {
     /// frame list (a ZRE header frame plus content frames).
     pub fn send_parts(&mut self, first: &[u8], rest: &[Vec<u8>]) {
         let buf = self.message_buf();
+        // One allocation of the exact size when the buffer starts empty (it does after
+        // every write), instead of growing it frame by frame.
+        let size = zmtp::frame_size(first.len())
+            + rest
+                .iter()
+                .map(|f| zmtp::frame_size(f.len()))
+                .sum::<usize>();
+        buf.reserve(size);
         zmtp::encode_frame(buf, !rest.is_empty(), first);
         zmtp::encode_message(buf, rest);
     }
@@ -313,7 +321,38 @@ pub enum RouterEvent {
 #[derive(Debug)]
 struct Accepted {
     link: Link,
-    identity: Option<Vec<u8>>,
+    identity: Option<RoutingId>,
+}
+
+/// A routing id kept inside the link record when it is short (ZRE's are 17 bytes),
+/// so that finding a message's sender costs no further pointer chase.
+#[derive(Debug)]
+enum RoutingId {
+    Inline { len: u8, bytes: [u8; 22] },
+    Heap(Box<[u8]>),
+}
+
+impl RoutingId {
+    fn new(id: &[u8]) -> RoutingId {
+        let mut bytes = [0u8; 22];
+        match bytes.get_mut(..id.len()) {
+            Some(b) => {
+                b.copy_from_slice(id);
+                RoutingId::Inline {
+                    len: id.len() as u8,
+                    bytes,
+                }
+            }
+            None => RoutingId::Heap(id.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            RoutingId::Inline { len, bytes } => &bytes[..*len as usize],
+            RoutingId::Heap(b) => b,
+        }
+    }
 }
 
 /// The ROUTER side of many accepted links, with `ROUTER_HANDOVER` semantics: a new
@@ -372,7 +411,11 @@ impl Router {
 
     /// The routing id of a link, once it is ready.
     pub fn identity(&self, link: LinkId) -> Option<&[u8]> {
-        self.links.get(&link)?.identity.as_deref()
+        self.links
+            .get(&link)?
+            .identity
+            .as_ref()
+            .map(RoutingId::as_slice)
     }
 
     /// Feeds bytes received on `link` and appends what they produce to `events`. On
@@ -405,7 +448,7 @@ impl Router {
                         id.extend_from_slice(&self.next_anonymous.to_be_bytes());
                         id
                     };
-                    acc.identity = Some(id.clone());
+                    acc.identity = Some(RoutingId::new(&id));
                     if let Some(old) = self.by_identity.insert(id.clone(), link) {
                         if old != link {
                             self.links.remove(&old);
@@ -453,8 +496,9 @@ impl Router {
     pub fn remove(&mut self, link: LinkId) {
         if let Some(acc) = self.links.remove(&link) {
             if let Some(id) = acc.identity {
-                if self.by_identity.get(&id) == Some(&link) {
-                    self.by_identity.remove(&id);
+                let id = id.as_slice();
+                if self.by_identity.get(id) == Some(&link) {
+                    self.by_identity.remove(id);
                 }
             }
         }
@@ -572,6 +616,20 @@ mod tests {
         r.remove(LinkId(1));
         assert!(r.send(b"\x01peer", &[b"x"]));
         assert!(r.pending_output(LinkId(3)) > 0);
+    }
+
+    #[test]
+    fn router_keeps_short_and_long_identities() {
+        let mut r = Router::new(1024);
+        let short = [1u8; 22];
+        let long = [7u8; 200];
+        connect(&mut r, LinkId(1), &short);
+        connect(&mut r, LinkId(2), &long);
+        assert_eq!(r.identity(LinkId(1)), Some(&short[..]));
+        assert_eq!(r.identity(LinkId(2)), Some(&long[..]));
+        r.remove(LinkId(2));
+        assert!(!r.send(&long, &[b"x"]));
+        assert!(r.send(&short, &[b"x"]));
     }
 
     proptest! {

@@ -76,17 +76,8 @@ impl Peer {
             self.sent_sequence,
             self.id
         );
-        let body = match group {
-            Some(g) => Body::Shout {
-                group: g.to_string(),
-                content: Vec::new(),
-            },
-            None => Body::Whisper {
-                content: Vec::new(),
-            },
-        };
         scratch.clear();
-        match ZreMessage::new(self.sent_sequence, body).encode_header_into(scratch) {
+        match ZreMessage::encode_content_header(scratch, self.sent_sequence, group) {
             Ok(()) => self.link.send_parts(scratch, content),
             Err(e) => log::warn!("not sending to {}: {e}", self.id),
         }

@@ -282,6 +282,39 @@ impl Command {
     }
 }
 
+/// Appends the READY command a socket of `socket_type` presenting `identity` sends:
+/// the bytes of `Command::ready(socket_type, identity).encode(out)`, without building
+/// the command (every new link sends one).
+pub fn encode_ready(
+    out: &mut Vec<u8>,
+    socket_type: &str,
+    identity: &[u8],
+) -> Result<(), WireError> {
+    let len = 1 + 5 + 1 + 11 + 4 + socket_type.len() + 1 + 8 + 4 + identity.len();
+    if socket_type.len() > u32::MAX as usize || identity.len() > u32::MAX as usize {
+        return Err(WireError::FieldTooLong);
+    }
+    out.reserve(len + 9);
+    encode_frame_header(out, FLAG_COMMAND, len);
+    out.push(5);
+    out.extend_from_slice(b"READY");
+    for (name, value) in [
+        (&b"Socket-Type"[..], socket_type.as_bytes()),
+        (b"Identity", identity),
+    ] {
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        out.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        out.extend_from_slice(value);
+    }
+    Ok(())
+}
+
+/// Bytes a message frame with a `len`-byte body takes on the wire.
+pub fn frame_size(len: usize) -> usize {
+    len + if len > 255 { 9 } else { 2 }
+}
+
 fn encode_frame_header(out: &mut Vec<u8>, flags: u8, len: usize) {
     // LONG exactly when the body exceeds 255 bytes, as libzmq does.
     if len > 255 {
@@ -668,6 +701,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn encode_ready_matches_command(st in "[A-Z]{0,10}", id in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut want = Vec::new();
+            Command::ready(&st, &id).encode(&mut want).unwrap();
+            let mut got = Vec::new();
+            encode_ready(&mut got, &st, &id).unwrap();
+            prop_assert_eq!(got, want);
+        }
+
         #[test]
         fn any_split_gives_same_items((bytes, items) in stream(), cuts in proptest::collection::vec(any::<usize>(), 0..20)) {
             prop_assert_eq!(decode_split(&bytes, &cuts).unwrap(), items.clone());

@@ -236,6 +236,28 @@ impl ZreMessage {
         Ok(out)
     }
 
+    /// Appends the header frame of a WHISPER (`group` is `None`) or a SHOUT to `out`,
+    /// the same bytes as [`ZreMessage::encode_header_into`] gives, without building a
+    /// message: a shout goes to every member with its own sequence number.
+    pub fn encode_content_header(
+        out: &mut Vec<u8>,
+        sequence: u16,
+        group: Option<&str>,
+    ) -> Result<(), WireError> {
+        out.extend_from_slice(&SIGNATURE);
+        out.push(if group.is_some() {
+            id::SHOUT
+        } else {
+            id::WHISPER
+        });
+        out.push(VERSION);
+        out.extend_from_slice(&sequence.to_be_bytes());
+        if let Some(g) = group {
+            put_string(out, g)?;
+        }
+        Ok(())
+    }
+
     /// Appends the header frame to `out` (which callers can reuse between messages).
     /// On error `out` may hold a partial header.
     pub fn encode_header_into(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
@@ -512,6 +534,19 @@ mod tests {
             let mut frames = msg.encode().unwrap();
             let header = frames.remove(0);
             prop_assert_eq!(ZreMessage::decode(&header, frames).unwrap(), msg);
+        }
+
+        #[test]
+        fn content_header_matches_message(seq in any::<u16>(), group in proptest::option::of(short_string())) {
+            let body = match group.clone() {
+                Some(group) => Body::Shout { group, content: vec![] },
+                None => Body::Whisper { content: vec![] },
+            };
+            let mut want = Vec::new();
+            ZreMessage::new(seq, body).encode_header_into(&mut want).unwrap();
+            let mut got = Vec::new();
+            ZreMessage::encode_content_header(&mut got, seq, group.as_deref()).unwrap();
+            prop_assert_eq!(got, want);
         }
 
         #[test]
