@@ -364,8 +364,24 @@ pub struct Decoder {
     limit: usize,
     parts: Vec<Vec<u8>>,
     parts_size: usize,
+    /// A large frame whose body is being filled straight from [`Decoder::feed`], so
+    /// its bytes are copied once instead of into `buf` and then out of it.
+    big: Option<BigFrame>,
     failed: Option<WireError>,
 }
+
+#[derive(Debug)]
+struct BigFrame {
+    flags: u8,
+    size: usize,
+    body: Vec<u8>,
+}
+
+/// Frames at least this large, not yet whole, are filled in place.
+const BIG_FRAME: usize = 16 << 10;
+/// A large frame's first allocation: the announced size, but no more than this until
+/// the bytes arrive (a peer may announce a size and never send it).
+const BIG_FIRST_ALLOC: usize = 1 << 20;
 
 impl Decoder {
     /// A decoder that expects a greeting first and refuses messages (all frames
@@ -378,14 +394,23 @@ impl Decoder {
             limit: max_message,
             parts: Vec::new(),
             parts_size: 0,
+            big: None,
             failed: None,
         }
     }
 
     /// Adds received bytes.
-    pub fn feed(&mut self, bytes: &[u8]) {
+    pub fn feed(&mut self, mut bytes: &[u8]) {
         if self.failed.is_some() {
             return;
+        }
+        if let Some(big) = &mut self.big {
+            let n = (big.size - big.body.len()).min(bytes.len());
+            big.body.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if bytes.is_empty() {
+                return;
+            }
         }
         // Drop consumed bytes before growing, so the buffer holds at most one
         // partial frame plus what was just fed.
@@ -398,7 +423,7 @@ impl Decoder {
 
     /// Bytes fed but not yet decoded into items.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.pos
+        self.buf.len() - self.pos + self.big.as_ref().map_or(0, |b| b.body.len())
     }
 
     /// True once the greeting has been decoded.
@@ -418,6 +443,7 @@ impl Decoder {
             self.buf = Vec::new();
             self.pos = 0;
             self.parts = Vec::new();
+            self.big = None;
         }
         r
     }
@@ -435,6 +461,16 @@ impl Decoder {
             return Ok(Some(Item::Greeting(g)));
         }
         loop {
+            if let Some(big) = &self.big {
+                if big.body.len() < big.size {
+                    return Ok(None);
+                }
+                let big = self.big.take().expect("present");
+                match self.frame_done(big.flags, big.body)? {
+                    Some(item) => return Ok(Some(item)),
+                    None => continue,
+                }
+            }
             let avail = &self.buf[self.pos..];
             if avail.len() < 2 {
                 return Ok(None);
@@ -469,20 +505,35 @@ impl Decoder {
             // Fits in usize: it is below the limit, which is a usize.
             let size = size as usize;
             if avail.len() < header_len + size {
+                if size >= BIG_FRAME {
+                    let mut body = Vec::with_capacity(size.min(BIG_FIRST_ALLOC));
+                    body.extend_from_slice(&avail[header_len..]);
+                    self.big = Some(BigFrame { flags, size, body });
+                    self.pos = self.buf.len();
+                }
                 return Ok(None);
             }
             let body = avail[header_len..header_len + size].to_vec();
             self.pos += header_len + size;
-            if flags & FLAG_COMMAND != 0 {
-                return Ok(Some(Item::Command(Command::parse(&body)?)));
-            }
-            self.parts_size += size + FRAME_OVERHEAD;
-            self.parts.push(body);
-            if flags & FLAG_MORE == 0 {
-                self.parts_size = 0;
-                return Ok(Some(Item::Message(std::mem::take(&mut self.parts))));
+            if let Some(item) = self.frame_done(flags, body)? {
+                return Ok(Some(item));
             }
         }
+    }
+
+    /// A whole frame: a command, the last part of a message (which is returned), or
+    /// a part to keep.
+    fn frame_done(&mut self, flags: u8, body: Vec<u8>) -> Result<Option<Item>, WireError> {
+        if flags & FLAG_COMMAND != 0 {
+            return Ok(Some(Item::Command(Command::parse(&body)?)));
+        }
+        self.parts_size += body.len() + FRAME_OVERHEAD;
+        self.parts.push(body);
+        if flags & FLAG_MORE == 0 {
+            self.parts_size = 0;
+            return Ok(Some(Item::Message(std::mem::take(&mut self.parts))));
+        }
+        Ok(None)
     }
 }
 
@@ -698,6 +749,77 @@ mod tests {
             }
         }
         Ok(out)
+    }
+
+    /// Messages and commands with frames on both sides of `BIG_FRAME`, which large
+    /// frames take the in-place path.
+    fn big_stream() -> impl Strategy<Value = (Vec<u8>, Vec<Item>)> {
+        let pattern = |(n, b): (usize, u8)| -> Vec<u8> {
+            (0..n).map(|i| b.wrapping_add((i % 251) as u8)).collect()
+        };
+        let frame = prop_oneof![
+            (0usize..300, any::<u8>()).prop_map(pattern),
+            (BIG_FRAME - 3..BIG_FRAME * 3, any::<u8>()).prop_map(pattern),
+        ];
+        let msg = proptest::collection::vec(frame, 1..4).prop_map(Item::Message);
+        let cmd = (BIG_FRAME - 3..BIG_FRAME * 2, any::<u8>()).prop_map(move |x| {
+            Item::Command(Command::Unknown {
+                name: b"BIG".to_vec(),
+                data: pattern(x),
+            })
+        });
+        proptest::collection::vec(prop_oneof![4 => msg, 1 => cmd], 1..5).prop_map(|items| {
+            let mut bytes = Greeting::null().encode().to_vec();
+            for it in &items {
+                match it {
+                    Item::Message(f) => encode_message(&mut bytes, f),
+                    Item::Command(c) => c.encode(&mut bytes).unwrap(),
+                    Item::Greeting(_) => unreachable!(),
+                }
+            }
+            let mut all = vec![Item::Greeting(Greeting::null())];
+            all.extend(items);
+            (bytes, all)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn big_frames_any_split((bytes, items) in big_stream(), cuts in proptest::collection::vec(any::<usize>(), 0..40)) {
+            prop_assert_eq!(decode_split(&bytes, &cuts).unwrap(), items.clone());
+            // Small reads, as a slow link gives them.
+            let small: Vec<usize> = (0..bytes.len()).step_by(997).collect();
+            prop_assert_eq!(decode_split(&bytes, &small).unwrap(), items);
+        }
+    }
+
+    #[test]
+    fn big_frame_limit_and_failure() {
+        // A frame over the limit fails before anything is allocated for it.
+        let mut d = Decoder::new(BIG_FRAME * 2);
+        d.feed(&Greeting::null().encode());
+        assert!(matches!(d.next_item(), Ok(Some(Item::Greeting(_)))));
+        let mut f = vec![FLAG_LONG];
+        f.extend_from_slice(&((BIG_FRAME * 4) as u64).to_be_bytes());
+        d.feed(&f);
+        assert!(matches!(d.next_item(), Err(WireError::TooLarge { .. })));
+        // A big frame in progress counts as buffered and is dropped on failure.
+        let mut d = Decoder::new(DEFAULT_MAX_MESSAGE);
+        d.feed(&Greeting::null().encode());
+        assert!(matches!(d.next_item(), Ok(Some(Item::Greeting(_)))));
+        let mut f = vec![FLAG_LONG];
+        f.extend_from_slice(&((BIG_FRAME * 2) as u64).to_be_bytes());
+        f.extend_from_slice(&[9u8; 100]);
+        d.feed(&f);
+        assert_eq!(d.next_item(), Ok(None));
+        assert_eq!(d.buffered(), 100);
+        d.feed(&vec![9u8; BIG_FRAME * 2 - 100]);
+        assert_eq!(
+            d.next_item(),
+            Ok(Some(Item::Message(vec![vec![9u8; BIG_FRAME * 2]])))
+        );
+        assert_eq!(d.buffered(), 0);
     }
 
     proptest! {
