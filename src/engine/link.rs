@@ -201,6 +201,23 @@ impl Link {
         zmtp::encode_message(buf, rest);
     }
 
+    /// Takes the messages queued before a handshake that never completed: they were
+    /// never written, so a new connection can carry them (as a libzmq socket keeps
+    /// unsent messages across reconnects). Empty once the link is ready.
+    pub fn take_unsent_messages(&mut self) -> Vec<u8> {
+        if self.is_ready() {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.held)
+    }
+
+    /// Queues messages taken from an earlier link with
+    /// [`Link::take_unsent_messages`], ahead of anything queued after them.
+    pub fn restore_unsent_messages(&mut self, mut bytes: Vec<u8>) {
+        bytes.extend_from_slice(self.message_buf());
+        *self.message_buf() = bytes;
+    }
+
     /// Bytes ready to be written now.
     pub fn pending_output(&self) -> usize {
         self.out.len()

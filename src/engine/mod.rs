@@ -506,7 +506,7 @@ impl Engine {
             loop {
                 match p.link.poll() {
                     Ok(None) => break,
-                    Ok(Some(link::LinkEvent::Ready { .. })) => {}
+                    Ok(Some(link::LinkEvent::Ready { .. })) => p.hello_out = true,
                     Ok(Some(link::LinkEvent::Message(_))) => self.stats.unexpected_on_outbox += 1,
                     Err(e) => {
                         failed = Some(e);
@@ -550,8 +550,17 @@ impl Engine {
         // A fresh ZMTP session on the new connection. Our sequence numbers go on, as
         // they do across a libzmq reconnect: if bytes were lost with the old
         // connection, the peer sees a gap and drops us, and the mesh heals through
-        // beacons and a new HELLO, never silently.
+        // beacons and a new HELLO, never silently. But while no link to the peer
+        // has finished its handshake, our HELLO has not gone out: what the old link
+        // held (HELLO first) goes on the new one, or the peer would never hear it
+        // (a first connect refused, or made without a file handle to spare).
+        let unsent = if p.hello_out {
+            Vec::new()
+        } else {
+            p.link.take_unsent_messages()
+        };
         p.link = Link::dealer(&self.identity, self.config.max_message);
+        p.link.restore_unsent_messages(unsent);
         p.link_id = new_link;
         let at = now + self.config.reconnect_interval;
         p.reconnect_at = Some(at);
@@ -704,6 +713,7 @@ impl Engine {
             link_id,
             link: Link::dealer(&self.identity, self.config.max_message),
             reconnect_at: None,
+            hello_out: false,
             ready: false,
             name: String::new(),
             headers: BTreeMap::new(),

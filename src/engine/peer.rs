@@ -24,6 +24,9 @@ pub(crate) struct Peer {
     pub(crate) link_id: LinkId,
     /// True once its HELLO arrived.
     pub(crate) ready: bool,
+    /// True once one of our links to it finished its handshake, which is when our
+    /// HELLO (queued first) went out.
+    pub(crate) hello_out: bool,
     /// Our copy of its group status counter.
     pub(crate) status: u8,
     /// The last sequence number we sent on our link (HELLO is 1).

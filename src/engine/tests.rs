@@ -16,6 +16,8 @@ struct Net {
     events: Vec<Vec<Event>>,
     /// Links whose writes are silently swallowed (to provoke sequence gaps).
     swallow: Option<(usize, usize)>,
+    /// This many connection attempts are refused before any succeeds.
+    refuse: usize,
 }
 
 impl Net {
@@ -30,6 +32,7 @@ impl Net {
             pipes: HashMap::new(),
             events: Vec::new(),
             swallow: None,
+            refuse: 0,
         };
         for i in 0..n {
             net.nodes
@@ -78,6 +81,10 @@ impl Net {
                         self.nodes[j].handle_datagram(now, self.addrs[i], &b);
                     }
                 }
+            }
+            Output::Connect { link, .. } if self.refuse > 0 => {
+                self.refuse -= 1;
+                self.nodes[i].handle_closed(now, link, CloseReason::Network);
             }
             Output::Connect { link, addr } => match self.addrs.iter().position(|a| *a == addr) {
                 Some(j) if self.up[j] => {
@@ -194,6 +201,25 @@ fn two_nodes_enter_with_headers() {
     assert!(net.kinds(1).contains(&"ENTER a".to_string()));
     assert_eq!(net.nodes[0].peers().filter(|p| p.ready).count(), 1);
     assert_eq!(net.nodes[0].ready_count(), 1);
+}
+
+#[test]
+fn hello_survives_a_refused_connect() {
+    // Both first connects fail (refused, or no file handle for the socket): the
+    // HELLO queued on them must go out on the reconnected links.
+    let mut net = Net::new(2, named);
+    net.refuse = 2;
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.refuse, 0, "both connects were refused");
+    for (i, other) in [(0, "b"), (1, "a")] {
+        assert!(
+            net.kinds(i).contains(&format!("ENTER {other}")),
+            "node {i}: {:?}",
+            net.kinds(i)
+        );
+    }
 }
 
 #[test]
@@ -466,6 +492,7 @@ fn sequence_wrap_accepts_zyre_and_pyre() {
         link: Link::router(10),
         reconnect_at: None,
         ready: true,
+        hello_out: true,
         name: String::new(),
         headers: BTreeMap::new(),
         groups: BTreeSet::new(),

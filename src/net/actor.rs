@@ -25,6 +25,11 @@ const FIRST_LINK: usize = 16;
 /// Output past this many bytes is written at once instead of at the end of the turn.
 const WRITE_NOW: usize = 256 << 10;
 
+/// After a failed accept (out of file handles, most often), when to try again: the
+/// listener is edge-triggered, so the connections left in the backlog would
+/// otherwise wait for the next one to arrive.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
 /// Bytes read from a link per turn before others get theirs.
 const READ_BUDGET: usize = 1 << 20;
 
@@ -141,6 +146,8 @@ pub(crate) struct Actor {
     buf: Vec<u8>,
     stopping: bool,
     aborted: bool,
+    /// Set when accepting failed: the next attempt.
+    accept_retry: Option<Instant>,
 }
 
 fn token(link: LinkId) -> Token {
@@ -186,6 +193,7 @@ impl Actor {
             buf: vec![0u8; 64 * 1024],
             stopping: false,
             aborted: false,
+            accept_retry: None,
         })
     }
 
@@ -209,6 +217,10 @@ impl Actor {
             if self.conns.values().any(|c| c.read_pending) {
                 // Reading is paused for the application: look again soon.
                 let t = Duration::from_millis(5);
+                timeout = Some(timeout.map_or(t, |x| x.min(t)));
+            }
+            if let Some(at) = self.accept_retry {
+                let t = at.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(t, |x| x.min(t)));
             }
             // Say we are about to sleep, then look at the queue once more (see
@@ -250,6 +262,9 @@ impl Actor {
                 }
             }
             let now = Instant::now();
+            if self.accept_retry.is_some_and(|t| now >= t) {
+                self.accept();
+            }
             if self.engine.poll_timeout().is_some_and(|t| now >= t) {
                 self.engine.handle_timeout(now);
             }
@@ -326,6 +341,7 @@ impl Actor {
     }
 
     fn accept(&mut self) {
+        self.accept_retry = None;
         loop {
             match self.listener.accept() {
                 Ok((stream, from)) => {
@@ -336,8 +352,9 @@ impl Actor {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // Out of file handles and the like: try again on the next event.
+                    // Out of file handles and the like: try again shortly.
                     log::warn!("accept failed: {e}");
+                    self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
                     break;
                 }
             }
