@@ -719,19 +719,22 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..20)
                 .prop_map(|id| Item::Command(Command::ready("DEALER", &id))),
         ];
-        proptest::collection::vec(prop_oneof![3 => msg, 1 => cmd], 0..8).prop_map(|items| {
-            let mut bytes = Greeting::null().encode().to_vec();
-            for it in &items {
-                match it {
-                    Item::Message(f) => encode_message(&mut bytes, f),
-                    Item::Command(c) => c.encode(&mut bytes).unwrap(),
-                    Item::Greeting(_) => unreachable!(),
-                }
+        proptest::collection::vec(prop_oneof![3 => msg, 1 => cmd], 0..8).prop_map(encode_items)
+    }
+
+    /// A greeting then `items` on the wire, and the items a decoder should give.
+    fn encode_items(items: Vec<Item>) -> (Vec<u8>, Vec<Item>) {
+        let mut bytes = Greeting::null().encode().to_vec();
+        for it in &items {
+            match it {
+                Item::Message(f) => encode_message(&mut bytes, f),
+                Item::Command(c) => c.encode(&mut bytes).unwrap(),
+                Item::Greeting(_) => unreachable!(),
             }
-            let mut all = vec![Item::Greeting(Greeting::null())];
-            all.extend(items);
-            (bytes, all)
-        })
+        }
+        let mut all = vec![Item::Greeting(Greeting::null())];
+        all.extend(items);
+        (bytes, all)
     }
 
     fn decode_split(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Item>, WireError> {
@@ -768,19 +771,7 @@ mod tests {
                 data: pattern(x),
             })
         });
-        proptest::collection::vec(prop_oneof![4 => msg, 1 => cmd], 1..5).prop_map(|items| {
-            let mut bytes = Greeting::null().encode().to_vec();
-            for it in &items {
-                match it {
-                    Item::Message(f) => encode_message(&mut bytes, f),
-                    Item::Command(c) => c.encode(&mut bytes).unwrap(),
-                    Item::Greeting(_) => unreachable!(),
-                }
-            }
-            let mut all = vec![Item::Greeting(Greeting::null())];
-            all.extend(items);
-            (bytes, all)
-        })
+        proptest::collection::vec(prop_oneof![4 => msg, 1 => cmd], 1..5).prop_map(encode_items)
     }
 
     proptest! {
