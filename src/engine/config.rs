@@ -16,6 +16,9 @@ pub mod defaults {
     pub const REAP_INTERVAL: Duration = Duration::from_secs(1);
     /// Wait before reconnecting a broken outgoing link (libzmq's reconnect_ivl).
     pub const RECONNECT_INTERVAL: Duration = Duration::from_millis(100);
+    /// An accepted connection that has not finished its ZMTP handshake by then is
+    /// closed (libzmq's handshake_ivl).
+    pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 }
 
 /// How an [`Engine`](super::Engine) behaves. Build it with [`Config::new`] and the
@@ -45,6 +48,10 @@ pub struct Config {
     pub expired_timeout: Duration,
     /// Wait before reconnecting a broken outgoing link.
     pub reconnect_interval: Duration,
+    /// Time an accepted connection has to finish its ZMTP handshake before it is
+    /// closed, so that connections that never speak do not hold a file handle
+    /// forever.
+    pub handshake_timeout: Duration,
     /// Largest accepted ZMTP message (all frames together).
     pub max_message: usize,
     /// A peer whose queued output inside the engine (messages waiting for its
@@ -67,6 +74,7 @@ impl Config {
             evasive_timeout: defaults::EVASIVE_TIMEOUT,
             expired_timeout: defaults::EXPIRED_TIMEOUT,
             reconnect_interval: defaults::RECONNECT_INTERVAL,
+            handshake_timeout: defaults::HANDSHAKE_TIMEOUT,
             max_message: crate::wire::zmtp::DEFAULT_MAX_MESSAGE,
             max_pending: 64 << 20,
             fault_no_ping: false,

@@ -404,6 +404,11 @@ impl Router {
         );
     }
 
+    /// True if `link` is one of this router's and has finished its handshake.
+    pub fn is_ready(&self, link: LinkId) -> bool {
+        self.links.get(&link).is_some_and(|a| a.link.is_ready())
+    }
+
     /// True if `link` is one of this router's.
     pub fn contains(&self, link: LinkId) -> bool {
         self.links.contains_key(&link)

@@ -105,6 +105,8 @@ pub struct Stats {
     pub before_hello: u64,
     /// Links closed for a ZMTP error.
     pub link_errors: u64,
+    /// Accepted connections closed for not finishing the ZMTP handshake in time.
+    pub handshake_timeouts: u64,
     /// Messages received on our outgoing links (a ZRE inbox never sends).
     pub unexpected_on_outbox: u64,
     /// Whispers to unknown peers.
@@ -179,6 +181,8 @@ pub struct Engine {
     reap_floor: Option<Instant>,
     /// Outgoing links waiting to be reconnected, by due time.
     reconnects: BTreeSet<(Instant, PeerId)>,
+    /// Accepted links by handshake deadline, in accept order (so in deadline order).
+    handshakes: VecDeque<(Instant, LinkId)>,
     /// Links with output to flush (duplicates allowed; a Vec keeps its memory,
     /// where a set would allocate and free a node per message).
     dirty: Vec<LinkId>,
@@ -222,6 +226,7 @@ impl Engine {
             next_reap: None,
             reap_floor: None,
             reconnects: BTreeSet::new(),
+            handshakes: VecDeque::new(),
             dirty: Vec::new(),
             full: Vec::new(),
             out: VecDeque::new(),
@@ -342,6 +347,7 @@ impl Engine {
         self.send_beacon(0);
         self.flush_dirty();
         self.reconnects.clear();
+        self.handshakes.clear();
         self.by_endpoint.clear();
         self.ready_count = 0;
         let peers = std::mem::take(&mut self.peers);
@@ -458,10 +464,12 @@ impl Engine {
     }
 
     /// A connection to our inbox was accepted from `from`: returns its id.
-    pub fn handle_accepted(&mut self, _now: Instant, from: SocketAddr) -> LinkId {
+    pub fn handle_accepted(&mut self, now: Instant, from: SocketAddr) -> LinkId {
         let link = self.new_link();
         log::trace!("{}: accepted {from} as {link:?}", self.config.name);
         self.inbox.accept(link);
+        self.handshakes
+            .push_back((now + self.config.handshake_timeout, link));
         self.dirty.push(link);
         link
     }
@@ -484,7 +492,16 @@ impl Engine {
             }
             for ev in events.drain(..) {
                 match ev {
-                    RouterEvent::Connected { .. } => {}
+                    RouterEvent::Connected { .. } => {
+                        // Handshakes mostly finish in accept order: drop the finished
+                        // ones from the front, so no timer fires just to find them done.
+                        while let Some(&(_, l)) = self.handshakes.front() {
+                            if self.inbox.contains(l) && !self.inbox.is_ready(l) {
+                                break;
+                            }
+                            self.handshakes.pop_front();
+                        }
+                    }
                     RouterEvent::Replaced { old } => {
                         self.out.push_back(Output::Close { link: old })
                     }
@@ -600,6 +617,21 @@ impl Engine {
                 }
             }
         }
+        while let Some(&(at, link)) = self.handshakes.front() {
+            if at > now {
+                break;
+            }
+            self.handshakes.pop_front();
+            if self.inbox.contains(link) && !self.inbox.is_ready(link) {
+                log::debug!(
+                    "{}: inbox link {link:?} did not finish its handshake in time",
+                    self.config.name
+                );
+                self.stats.handshake_timeouts += 1;
+                self.inbox.remove(link);
+                self.out.push_back(Output::Close { link });
+            }
+        }
         if let Some(at) = self.next_reap {
             if now >= at {
                 self.reap(now);
@@ -633,7 +665,8 @@ impl Engine {
             return None;
         }
         let reconnect = self.reconnects.first().map(|&(at, _)| at);
-        [self.next_beacon, self.next_reap, reconnect]
+        let handshake = self.handshakes.front().map(|&(at, _)| at);
+        [self.next_beacon, self.next_reap, reconnect, handshake]
             .into_iter()
             .flatten()
             .min()

@@ -582,3 +582,36 @@ fn stop_closes_every_link() {
     assert!(!net.nodes[0].is_running());
     assert_eq!(net.nodes[0].poll_timeout(), None);
 }
+
+#[test]
+fn silent_inbox_connections_are_closed_after_the_handshake_timeout() {
+    let t0 = Instant::now();
+    let mut e = Engine::new(Config::new("a"), PeerId([1; 16]));
+    e.start(t0, "127.0.0.1:49152".parse().unwrap());
+    let from: SocketAddr = "127.0.0.2:40000".parse().unwrap();
+    let silent = e.handle_accepted(t0, from);
+    let spoke = e.handle_accepted(t0, from);
+    // The second one completes the ZMTP handshake as a DEALER would.
+    let mut dealer = Link::dealer(b"\x01xxxxxxxxxxxxxxxx", 1 << 20);
+    e.handle_bytes(t0, spoke, &dealer.take_output());
+    while e.poll_output().is_some() {}
+    assert!(e
+        .poll_timeout()
+        .is_some_and(|t| t <= t0 + config::defaults::HANDSHAKE_TIMEOUT));
+    let closes = |e: &mut Engine| {
+        let mut v = Vec::new();
+        while let Some(o) = e.poll_output() {
+            if let Output::Close { link } = o {
+                v.push(link);
+            }
+        }
+        v
+    };
+    e.handle_timeout(t0 + config::defaults::HANDSHAKE_TIMEOUT - Duration::from_millis(1));
+    assert_eq!(closes(&mut e), vec![]);
+    e.handle_timeout(t0 + config::defaults::HANDSHAKE_TIMEOUT);
+    assert_eq!(closes(&mut e), vec![silent]);
+    assert_eq!(e.stats().handshake_timeouts, 1);
+    assert!(e.inbox.contains(spoke));
+    assert!(!e.inbox.contains(silent));
+}
