@@ -244,14 +244,12 @@ impl ZreMessage {
         sequence: u16,
         group: Option<&str>,
     ) -> Result<(), WireError> {
-        out.extend_from_slice(&SIGNATURE);
-        out.push(if group.is_some() {
+        let id = if group.is_some() {
             id::SHOUT
         } else {
             id::WHISPER
-        });
-        out.push(VERSION);
-        out.extend_from_slice(&sequence.to_be_bytes());
+        };
+        put_header_start(out, id, sequence);
         if let Some(g) = group {
             put_string(out, g)?;
         }
@@ -261,10 +259,7 @@ impl ZreMessage {
     /// Appends the header frame to `out` (which callers can reuse between messages).
     /// On error `out` may hold a partial header.
     pub fn encode_header_into(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
-        out.extend_from_slice(&SIGNATURE);
-        out.push(self.body.id());
-        out.push(VERSION);
-        out.extend_from_slice(&self.sequence.to_be_bytes());
+        put_header_start(out, self.body.id(), self.sequence);
         match &self.body {
             Body::Hello(h) => {
                 put_string(out, &h.endpoint)?;
@@ -355,6 +350,14 @@ fn hash(r: &mut Reader<'_>) -> Result<Vec<(String, String)>, WireError> {
         out.push((k, v));
     }
     Ok(out)
+}
+
+/// Signature, message id, version and sequence: how every header frame starts.
+fn put_header_start(out: &mut Vec<u8>, id: u8, sequence: u16) {
+    out.extend_from_slice(&SIGNATURE);
+    out.push(id);
+    out.push(VERSION);
+    out.extend_from_slice(&sequence.to_be_bytes());
 }
 
 fn put_string(out: &mut Vec<u8>, s: &str) -> Result<(), WireError> {
