@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod engine;
+mod error;
 pub mod event;
 pub mod net;
 mod node;

@@ -2,76 +2,18 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io;
-use std::net::SocketAddr;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::engine::{Config, Engine};
+pub use crate::error::Error;
 use crate::event::{Event, PeerId};
-use crate::net::actor::{Actor, Command, Mailbox, WAKER};
-use crate::net::{beacon_socket, iface, Options};
+use crate::net::actor::Command;
+use crate::net::{Options, Running};
+use crate::wire::check_string;
 
-/// The ZRE discovery port (IANA "ZRE-DISC").
-pub const DEFAULT_PORT: u16 = 5670;
-
-/// What can go wrong on the application's side of a node.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Error {
-    /// No interface matches the configured one.
-    NoInterface(iface::NoInterface),
-    /// A socket could not be opened or bound.
-    Bind {
-        /// What was being bound (`"beacon port"`, `"inbox"`).
-        what: &'static str,
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// Another I/O failure while starting (the event loop, the thread).
-    Io(io::Error),
-    /// `start` on a node that is running or has been stopped (make a new one).
-    AlreadyStarted,
-    /// A command on a node that is not running.
-    NotRunning,
-    /// A group name longer than 255 bytes (the ZRE `string` limit).
-    GroupTooLong,
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::NoInterface(e) => write!(f, "{e}"),
-            Error::Bind { what, addr, source } => {
-                write!(f, "cannot bind the {what} on {addr}: {source}")
-            }
-            Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::AlreadyStarted => write!(f, "the node is already started"),
-            Error::NotRunning => write!(f, "the node is not running"),
-            Error::GroupTooLong => write!(f, "group names are at most 255 bytes"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::NoInterface(e) => Some(e),
-            Error::Bind { source, .. } | Error::Io(source) => Some(source),
-            _ => None,
-        }
-    }
-}
-
-struct Running {
-    mailbox: Mailbox,
-    thread: Option<JoinHandle<()>>,
-    endpoint: String,
-}
+pub use crate::wire::beacon::DEFAULT_PORT;
 
 /// One mesh node. Configure it, [`start`](Node::start) it, then talk and listen:
 ///
@@ -214,69 +156,25 @@ impl Node {
         if self.running.is_some() || self.stopped {
             return Err(Error::AlreadyStarted);
         }
-        let iface = iface::select(self.interface.as_deref()).map_err(Error::NoInterface)?;
-        let beacon_addr = SocketAddr::from(([0, 0, 0, 0], self.port));
-        let beacon = beacon_socket(self.port).map_err(|source| Error::Bind {
-            what: "beacon port",
-            addr: beacon_addr,
-            source,
-        })?;
-        let inbox_addr = SocketAddr::from((iface.addr, 0));
-        let listener = std::net::TcpListener::bind(inbox_addr).map_err(|source| Error::Bind {
-            what: "inbox",
-            addr: inbox_addr,
-            source,
-        })?;
-        listener.set_nonblocking(true).map_err(Error::Io)?;
-        let inbox = listener.local_addr().map_err(Error::Io)?;
-        let poll = mio::Poll::new().map_err(Error::Io)?;
-        let waker = mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?;
-        let (mailbox, cmd_rx, asleep) = Mailbox::new(waker);
-        let mut engine = Engine::new(self.config.clone(), self.id);
-        for g in self.early_groups.lock().expect("not poisoned").iter() {
-            engine.join(g);
-        }
-        let actor = Actor::new(
-            engine,
-            poll,
-            mio::net::UdpSocket::from_std(beacon),
-            SocketAddr::from((iface.broadcast, self.port)),
-            mio::net::TcpListener::from_std(listener),
-            iface.is_loopback(),
-            cmd_rx,
-            asleep,
-            self.events_tx.clone(),
-            self.options,
-        )
-        .map_err(Error::Io)?;
-        let thread = std::thread::Builder::new()
-            .name(format!("zmesh-{}", self.config.name))
-            .spawn(move || actor.run(inbox))
-            .map_err(Error::Io)?;
-        log::debug!(
-            "{}: started on {} ({}), beacon port {}",
-            self.config.name,
-            inbox,
-            iface.name,
-            self.port
-        );
-        self.running = Some(Running {
-            mailbox,
-            thread: Some(thread),
-            endpoint: format!("tcp://{inbox}"),
-        });
+        let groups = self.early_groups.lock().expect("not poisoned").clone();
+        self.running = Some(crate::net::spawn(crate::net::Spec {
+            engine: self.config.clone(),
+            id: self.id,
+            port: self.port,
+            interface: self.interface.clone(),
+            options: self.options,
+            groups,
+            events: self.events_tx.clone(),
+        })?);
         Ok(())
     }
 
     /// Stops the node politely (a port-0 beacon, so peers see EXIT at once) and
     /// waits for the actor to finish. A `Stop` event is the last event.
     pub fn stop(&mut self) {
-        if let Some(mut r) = self.running.take() {
+        if let Some(r) = self.running.take() {
             self.stopped = true;
-            let _ = r.mailbox.send(Command::Stop);
-            if let Some(t) = r.thread.take() {
-                let _ = t.join();
-            }
+            r.finish(Command::Stop);
         }
     }
 
@@ -284,12 +182,9 @@ impl Node {
     /// `Stop` event; its connections just close. Peers notice only through their
     /// timeouts. For tests and fault injection.
     pub fn abort(&mut self) {
-        if let Some(mut r) = self.running.take() {
+        if let Some(r) = self.running.take() {
             self.stopped = true;
-            let _ = r.mailbox.send(Command::Abort);
-            if let Some(t) = r.thread.take() {
-                let _ = t.join();
-            }
+            r.finish(Command::Abort);
         }
     }
 
@@ -320,9 +215,7 @@ impl Node {
     /// Joins a group; every peer is told. Before start, the group is announced in
     /// the node's HELLOs.
     pub fn join(&self, group: &str) -> Result<(), Error> {
-        if group.len() > 255 {
-            return Err(Error::GroupTooLong);
-        }
+        check_string(group).map_err(|_| Error::GroupTooLong)?;
         if self.running.is_none() {
             if self.stopped {
                 return Err(Error::NotRunning);
@@ -364,9 +257,7 @@ impl Node {
 
     /// Sends a multipart message to every peer in a group (we need not be in it).
     pub fn shout(&self, group: &str, frames: Vec<Vec<u8>>) -> Result<(), Error> {
-        if group.len() > 255 {
-            return Err(Error::GroupTooLong);
-        }
+        check_string(group).map_err(|_| Error::GroupTooLong)?;
         self.send(Command::Shout(group.into(), frames))
     }
 
@@ -396,13 +287,12 @@ impl Node {
     /// Like [`Node::shout`], but waits for the node to take the message and returns
     /// the peers it went to (those known to be in the group at that moment).
     pub fn shout_report(&self, group: &str, frames: Vec<Vec<u8>>) -> Result<Vec<PeerId>, Error> {
-        if group.len() > 255 {
-            return Err(Error::GroupTooLong);
-        }
+        check_string(group).map_err(|_| Error::GroupTooLong)?;
         let g = group.to_string();
         self.query(move |e| {
             let to = e.peers_by_group(&g);
-            e.shout(&g, &frames);
+            // Checked above.
+            let _ = e.shout(&g, &frames);
             to
         })
     }

@@ -11,13 +11,14 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::talk::{converse, of_type, other_args, wait_event, zmesh_node};
 use common::{hex, Helper};
 use serde_json::json;
 use zmesh::{Event, ExitReason, Node, PeerId};
+use zmesh_toolkit::netns::Namespace;
 
 /// Set in the re-run inside the namespace: the directory with libzyre.
 const INNER: &str = "ZMESH_ZYRE_INNER";
@@ -48,58 +49,19 @@ fn zyre_dir() -> Option<PathBuf> {
     }
 }
 
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A network namespace with `lo` and a veth pair, removed on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Option<Netns> {
-        let name = format!("zy{}{tag}", std::process::id());
-        if !ip(&["netns", "add", &name]) {
+/// A namespace with a veth pair (czmq never beacons on loopback), or None (and a
+/// skip, outside CI) where this machine cannot make one.
+fn namespace(tag: &str) -> Option<Namespace> {
+    let name = format!("zy{}{tag}", std::process::id());
+    match Namespace::with_veth(&name, "10.251.0.1/24") {
+        Ok(ns) => Some(ns),
+        Err(e) => {
             // As the tester's namespace test: only CI insists on root.
-            let why = "cannot create a network namespace (needs root and iproute2)";
+            let why = format!("cannot create a network namespace (needs root and iproute2): {e}");
             assert!(std::env::var_os("CI").is_none(), "{why}");
             eprintln!("SKIPPED: {why}");
-            return None;
+            None
         }
-        let ns = Netns(name);
-        let n = ns.0.as_str();
-        for step in [
-            &["-n", n, "link", "set", "lo", "up"][..],
-            &[
-                "-n", n, "link", "add", "zv0", "type", "veth", "peer", "name", "zv1",
-            ],
-            &[
-                "-n",
-                n,
-                "addr",
-                "add",
-                "10.251.0.1/24",
-                "brd",
-                "+",
-                "dev",
-                "zv0",
-            ],
-            &["-n", n, "link", "set", "zv0", "up"],
-            &["-n", n, "link", "set", "zv1", "up"],
-        ] {
-            assert!(ip(step), "ip {step:?} failed");
-        }
-        Some(ns)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        ip(&["netns", "del", &self.0]);
     }
 }
 
@@ -115,15 +77,19 @@ fn in_namespace(test: &str, tag: &str, body: impl FnOnce(PathBuf, PathBuf)) {
         return;
     }
     let Some(dir) = zyre_dir() else { return };
-    let Some(ns) = Netns::new(tag) else { return };
+    let Some(ns) = namespace(tag) else { return };
     let status = Command::new("ip")
-        .args(["netns", "exec", &ns.0])
+        .args(["netns", "exec", ns.name()])
         .arg(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(INNER, &dir)
         .status()
         .expect("run the test inside the namespace");
-    assert!(status.success(), "{test} failed inside namespace {}", ns.0);
+    assert!(
+        status.success(),
+        "{test} failed inside namespace {}",
+        ns.name()
+    );
 }
 
 fn zyre(python: &PathBuf, dir: &Path, name: &str, port: u16, extra: &[String]) -> Helper {

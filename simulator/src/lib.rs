@@ -11,26 +11,37 @@
 //! * TCP: ordered, reliable byte pipes with latency, stalls and retransmission
 //!   delays; writes are split at random points so the decoders see partial frames;
 //!   bytes are held during an outage and the connection resets after
-//!   [`sim::TCP_USER_TIMEOUT`]. Bytes are never lost silently.
+//!   [`net::TCP_USER_TIMEOUT`]. Bytes are never lost silently.
 //! * Faults on a timeline from a [`scenario`]: start, polite stop, crash, restart,
 //!   partitions (symmetric and one-way) and heal, profile changes, group changes,
 //!   traffic.
-//! * An oracle ([`sim::Sim::run`] returns a [`summary::Summary`]) checks discovery,
-//!   message delivery and order, crash detection, false EXITs and group views.
+//! * An oracle ([`oracle::Oracle`]; [`sim::Sim::run`] returns its
+//!   [`summary::Summary`] in an [`sim::Outcome`]) checks discovery, message delivery
+//!   and order, crash detection, false EXITs and group views.
+//!
+//! The fabric ([`net::Net`]) can also be driven by hand from a test, with verbs such
+//! as `partition`, `heal`, `crash` and `restart`.
 //!
 //! ```
 //! use std::time::Duration;
 //! use zmesh_sim::{scenario::Scenario, sim::{Sim, SimConfig}};
 //! let mut cfg = SimConfig::new(4);
 //! cfg.duration = Duration::from_secs(20);
-//! let (summary, ..) = Sim::new(cfg, &Scenario::default_for(Duration::from_secs(20))).run();
+//! let summary = Sim::new(cfg, &Scenario::default_for(Duration::from_secs(20))).run().summary;
 //! assert!(summary.passed(), "{summary}");
 //! assert_eq!(summary.enter_latency.count, 12);
 //! ```
 
+pub mod net;
+pub mod oracle;
 pub mod plot;
 pub mod profile;
-pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod summary;
+mod tcp;
+pub mod trace;
+mod verbs;
+
+/// The random streams every draw comes from (shared with the tester).
+pub use zmesh_toolkit::rng;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 use zmesh_sim::profile::Profile;
 use zmesh_sim::scenario::{parse_duration, Scenario};
-use zmesh_sim::sim::{Sim, SimConfig};
+use zmesh_sim::sim::{Outcome, Sim, SimConfig};
 
 #[derive(Parser, Debug)]
 #[command(about = "zmesh's real protocol engine on a simulated network, in virtual time")]
@@ -92,15 +92,22 @@ fn main() {
     if let Some(d) = args.expired {
         cfg.engine.expired_timeout = d;
     }
-    cfg.engine.fault_no_ping = args.fault_no_ping;
+    if args.fault_no_ping {
+        cfg.faults = zmesh::engine::Faults::no_ping();
+    }
 
-    let (summary, trace, samples, marks) = Sim::new(cfg.clone(), &scenario).run();
+    let Outcome {
+        summary,
+        trace,
+        samples,
+        marks,
+    } = Sim::new(cfg.clone(), &scenario).run();
     let mut ok = summary.passed();
     let mut determinism = None;
     if args.check_determinism {
         let mut again = cfg.clone();
         again.keep_trace = false;
-        let (second, ..) = Sim::new(again, &scenario).run();
+        let second = Sim::new(again, &scenario).run().summary;
         let same = second.trace_hash == summary.trace_hash;
         determinism = Some((same, second.trace_hash.clone()));
         ok &= same;

@@ -23,6 +23,7 @@
 
 use std::time::Duration;
 
+use crate::net::Net;
 use crate::profile::Profile;
 
 /// A set of nodes named in a scenario.
@@ -80,6 +81,51 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// Applies the action to a network now (`start ... over D` queues the starts
+    /// across the window). `traffic` has no effect here: traffic is the
+    /// [`Sim`](crate::sim::Sim)'s.
+    pub fn apply<W>(&self, net: &mut Net<W>) {
+        let n = net.len();
+        match self {
+            Action::Start(nodes, over) => {
+                let list = nodes.resolve(n);
+                let k = list.len().max(1) as f64;
+                let now = net.now();
+                for (idx, i) in list.into_iter().enumerate() {
+                    net.start_at(i, now + over.mul_f64(idx as f64 / k));
+                }
+            }
+            Action::Stop(a) => a.resolve(n).into_iter().for_each(|i| net.stop(i)),
+            Action::Crash(a) => a.resolve(n).into_iter().for_each(|i| net.crash(i)),
+            Action::Restart(a, same) => {
+                a.resolve(n).into_iter().for_each(|i| net.restart(i, *same))
+            }
+            Action::Partition(a, b) => net.partition(&a.resolve(n), &b.resolve(n)),
+            Action::PartitionOneway(a, b) => net.partition_oneway(&a.resolve(n), &b.resolve(n)),
+            Action::Isolate(a) => net.isolate(&a.resolve(n)),
+            Action::Heal(None) => net.heal(),
+            Action::Heal(Some((a, b))) => net.heal_between(&a.resolve(n), &b.resolve(n)),
+            Action::SetLinkProfile(a, b, p) => {
+                net.set_link_profile(&a.resolve(n), &b.resolve(n), *p)
+            }
+            Action::SetProfile(a, p) => net.set_profile(&a.resolve(n), *p),
+            Action::Join(a, g) => a.resolve(n).into_iter().for_each(|i| net.join(i, g)),
+            Action::Leave(a, g) => a.resolve(n).into_iter().for_each(|i| net.leave(i, g)),
+            Action::Traffic { .. } => {}
+        }
+    }
+
+    /// A one-word name for plots (`partition`, `crash`, ...).
+    pub fn short_name(&self) -> String {
+        let s = format!("{self:?}");
+        s.chars()
+            .take_while(|c| c.is_alphanumeric())
+            .collect::<String>()
+            .to_lowercase()
+    }
+}
+
 /// A parsed scenario.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Scenario {
@@ -95,24 +141,7 @@ pub struct Scenario {
     pub actions: Vec<(Duration, Action)>,
 }
 
-/// Parses `1.5s`, `500ms`, `2m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("bad duration {s:?} (e.g. 500ms, 1.5s, 2m)");
-    let (num, unit) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        return Err(bad());
-    };
-    let v: f64 = num.parse().map_err(|_| bad())?;
-    if !(v >= 0.0 && v.is_finite()) {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(v * unit))
-}
+pub use zmesh_toolkit::parse_duration;
 
 fn parse_nodes(s: &str) -> Result<Nodes, String> {
     if s == "all" {

@@ -5,51 +5,10 @@ use std::fmt;
 
 use serde_json::{json, Value};
 
-/// p50 / p99 / max of a sample, in seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Percentiles {
-    /// How many values.
-    pub count: usize,
-    /// Median.
-    pub p50: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Largest.
-    pub max: f64,
-}
+pub use zmesh_toolkit::stats::Percentiles;
 
-impl Percentiles {
-    /// Percentiles of `v` (sorted in place).
-    pub fn of(v: &mut [f64]) -> Percentiles {
-        if v.is_empty() {
-            return Percentiles::default();
-        }
-        v.sort_by(f64::total_cmp);
-        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-        Percentiles {
-            count: v.len(),
-            p50: at(0.5),
-            p99: at(0.99),
-            max: v[v.len() - 1],
-        }
-    }
-
-    fn json(&self) -> Value {
-        json!({"count": self.count, "p50_s": self.p50, "p99_s": self.p99, "max_s": self.max})
-    }
-}
-
-impl fmt::Display for Percentiles {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.count == 0 {
-            return write!(f, "none");
-        }
-        write!(
-            f,
-            "p50 {:.3}s  p99 {:.3}s  max {:.3}s  (n={})",
-            self.p50, self.p99, self.max, self.count
-        )
-    }
+fn percentiles_json(p: &Percentiles) -> Value {
+    json!({"count": p.count, "p50_s": p.p50, "p99_s": p.p99, "max_s": p.max})
 }
 
 /// What a run measured and whether the oracle held.
@@ -115,8 +74,8 @@ impl Summary {
             "virtual_s": self.virtual_secs, "wall_s": self.wall_secs, "speed": self.speed(),
             "cpu_s": self.cpu_secs,
             "events": self.events,
-            "time_to_enter": self.enter_latency.json(),
-            "exit_detection": self.exit_detection.json(),
+            "time_to_enter": percentiles_json(&self.enter_latency),
+            "exit_detection": percentiles_json(&self.exit_detection),
             "crash_checks_pending": self.crash_checks_pending,
             "false_exits": self.false_exits,
             "exits_by_reason": self.exits_by_reason,

@@ -14,7 +14,7 @@ fn run(nodes: usize, profile: Profile, seed: u64, secs: u64, scenario: &Scenario
     cfg.profile = profile;
     cfg.seed = seed;
     cfg.duration = Duration::from_secs(secs);
-    Sim::new(cfg, scenario).run().0
+    Sim::new(cfg, scenario).run().summary
 }
 
 fn scenario_file(name: &str) -> Scenario {
@@ -148,11 +148,11 @@ fn oracle_catches_an_engine_without_heartbeats() {
     let sc = Scenario::parse("at 0s start all over 1s\n").unwrap();
     let mut cfg = SimConfig::new(5);
     cfg.duration = Duration::from_secs(80);
-    let healthy = Sim::new(cfg.clone(), &sc).run().0;
+    let healthy = Sim::new(cfg.clone(), &sc).run().summary;
     assert!(healthy.passed(), "{healthy}");
     assert_eq!(healthy.false_exits, 0);
-    cfg.engine.fault_no_ping = true;
-    let broken = Sim::new(cfg, &sc).run().0;
+    cfg.faults = zmesh::engine::Faults::no_ping();
+    let broken = Sim::new(cfg, &sc).run().summary;
     assert!(!broken.passed(), "the oracle missed it:\n{broken}");
     assert!(broken.false_exits > 0);
     assert!(broken.violations.iter().any(|v| v.contains("false EXIT")));
@@ -165,7 +165,7 @@ fn oracle_catches_a_crash_that_is_never_noticed() {
     let mut cfg = SimConfig::new(3);
     cfg.duration = Duration::from_secs(60);
     cfg.engine.expired_timeout = Duration::from_secs(30);
-    assert!(Sim::new(cfg.clone(), &sc).run().0.passed());
+    assert!(Sim::new(cfg.clone(), &sc).run().summary.passed());
     // The oracle judges against Zyre's timers (30 s + reap): an engine that
     // takes 50 s to notice fails it.
     let mut slow = cfg;
@@ -173,7 +173,7 @@ fn oracle_catches_a_crash_that_is_never_noticed() {
     slow.duration = Duration::from_secs(70);
     let mut judged = Sim::new(slow, &sc);
     judged.judge_against_expired(Duration::from_secs(30));
-    let s = judged.run().0;
+    let s = judged.run().summary;
     assert!(s.violations.iter().any(|v| v.contains("crashed n1")), "{s}");
 }
 

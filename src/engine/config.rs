@@ -58,10 +58,6 @@ pub struct Config {
     /// handshake or for a reconnect) passes this many bytes is dropped
     /// ([`ExitReason::Overflow`](crate::ExitReason::Overflow)).
     pub max_pending: usize,
-    /// Fault injection for testing oracles: never send PING to a quiet peer, so
-    /// idle peers expire. Never set this in an application.
-    #[doc(hidden)]
-    pub fault_no_ping: bool,
 }
 
 impl Config {
@@ -77,7 +73,6 @@ impl Config {
             handshake_timeout: defaults::HANDSHAKE_TIMEOUT,
             max_message: crate::wire::zmtp::DEFAULT_MAX_MESSAGE,
             max_pending: 64 << 20,
-            fault_no_ping: false,
         }
     }
 

@@ -121,7 +121,7 @@ impl Link {
     fn new(role: Role, identity: &[u8], max_message: usize) -> Link {
         let mut out = Vec::with_capacity(GREETING_LEN + 64 + identity.len());
         out.extend_from_slice(&Greeting::null().encode());
-        zmtp::encode_ready(&mut out, role.socket_type(), identity)
+        zmtp::encode_ready_into(&mut out, role.socket_type(), identity)
             .expect("identity fits a READY property"); // identities come from us, ≤ 255 bytes
         Link {
             role,
@@ -182,7 +182,7 @@ impl Link {
 
     /// Queues a multipart message (held until the handshake completes).
     pub fn send<T: AsRef<[u8]>>(&mut self, frames: &[T]) {
-        zmtp::encode_message(self.message_buf(), frames);
+        zmtp::encode_message_into(self.message_buf(), frames);
     }
 
     /// Queues a message made of `first` followed by `rest`, without building a
@@ -197,8 +197,8 @@ impl Link {
                 .map(|f| zmtp::frame_size(f.len()))
                 .sum::<usize>();
         buf.reserve(size);
-        zmtp::encode_frame(buf, !rest.is_empty(), first);
-        zmtp::encode_message(buf, rest);
+        zmtp::encode_frame_into(buf, !rest.is_empty(), first);
+        zmtp::encode_message_into(buf, rest);
     }
 
     /// Takes the messages queued before a handshake that never completed: they were
@@ -276,8 +276,8 @@ impl Link {
                         let socket_type = cmd.property("Socket-Type").unwrap_or_default();
                         if !self.role.accepts(socket_type) {
                             let t = String::from_utf8_lossy(socket_type).into_owned();
-                            let _ =
-                                Command::Error("Invalid socket type".into()).encode(&mut self.out);
+                            let _ = Command::Error("Invalid socket type".into())
+                                .encode_into(&mut self.out);
                             return Err(LinkError::BadSocketType(t));
                         }
                         let identity = cmd.property("Identity").unwrap_or_default().to_vec();
@@ -292,7 +292,7 @@ impl Link {
                     Command::Error(reason) => return Err(LinkError::PeerError(reason)),
                     Command::Ping { context, .. } => {
                         if self.peer_identity.is_some() {
-                            let _ = Command::Pong { context }.encode(&mut self.out);
+                            let _ = Command::Pong { context }.encode_into(&mut self.out);
                         }
                     }
                     Command::Pong { .. } | Command::Unknown { .. } => {}
@@ -336,9 +336,11 @@ pub enum RouterEvent {
 }
 
 #[derive(Debug)]
-struct Accepted {
+struct Accepted<T> {
     link: Link,
     identity: Option<RoutingId>,
+    /// What the owner made of the identity, set once at `Connected`.
+    tag: Option<T>,
 }
 
 /// A routing id kept inside the link record when it is short (ZRE's are 17 bytes),
@@ -375,10 +377,14 @@ impl RoutingId {
 /// The ROUTER side of many accepted links, with `ROUTER_HANDOVER` semantics: a new
 /// link presenting a known identity takes it over, and the old link is handed back
 /// to the owner to close (a restarted peer's new connection is the canonical one).
-#[derive(Debug, Default)]
-pub struct Router {
+///
+/// The owner may attach a tag of type `T` to a link once it is connected (the
+/// engine keeps the sender's UUID there, parsed once from the identity rather than
+/// on every message); the tag goes when the link goes.
+#[derive(Debug)]
+pub struct Router<T = ()> {
     /// Boxed so the table stays small and lookups touch little memory.
-    links: FixedMap<LinkId, Box<Accepted>>,
+    links: FixedMap<LinkId, Box<Accepted<T>>>,
     by_identity: FixedMap<Vec<u8>, LinkId>,
     next_anonymous: u32,
     max_message: usize,
@@ -387,9 +393,18 @@ pub struct Router {
 impl Router {
     /// A router whose links refuse messages larger than `max_message`.
     pub fn new(max_message: usize) -> Router {
+        Router::tagged(max_message)
+    }
+}
+
+impl<T: Copy> Router<T> {
+    /// A router whose links carry tags of type `T`.
+    pub fn tagged(max_message: usize) -> Router<T> {
         Router {
+            links: FixedMap::default(),
+            by_identity: FixedMap::default(),
+            next_anonymous: 0,
             max_message,
-            ..Router::default()
         }
     }
 
@@ -400,8 +415,21 @@ impl Router {
             Box::new(Accepted {
                 link: Link::router(self.max_message),
                 identity: None,
+                tag: None,
             }),
         );
+    }
+
+    /// Attaches the owner's tag to a link (no effect on an unknown link).
+    pub fn set_tag(&mut self, link: LinkId, tag: T) {
+        if let Some(a) = self.links.get_mut(&link) {
+            a.tag = Some(tag);
+        }
+    }
+
+    /// The owner's tag of a link, if it set one.
+    pub fn tag(&self, link: LinkId) -> Option<T> {
+        self.links.get(&link)?.tag
     }
 
     /// True if `link` is one of this router's and has finished its handshake.
@@ -488,7 +516,7 @@ impl Router {
     }
 
     /// Sends a message to the link routed by `identity`; false (dropped) if none is.
-    pub fn send<T: AsRef<[u8]>>(&mut self, identity: &[u8], frames: &[T]) -> bool {
+    pub fn send<F: AsRef<[u8]>>(&mut self, identity: &[u8], frames: &[F]) -> bool {
         let Some(link) = self.by_identity.get(identity) else {
             return false;
         };
@@ -558,7 +586,7 @@ mod tests {
             ttl: 10,
             context: b"ab".to_vec(),
         }
-        .encode(&mut ping)
+        .encode_into(&mut ping)
         .unwrap();
         r.handle_bytes(&ping);
         assert_eq!(r.poll(), Ok(None));
@@ -566,7 +594,7 @@ mod tests {
         Command::Pong {
             context: b"ab".to_vec(),
         }
-        .encode(&mut pong)
+        .encode_into(&mut pong)
         .unwrap();
         assert_eq!(r.take_output(), pong);
     }
@@ -580,14 +608,14 @@ mod tests {
         assert!(matches!(a.poll(), Ok(Some(LinkEvent::Ready { .. }))));
         let mut d = Link::dealer(b"x", 1024);
         let mut bytes = Greeting::null().encode().to_vec();
-        Command::ready("PUB", b"").encode(&mut bytes).unwrap();
+        Command::ready("PUB", b"").encode_into(&mut bytes).unwrap();
         d.handle_bytes(&bytes);
         let _ = d.take_output();
         assert_eq!(d.poll(), Err(LinkError::BadSocketType("PUB".into())));
         assert!(d.take_output().ends_with(b"Invalid socket type"));
         let mut d = Link::dealer(b"x", 1024);
         let mut bytes = Greeting::null().encode().to_vec();
-        zmtp::encode_message(&mut bytes, &[b"early"]);
+        zmtp::encode_message_into(&mut bytes, &[b"early"]);
         d.handle_bytes(&bytes);
         assert_eq!(d.poll(), Err(LinkError::Handshake("message before READY")));
         assert!(d.poll().is_err(), "stays failed");

@@ -46,6 +46,36 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
+    /// A peer we know only by id and endpoint: not ready, nothing sent yet, its
+    /// liveness timers at `now` (the caller refreshes them).
+    pub(crate) fn new(
+        id: PeerId,
+        endpoint: String,
+        addr: SocketAddr,
+        link_id: LinkId,
+        link: Link,
+        now: Instant,
+    ) -> Peer {
+        Peer {
+            id,
+            evasive_at: now,
+            expired_at: now,
+            link_id,
+            ready: false,
+            hello_out: false,
+            status: 0,
+            sent_sequence: 0,
+            want_sequence: 0,
+            reconnect_at: None,
+            link,
+            endpoint,
+            addr,
+            name: String::new(),
+            headers: BTreeMap::new(),
+            groups: BTreeSet::new(),
+        }
+    }
+
     /// Queues a ZRE message on the outgoing link with the next sequence number.
     /// Encoding cannot fail for what the engine sends: names and groups are bounded
     /// when they are accepted.
@@ -80,7 +110,7 @@ impl Peer {
             self.id
         );
         scratch.clear();
-        match ZreMessage::encode_content_header(scratch, self.sent_sequence, group) {
+        match ZreMessage::encode_content_header_into(scratch, self.sent_sequence, group) {
             Ok(()) => self.link.send_parts(scratch, content),
             Err(e) => log::warn!("not sending to {}: {e}", self.id),
         }

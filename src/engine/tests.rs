@@ -2,6 +2,8 @@
 //! carries broadcasts, connections and bytes between engines. No sockets, no sleeps.
 
 use super::*;
+use crate::wire::beacon::DEFAULT_PORT;
+use crate::wire::zre::ZreMessage;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -225,7 +227,7 @@ fn hello_survives_a_refused_connect() {
 #[test]
 fn groups_shout_whisper_and_status() {
     let mut net = Net::new(3, named);
-    net.nodes[0].join("g1");
+    net.nodes[0].join("g1").unwrap();
     for i in 0..3 {
         net.start(i);
     }
@@ -236,16 +238,21 @@ fn groups_shout_whisper_and_status() {
         let enter = k.iter().position(|s| s == "ENTER a").unwrap();
         assert_eq!(k[enter + 1], "JOIN a");
     }
-    net.nodes[1].join("g1");
-    net.nodes[2].join("g2");
+    net.nodes[1].join("g1").unwrap();
+    net.nodes[2].join("g2").unwrap();
     net.drain();
     assert_eq!(net.nodes[0].peers_by_group("g1"), vec![net.id(1)]);
     assert_eq!(
         net.nodes[0].shout("g1", &[b"hi".to_vec(), b"there".to_vec()]),
-        1
+        Ok(1)
     );
     // A node may shout to a group it has not joined.
-    assert_eq!(net.nodes[0].shout("g2", &[b"x".to_vec()]), 1);
+    assert_eq!(net.nodes[0].shout("g2", &[b"x".to_vec()]), Ok(1));
+    // Names longer than a ZRE string are refused, not cut.
+    let long = "g".repeat(256);
+    assert_eq!(net.nodes[0].join(&long).unwrap_err().len, 256);
+    assert!(net.nodes[0].shout(&long, &[]).is_err());
+    assert!(!net.nodes[0].own_group_set().contains(&long));
     assert!({
         let id0 = net.id(0);
         net.nodes[2].whisper(id0, &[b"w1".to_vec(), vec![], vec![7; 300]])
@@ -269,7 +276,7 @@ fn groups_shout_whisper_and_status() {
     assert_eq!(net.kinds(0).iter().filter(|k| *k == "LEAVE b").count(), 1);
     // Many status changes keep everyone in agreement (the counter wraps at 256).
     for n in 0..300 {
-        net.nodes[2].join(&format!("x{n}"));
+        net.nodes[2].join(&format!("x{n}")).unwrap();
         if n % 2 == 0 {
             net.nodes[2].leave(&format!("x{n}"));
         }
@@ -456,9 +463,13 @@ fn traffic_before_hello_is_dropped_and_garbage_counted() {
     let outs: Vec<_> = std::iter::from_fn(|| e.poll_output()).collect();
     assert!(outs.contains(&Output::Close { link: link2 }));
     // Bad beacons are counted; our own beacon is ignored.
-    e.handle_datagram(now, "127.0.0.9:5670".parse().unwrap(), b"ZRE\x01short");
+    e.handle_datagram(
+        now,
+        SocketAddr::from(([127, 0, 0, 9], DEFAULT_PORT)),
+        b"ZRE\x01short",
+    );
     let own = Beacon::new(e.id().0, 4000).encode();
-    e.handle_datagram(now, "127.0.0.9:5670".parse().unwrap(), &own);
+    e.handle_datagram(now, SocketAddr::from(([127, 0, 0, 9], DEFAULT_PORT)), &own);
     assert_eq!(e.stats().bad_beacons, 1);
     assert_eq!(e.peers().count(), 0);
 }
@@ -553,7 +564,7 @@ fn output_held_for_a_silent_peer_is_bounded() {
     let other = PeerId([2; 16]);
     e.handle_datagram(
         now,
-        "127.0.0.2:5670".parse().unwrap(),
+        SocketAddr::from(([127, 0, 0, 2], DEFAULT_PORT)),
         &Beacon::new(other.0, 6000).encode(),
     );
     while e.poll_output().is_some() {}

@@ -127,21 +127,36 @@ impl Conn {
     }
 }
 
-pub(crate) struct Actor {
-    pub(crate) engine: Engine,
+/// The sockets a node's event loop runs over.
+pub(crate) struct Sockets {
     pub(crate) poll: Poll,
     pub(crate) beacon: UdpSocket,
+    /// Where beacons go: the interface's broadcast address and the beacon port.
     pub(crate) beacon_dest: SocketAddr,
     pub(crate) listener: TcpListener,
+    /// Ignore beacons from anywhere but loopback (the node is on `lo`).
     pub(crate) loopback_only: bool,
-    pub(crate) commands: Receiver<Command>,
+}
+
+pub(crate) struct Actor {
+    engine: Engine,
+    poll: Poll,
+    beacon: UdpSocket,
+    beacon_dest: SocketAddr,
+    listener: TcpListener,
+    loopback_only: bool,
+    commands: Receiver<Command>,
     asleep: Arc<AtomicBool>,
-    pub(crate) events: Sender<Event>,
-    pub(crate) options: Options,
+    events: Sender<Event>,
+    options: Options,
     conns: HashMap<LinkId, Conn>,
     /// Links with output written since the last flush: flushed once per turn of
     /// the loop, so that a burst of messages to a link costs one system call.
     unflushed: Vec<LinkId>,
+    /// Links the driver closed while carrying out the engine's outputs: the engine
+    /// hears of them once the current outputs are drained, not from inside the
+    /// drain (which would run the engine again in the middle of it).
+    closed: Vec<(LinkId, CloseReason)>,
     stats: DriverStats,
     buf: Vec<u8>,
     stopping: bool,
@@ -159,19 +174,21 @@ fn link_of(t: Token) -> LinkId {
 }
 
 impl Actor {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         engine: Engine,
-        poll: Poll,
-        mut beacon: UdpSocket,
-        beacon_dest: SocketAddr,
-        mut listener: TcpListener,
-        loopback_only: bool,
+        sockets: Sockets,
         commands: Receiver<Command>,
         asleep: Arc<AtomicBool>,
         events: Sender<Event>,
         options: Options,
     ) -> io::Result<Actor> {
+        let Sockets {
+            poll,
+            mut beacon,
+            beacon_dest,
+            mut listener,
+            loopback_only,
+        } = sockets;
         poll.registry()
             .register(&mut beacon, BEACON, Interest::READABLE)?;
         poll.registry()
@@ -189,6 +206,7 @@ impl Actor {
             options,
             conns: HashMap::new(),
             unflushed: Vec::new(),
+            closed: Vec::new(),
             stats: DriverStats::default(),
             buf: vec![0u8; 64 * 1024],
             stopping: false,
@@ -289,7 +307,10 @@ impl Actor {
                 Err(crossbeam_channel::TryRecvError::Disconnected) => Command::Stop,
             };
             match cmd {
-                Command::Join(g) => self.engine.join(&g),
+                Command::Join(g) => {
+                    // Node::join checked the name.
+                    let _ = self.engine.join(&g);
+                }
                 Command::Leave(g) => self.engine.leave(&g),
                 Command::Whisper(p, content) => {
                     if !self.engine.whisper(p, &content) {
@@ -300,7 +321,7 @@ impl Actor {
                     }
                 }
                 Command::Shout(g, content) => {
-                    self.engine.shout(&g, &content);
+                    let _ = self.engine.shout(&g, &content);
                 }
                 Command::Query(q) => q(&mut self.engine),
                 Command::Stop => {
@@ -372,8 +393,7 @@ impl Actor {
             .register(&mut stream, token(link), interest)
         {
             log::warn!("register failed: {e}");
-            self.engine
-                .handle_closed(Instant::now(), link, CloseReason::Network);
+            self.closed.push((link, CloseReason::Network));
             return;
         }
         let conn = Conn {
@@ -461,13 +481,20 @@ impl Actor {
         }
     }
 
-    /// Closes a link on the driver's side and tells the engine.
+    /// Closes a link on the driver's side and tells the engine, then carries out
+    /// what the engine makes of it.
     fn close(&mut self, link: LinkId, reason: CloseReason) {
+        self.forget(link, reason);
+        self.drain_outputs();
+    }
+
+    /// Closes a link on the driver's side; the engine hears of it when the outputs
+    /// are next drained.
+    fn forget(&mut self, link: LinkId, reason: CloseReason) {
         if let Some(mut c) = self.conns.remove(&link) {
             let _ = self.poll.registry().deregister(&mut c.stream);
         }
-        self.engine.handle_closed(Instant::now(), link, reason);
-        self.drain_outputs();
+        self.closed.push((link, reason));
     }
 
     /// Writes what was queued this turn to the sockets.
@@ -485,8 +512,24 @@ impl Actor {
         }
     }
 
-    /// Carries out everything the engine asked for.
+    /// Carries out everything the engine asked for, and tells it of the links that
+    /// closed meanwhile, until it has nothing more to ask.
     fn drain_outputs(&mut self) {
+        loop {
+            self.carry_out();
+            if self.closed.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            for (link, reason) in std::mem::take(&mut self.closed) {
+                self.engine.handle_closed(now, link, reason);
+            }
+        }
+    }
+
+    /// Carries out the engine's outputs; links that fail are only queued in
+    /// `closed` here.
+    fn carry_out(&mut self) {
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Broadcast(bytes) => {
@@ -498,8 +541,7 @@ impl Actor {
                     Ok(stream) => self.adopt(stream, link, false),
                     Err(e) => {
                         log::debug!("connect to {addr} failed: {e}");
-                        self.engine
-                            .handle_closed(Instant::now(), link, CloseReason::Network);
+                        self.closed.push((link, CloseReason::Network));
                     }
                 },
                 Output::Write { link, bytes } => {
@@ -529,7 +571,7 @@ impl Actor {
                     let over = after > self.options.max_link_output;
                     let dead = (crossed || over) && conn.connected && conn.flush().is_err();
                     if dead {
-                        self.close(link, CloseReason::Network);
+                        self.forget(link, CloseReason::Network);
                     } else if self
                         .conns
                         .get(&link)
@@ -541,7 +583,7 @@ impl Actor {
                             self.options.max_link_output
                         );
                         self.stats.overflow_drops += 1;
-                        self.close(link, CloseReason::Overflow);
+                        self.forget(link, CloseReason::Overflow);
                     }
                 }
                 Output::Close { link } => {

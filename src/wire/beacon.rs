@@ -21,12 +21,26 @@
 
 use super::WireError;
 
+/// The ZRE discovery port (IANA "ZRE-DISC"), where beacons go by default.
+pub const DEFAULT_PORT: u16 = 5670;
+
 /// Length of a plain (version 1) beacon.
 pub const BEACON_V1_LEN: usize = 22;
 /// Length of a CURVE (version 3) beacon.
 pub const BEACON_V3_LEN: usize = 54;
 /// The three-byte prefix of every beacon.
 pub const BEACON_PREFIX: &[u8; 3] = b"ZRE";
+
+/// Where each field of a beacon lies: `ZRE`, version, UUID, port, and (version 3)
+/// the CURVE public key.
+mod at {
+    use std::ops::Range;
+    pub(super) const PREFIX: Range<usize> = 0..3;
+    pub(super) const VERSION: usize = 3;
+    pub(super) const UUID: Range<usize> = 4..20;
+    pub(super) const PORT: Range<usize> = 20..22;
+    pub(super) const KEY: Range<usize> = 22..54;
+}
 
 /// One decoded beacon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,10 +83,10 @@ impl Beacon {
         if buf.len() != BEACON_V1_LEN && buf.len() != BEACON_V3_LEN {
             return Err(WireError::BadLength(buf.len()));
         }
-        if &buf[..3] != BEACON_PREFIX {
+        if &buf[at::PREFIX] != BEACON_PREFIX {
             return Err(WireError::BadSignature);
         }
-        let version = buf[3];
+        let version = buf[at::VERSION];
         let expected_len = match version {
             1 => BEACON_V1_LEN,
             3 => BEACON_V3_LEN,
@@ -82,11 +96,11 @@ impl Beacon {
             return Err(WireError::BadLength(buf.len()));
         }
         let mut uuid = [0u8; 16];
-        uuid.copy_from_slice(&buf[4..20]);
-        let port = u16::from_be_bytes([buf[20], buf[21]]);
+        uuid.copy_from_slice(&buf[at::UUID]);
+        let port = u16::from_be_bytes([buf[at::PORT.start], buf[at::PORT.start + 1]]);
         let public_key = if version == 3 {
             let mut key = [0u8; 32];
-            key.copy_from_slice(&buf[22..54]);
+            key.copy_from_slice(&buf[at::KEY]);
             Some(key)
         } else {
             None

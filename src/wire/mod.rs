@@ -69,6 +69,57 @@ impl fmt::Display for WireError {
 
 impl std::error::Error for WireError {}
 
+/// The longest ZRE `string` (one length byte): names, group names, header keys.
+pub const MAX_STRING: usize = 255;
+
+/// A value longer than a ZRE `string` can carry ([`MAX_STRING`] bytes).
+///
+/// ```
+/// use zmesh::wire::{check_string, MAX_STRING};
+/// assert!(check_string("chat").is_ok());
+/// assert_eq!(check_string(&"x".repeat(MAX_STRING + 1)).unwrap_err().len, 256);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StringTooLong {
+    /// The value's length in bytes.
+    pub len: usize,
+}
+
+impl fmt::Display for StringTooLong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes is longer than {MAX_STRING}", self.len)
+    }
+}
+
+impl std::error::Error for StringTooLong {}
+
+/// Checks that `s` fits a ZRE `string`.
+pub fn check_string(s: &str) -> Result<(), StringTooLong> {
+    if s.len() > MAX_STRING {
+        Err(StringTooLong { len: s.len() })
+    } else {
+        Ok(())
+    }
+}
+
+/// Cuts `s` to fit a ZRE `string`, at a character boundary.
+///
+/// ```
+/// let mut s = "é".repeat(200); // 400 bytes
+/// zmesh::wire::truncate_string(&mut s);
+/// assert_eq!(s.len(), 254);
+/// ```
+pub fn truncate_string(s: &mut String) {
+    if s.len() > MAX_STRING {
+        let mut n = MAX_STRING;
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        s.truncate(n);
+    }
+}
+
 /// A bounds-checked reader over a byte slice: every `take` either returns exactly the
 /// requested bytes or `Truncated`, so no decoder indexes past the end.
 #[derive(Debug)]

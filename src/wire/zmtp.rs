@@ -17,7 +17,7 @@
 //! ```
 //! use zmesh::wire::zmtp::{self, Decoder, Greeting, Item};
 //! let mut bytes = Greeting::null().encode().to_vec();
-//! zmtp::encode_message(&mut bytes, &[&b"hello"[..], &b"world"[..]]);
+//! zmtp::encode_message_into(&mut bytes, &[&b"hello"[..], &b"world"[..]]);
 //! let mut dec = Decoder::new(1 << 20);
 //! for b in &bytes {
 //!     dec.feed(std::slice::from_ref(b)); // one byte at a time
@@ -229,7 +229,7 @@ impl Command {
     }
 
     /// Encodes the command body (name and data, without the frame header).
-    pub fn encode_body(&self) -> Result<Vec<u8>, WireError> {
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         fn name(out: &mut Vec<u8>, n: &[u8]) -> Result<(), WireError> {
             out.push(u8::try_from(n.len()).map_err(|_| WireError::FieldTooLong)?);
             out.extend_from_slice(n);
@@ -274,8 +274,8 @@ impl Command {
     }
 
     /// Appends the whole command frame to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
-        let body = self.encode_body()?;
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let body = self.encode()?;
         encode_frame_header(out, FLAG_COMMAND, body.len());
         out.extend_from_slice(&body);
         Ok(())
@@ -285,7 +285,7 @@ impl Command {
 /// Appends the READY command a socket of `socket_type` presenting `identity` sends:
 /// the bytes of `Command::ready(socket_type, identity).encode(out)`, without building
 /// the command (every new link sends one).
-pub fn encode_ready(
+pub fn encode_ready_into(
     out: &mut Vec<u8>,
     socket_type: &str,
     identity: &[u8],
@@ -327,17 +327,17 @@ fn encode_frame_header(out: &mut Vec<u8>, flags: u8, len: usize) {
 }
 
 /// Appends one message frame. `more` sets the MORE flag.
-pub fn encode_frame(out: &mut Vec<u8>, more: bool, body: &[u8]) {
+pub fn encode_frame_into(out: &mut Vec<u8>, more: bool, body: &[u8]) {
     encode_frame_header(out, if more { FLAG_MORE } else { 0 }, body.len());
     out.extend_from_slice(body);
 }
 
 /// Appends a whole multipart message: MORE on every frame but the last. A message
 /// has at least one frame; an empty slice appends nothing.
-pub fn encode_message<T: AsRef<[u8]>>(out: &mut Vec<u8>, frames: &[T]) {
+pub fn encode_message_into<T: AsRef<[u8]>>(out: &mut Vec<u8>, frames: &[T]) {
     let n = frames.len();
     for (i, f) in frames.iter().enumerate() {
-        encode_frame(out, i + 1 < n, f.as_ref());
+        encode_frame_into(out, i + 1 < n, f.as_ref());
     }
 }
 
@@ -594,7 +594,7 @@ mod tests {
         identity.extend(0x10..0x20u8);
         let mut out = Vec::new();
         Command::ready("DEALER", &identity)
-            .encode(&mut out)
+            .encode_into(&mut out)
             .unwrap();
         let mut want = vec![0x04, 0x3a, 0x05];
         want.extend_from_slice(b"READY");
@@ -622,7 +622,7 @@ mod tests {
         assert_eq!(cmd.property("socket-type"), Some(&b"ROUTER"[..]));
         assert_eq!(cmd.property("Identity"), Some(&b""[..]));
         let mut again = Vec::new();
-        cmd.encode(&mut again).unwrap();
+        cmd.encode_into(&mut again).unwrap();
         assert_eq!(again, router);
     }
 
@@ -640,15 +640,15 @@ mod tests {
             ttl: 0,
             context: vec![],
         }
-        .encode(&mut out)
+        .encode_into(&mut out)
         .unwrap();
         assert_eq!(out, [0x04, 0x07, 0x04, 0x50, 0x49, 0x4e, 0x47, 0x00, 0x00]);
         let pong = Command::Pong {
             context: b"ctx".to_vec(),
         };
-        assert_eq!(Command::parse(&pong.encode_body().unwrap()).unwrap(), pong);
+        assert_eq!(Command::parse(&pong.encode().unwrap()).unwrap(), pong);
         let err = Command::Error("nope".into());
-        assert_eq!(Command::parse(&err.encode_body().unwrap()).unwrap(), err);
+        assert_eq!(Command::parse(&err.encode().unwrap()).unwrap(), err);
         assert_eq!(
             Command::parse(&[
                 4, b'P', b'I', b'N', b'G', 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
@@ -664,7 +664,7 @@ mod tests {
     fn frames_short_long_and_limits() {
         let mut bytes = Greeting::null().encode().to_vec();
         let big = vec![7u8; 300];
-        encode_message(&mut bytes, &[&b""[..], &big[..], &b"x"[..]]);
+        encode_message_into(&mut bytes, &[&b""[..], &big[..], &b"x"[..]]);
         // The 300-byte frame uses the LONG form: flags 0x03 (MORE|LONG).
         assert_eq!(&bytes[64..66], &[0x01, 0x00]);
         assert_eq!(bytes[66], 0x03);
@@ -727,8 +727,8 @@ mod tests {
         let mut bytes = Greeting::null().encode().to_vec();
         for it in &items {
             match it {
-                Item::Message(f) => encode_message(&mut bytes, f),
-                Item::Command(c) => c.encode(&mut bytes).unwrap(),
+                Item::Message(f) => encode_message_into(&mut bytes, f),
+                Item::Command(c) => c.encode_into(&mut bytes).unwrap(),
                 Item::Greeting(_) => unreachable!(),
             }
         }
@@ -817,9 +817,9 @@ mod tests {
         #[test]
         fn encode_ready_matches_command(st in "[A-Z]{0,10}", id in proptest::collection::vec(any::<u8>(), 0..300)) {
             let mut want = Vec::new();
-            Command::ready(&st, &id).encode(&mut want).unwrap();
+            Command::ready(&st, &id).encode_into(&mut want).unwrap();
             let mut got = Vec::new();
-            encode_ready(&mut got, &st, &id).unwrap();
+            encode_ready_into(&mut got, &st, &id).unwrap();
             prop_assert_eq!(got, want);
         }
 
@@ -850,7 +850,7 @@ mod tests {
         fn command_round_trip(ttl in any::<u16>(), ctx in proptest::collection::vec(any::<u8>(), 0..17),
                               props in proptest::collection::vec(("[A-Za-z-]{1,20}", proptest::collection::vec(any::<u8>(), 0..40)), 0..4)) {
             for c in [Command::Ping { ttl, context: ctx.clone() }, Command::Pong { context: ctx.clone() }, Command::Ready(props.clone())] {
-                prop_assert_eq!(Command::parse(&c.encode_body().unwrap()).unwrap(), c);
+                prop_assert_eq!(Command::parse(&c.encode().unwrap()).unwrap(), c);
             }
         }
 

@@ -16,10 +16,10 @@
 //! let msg = ZreMessage::new(4, Body::Join { group: "GLOBAL".into(), status: 2 });
 //! let frames = msg.encode().unwrap();
 //! assert_eq!(frames[0], b"\xaa\xa1\x04\x02\x00\x04\x06GLOBAL\x02");
-//! assert_eq!(ZreMessage::decode(&frames[0], Vec::new()).unwrap(), msg);
+//! assert_eq!(ZreMessage::parse(&frames[0], Vec::new()).unwrap(), msg);
 //! ```
 
-use super::{Reader, WireError};
+use super::{check_string, Reader, WireError};
 
 /// The 16-bit signature that starts every ZRE header frame: 0xAAA plus protocol id 1.
 pub const SIGNATURE: [u8; 2] = [0xAA, 0xA1];
@@ -172,7 +172,7 @@ impl ZreMessage {
     ///
     /// Bytes after the last field are ignored, so that a later protocol revision can
     /// append fields.
-    pub fn decode(header: &[u8], content: Vec<Vec<u8>>) -> Result<ZreMessage, WireError> {
+    pub fn parse(header: &[u8], content: Vec<Vec<u8>>) -> Result<ZreMessage, WireError> {
         let mut r = Reader::new(header);
         if r.take(2)? != SIGNATURE {
             return Err(WireError::BadSignature);
@@ -239,7 +239,7 @@ impl ZreMessage {
     /// Appends the header frame of a WHISPER (`group` is `None`) or a SHOUT to `out`,
     /// the same bytes as [`ZreMessage::encode_header_into`] gives, without building a
     /// message: a shout goes to every member with its own sequence number.
-    pub fn encode_content_header(
+    pub fn encode_content_header_into(
         out: &mut Vec<u8>,
         sequence: u16,
         group: Option<&str>,
@@ -361,8 +361,8 @@ fn put_header_start(out: &mut Vec<u8>, id: u8, sequence: u16) {
 }
 
 fn put_string(out: &mut Vec<u8>, s: &str) -> Result<(), WireError> {
-    let len = u8::try_from(s.len()).map_err(|_| WireError::FieldTooLong)?;
-    out.push(len);
+    check_string(s).map_err(|_| WireError::FieldTooLong)?;
+    out.push(s.len() as u8);
     out.extend_from_slice(s.as_bytes());
     Ok(())
 }
@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn hello_literal() {
-        assert_eq!(ZreMessage::decode(&HELLO_72, vec![]).unwrap(), hello_72());
+        assert_eq!(ZreMessage::parse(&HELLO_72, vec![]).unwrap(), hello_72());
         assert_eq!(hello_72().encode_header().unwrap(), HELLO_72);
     }
 
@@ -437,50 +437,50 @@ mod tests {
         let ping = ZreMessage::new(5, Body::Ping);
         assert_eq!(ping.encode_header().unwrap(), [0xaa, 0xa1, 6, 2, 0, 5]);
         assert_eq!(
-            ZreMessage::decode(&[0xaa, 0xa1, 10, 2, 0xff, 0xff], vec![]).unwrap(),
+            ZreMessage::parse(&[0xaa, 0xa1, 10, 2, 0xff, 0xff], vec![]).unwrap(),
             ZreMessage::new(65535, Body::Goodbye)
         );
     }
 
     #[test]
     fn content_ignored_for_non_content_types() {
-        let m = ZreMessage::decode(&[0xaa, 0xa1, 6, 2, 0, 9], vec![b"x".to_vec()]).unwrap();
+        let m = ZreMessage::parse(&[0xaa, 0xa1, 6, 2, 0, 9], vec![b"x".to_vec()]).unwrap();
         assert_eq!(m.body, Body::Ping);
     }
 
     #[test]
     fn rejects_bad_headers() {
         assert_eq!(
-            ZreMessage::decode(&[0xaa, 0xa2, 6, 2, 0, 1], vec![]),
+            ZreMessage::parse(&[0xaa, 0xa2, 6, 2, 0, 1], vec![]),
             Err(WireError::BadSignature)
         );
         assert_eq!(
-            ZreMessage::decode(&[0xaa, 0xa1, 6, 3, 0, 1], vec![]),
+            ZreMessage::parse(&[0xaa, 0xa1, 6, 3, 0, 1], vec![]),
             Err(WireError::UnsupportedVersion(3))
         );
         assert_eq!(
-            ZreMessage::decode(&[0xaa, 0xa1, 11, 2, 0, 1], vec![]),
+            ZreMessage::parse(&[0xaa, 0xa1, 11, 2, 0, 1], vec![]),
             Err(WireError::UnknownMessage(11))
         );
         assert_eq!(
-            ZreMessage::decode(&[0xaa, 0xa1, 0, 2, 0, 1], vec![]),
+            ZreMessage::parse(&[0xaa, 0xa1, 0, 2, 0, 1], vec![]),
             Err(WireError::UnknownMessage(0))
         );
         assert_eq!(
-            ZreMessage::decode(&[0xaa, 0xa1, 6, 2, 0], vec![]),
+            ZreMessage::parse(&[0xaa, 0xa1, 6, 2, 0], vec![]),
             Err(WireError::Truncated)
         );
         // Every strict prefix of the HELLO runs past its end.
         for n in 0..HELLO_72.len() {
             assert!(
-                ZreMessage::decode(&HELLO_72[..n], vec![]).is_err(),
+                ZreMessage::parse(&HELLO_72[..n], vec![]).is_err(),
                 "prefix {n}"
             );
         }
         // A hash count far beyond the frame is refused without allocating.
         let mut bad = HELLO_72.to_vec();
         bad[51..55].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(ZreMessage::decode(&bad, vec![]), Err(WireError::Truncated));
+        assert_eq!(ZreMessage::parse(&bad, vec![]), Err(WireError::Truncated));
     }
 
     #[test]
@@ -536,7 +536,7 @@ mod tests {
             let msg = ZreMessage::new(seq, body);
             let mut frames = msg.encode().unwrap();
             let header = frames.remove(0);
-            prop_assert_eq!(ZreMessage::decode(&header, frames).unwrap(), msg);
+            prop_assert_eq!(ZreMessage::parse(&header, frames).unwrap(), msg);
         }
 
         #[test]
@@ -548,20 +548,20 @@ mod tests {
             let mut want = Vec::new();
             ZreMessage::new(seq, body).encode_header_into(&mut want).unwrap();
             let mut got = Vec::new();
-            ZreMessage::encode_content_header(&mut got, seq, group.as_deref()).unwrap();
+            ZreMessage::encode_content_header_into(&mut got, seq, group.as_deref()).unwrap();
             prop_assert_eq!(got, want);
         }
 
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = ZreMessage::decode(&bytes, vec![]);
+            let _ = ZreMessage::parse(&bytes, vec![]);
         }
 
         #[test]
         fn random_bodies_after_valid_header_never_panic(id in 1u8..=10, tail in proptest::collection::vec(any::<u8>(), 0..200)) {
             let mut bytes = vec![0xaa, 0xa1, id, 2, 0, 1];
             bytes.extend_from_slice(&tail);
-            let _ = ZreMessage::decode(&bytes, vec![]);
+            let _ = ZreMessage::parse(&bytes, vec![]);
         }
     }
 }

@@ -12,14 +12,15 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
+use zmesh_toolkit::stats::quantile;
 
 use crossbeam_channel::{select, Receiver, Sender};
 use serde_json::json;
-use zmesh::wire::zmtp::{encode_message, Decoder, Greeting, Item};
+use zmesh::wire::zmtp::{encode_message_into, Decoder, Greeting, Item};
 use zmesh::wire::zre::{Body, ZreMessage};
 use zmesh::{Event, Node, PeerId};
 
-use crate::common::{cpu_time, current_memory, open_files_limit};
+use zmesh_toolkit::proc::{cpu_time, current_memory, open_files_limit};
 
 /// The sink acknowledges every this many payloads.
 pub const ACK_EVERY: u64 = 128;
@@ -262,7 +263,7 @@ pub fn mesh(counts: &[usize], interface: &str, port: u16) -> Result<serde_json::
     for (i, &count) in counts.iter().enumerate() {
         let (nodes, times) =
             full_mesh(count, interface, port + i as u16, Duration::from_secs(120))?;
-        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        let at = |q: f64| quantile(&times, q);
         println!(
             "{count} nodes: every node saw all others after p50 {:.3}s, max {:.3}s",
             at(0.5),
@@ -312,7 +313,7 @@ fn wire_whisper(seq: u16, payload: &[u8], header: &mut Vec<u8>, out: &mut Vec<u8
     ZreMessage::new(seq, Body::Whisper { content: vec![] })
         .encode_header_into(header)
         .expect("a whisper header");
-    encode_message(out, &[header.as_slice(), payload]);
+    encode_message_into(out, &[header.as_slice(), payload]);
 }
 
 /// Reads from `s` until `want` whole messages have been decoded; calls `each` on
@@ -412,7 +413,7 @@ pub fn tcp(
         drop(a);
         let _ = echo.join();
         rtts.sort_by(f64::total_cmp);
-        let at = |q: f64| rtts[((rtts.len() - 1) as f64 * q).round() as usize];
+        let at = |q: f64| quantile(&rtts, q);
         println!(
             "tcp {size} B: round trip p50 {:.0} us, p90 {:.0} us, p99 {:.0} us",
             at(0.5),

@@ -12,7 +12,11 @@ use crossbeam_channel::{select, tick, Receiver, Sender};
 use serde_json::json;
 use zmesh::{Event, ExitReason, Node, PeerId};
 
-use crate::common::{self, parse_payload, payload, Rng};
+use zmesh_toolkit::ledger::Ledger as Deliveries;
+use zmesh_toolkit::rng::Stream as Rng;
+use zmesh_toolkit::stats::Percentiles;
+
+use crate::common::{parse_payload, payload};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -53,8 +57,8 @@ struct Sent {
 struct Ledger {
     next_id: u64,
     sent: Vec<Sent>,
-    delivered: HashSet<(u64, PeerId)>,
-    last: HashMap<(PeerId, PeerId), u64>,
+    /// Deliveries by (sender, receiver).
+    delivered: Deliveries<PeerId, PeerId>,
     violations: Vec<String>,
     exits: HashMap<(PeerId, PeerId), Vec<Instant>>,
     exit_reasons: BTreeMap<&'static str, u64>,
@@ -102,7 +106,7 @@ pub struct ChurnSummary {
 /// Runs the churn test.
 pub fn run(cfg: &ChurnConfig) -> ChurnSummary {
     let t0 = Instant::now();
-    let cpu0 = common::cpu_time();
+    let cpu0 = zmesh_toolkit::proc::cpu_time();
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let quiet = Arc::new(AtomicBool::new(false));
     let mut rng = Rng::new(cfg.seed, 0);
@@ -117,7 +121,7 @@ pub fn run(cfg: &ChurnConfig) -> ChurnSummary {
     while Instant::now() < end {
         let now = Instant::now();
         if now >= next_toggle {
-            let k = rng.below(cfg.slots as u64) as usize;
+            let k = rng.below(cfg.slots);
             match slots[k].take() {
                 Some(slot) => {
                     let how = if rng.one_in(2) {
@@ -133,7 +137,7 @@ pub fn run(cfg: &ChurnConfig) -> ChurnSummary {
                     started += 1;
                 }
             }
-            next_toggle = now + Duration::from_millis(500 + rng.below(501));
+            next_toggle = now + Duration::from_millis(500 + rng.below(501) as u64);
             peak_live = peak_live.max(slots.iter().filter(|s| s.is_some()).count());
         }
         if cfg.progress && now - last_progress >= Duration::from_secs(5) {
@@ -204,7 +208,7 @@ pub fn run(cfg: &ChurnConfig) -> ChurnSummary {
     // Account for every message.
     let mut outcome: BTreeMap<String, u64> = BTreeMap::new();
     for s in &l.sent {
-        if l.delivered.contains(&(s.id, s.to)) {
+        if l.delivered.delivered(s.id, &s.to) {
             *outcome.entry("delivered".into()).or_default() += 1;
             continue;
         }
@@ -218,8 +222,8 @@ pub fn run(cfg: &ChurnConfig) -> ChurnSummary {
         *outcome.entry(reason).or_default() += 1;
     }
     let mut disc = l.discovery.clone();
-    let (p50, p99, max) = common::percentiles(&mut disc);
-    let cpu = common::cpu_time()
+    let Percentiles { p50, p99, max, .. } = Percentiles::of(&mut disc);
+    let cpu = zmesh_toolkit::proc::cpu_time()
         .zip(cpu0)
         .map(|(b, a)| (b - a).as_secs_f64());
     let json = json!({
@@ -229,7 +233,7 @@ pub fn run(cfg: &ChurnConfig) -> ChurnSummary {
         "discovery_s": {"count": disc.len(), "p50": p50, "p99": p99, "max": max},
         "messages": {"sent": l.sent.len(), "not_sent_peer_unknown": l.unsent, "outcome": outcome},
         "protocol_exits": l.exit_reasons,
-        "cpu_s": cpu, "peak_memory_bytes": common::peak_memory(),
+        "cpu_s": cpu, "peak_memory_bytes": zmesh_toolkit::proc::peak_memory(),
         "verdict": if violations.is_empty() { "pass" } else { "fail" },
         "violations": violations,
     });
@@ -371,7 +375,7 @@ fn behave(
                 if quiet.load(Ordering::SeqCst) {
                     continue;
                 }
-                let g = format!("GROUP{:03}", rng.below(groups as u64));
+                let g = format!("GROUP{:03}", rng.below(groups));
                 if own.contains(&g) && rng.one_in(2) {
                     let _ = node.leave(&g);
                     own.retain(|x| *x != g);
@@ -380,7 +384,7 @@ fn behave(
                     own.push(g);
                 }
                 if !own.is_empty() && rng.one_in(4) {
-                    let g = own[rng.below(own.len() as u64) as usize].clone();
+                    let g = own[rng.below(own.len())].clone();
                     shout(&node, me, &g, 0, &ledger);
                 }
             }
@@ -444,17 +448,14 @@ fn receive(
 ) -> Option<u8> {
     let (id, hop) = parse_payload(content.first()?)?;
     let mut l = ledger.lock().expect("ledger");
-    if !l.delivered.insert((id, me)) {
+    let d = l.delivered.deliver(from, me, id);
+    if d.twice {
         l.violation(format!("{me} got message #{id} from {from} twice"));
     }
-    let last = l.last.entry((from, me)).or_insert(0);
-    if id <= *last {
-        let prev = *last;
+    if let Some(prev) = d.after {
         l.violation(format!(
             "{me} got #{id} from {from} after #{prev}: out of order"
         ));
-    } else {
-        *last = id;
     }
     Some(hop)
 }

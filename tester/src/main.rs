@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-/// The simulator's duration syntax: `500ms`, `30s`, `2m`.
+/// The tools' duration syntax: `500ms`, `30s`, `2m`.
 fn duration(s: &str) -> Result<Duration, String> {
-    zmesh_sim::scenario::parse_duration(s)
+    zmesh_toolkit::parse_duration(s)
 }
 
 #[derive(Parser, Debug)]
@@ -80,7 +80,7 @@ enum Mode {
         #[arg(long)]
         no_partition: bool,
         /// Beacon port.
-        #[arg(long, default_value_t = 5670)]
+        #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
         /// The nodes' evasive timeout.
         #[arg(long, value_parser = duration, default_value = "5s")]
@@ -107,7 +107,7 @@ enum Mode {
         #[arg(long, default_value = "lo")]
         interface: String,
         /// Beacon port.
-        #[arg(long, default_value_t = 5670)]
+        #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
     },
     /// One node called `sink` that counts one-way whispers (a peer for `bench throughput`).
@@ -116,7 +116,7 @@ enum Mode {
         #[arg(long, default_value = "lo")]
         interface: String,
         /// Beacon port.
-        #[arg(long, default_value_t = 5670)]
+        #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
     },
     /// Latency, throughput, mesh formation, idle cost, and the plain-TCP ceiling.
@@ -133,7 +133,7 @@ enum Mode {
         #[arg(long)]
         interface: String,
         /// Beacon port.
-        #[arg(long, default_value_t = 5670)]
+        #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
         /// Time between whispers to each peer.
         #[arg(long, value_parser = duration, default_value = "200ms")]
@@ -157,7 +157,7 @@ enum PerfSide {
         #[arg(long, default_value = "lo")]
         interface: String,
         /// Beacon port.
-        #[arg(long, default_value_t = 5670)]
+        #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
     },
     /// One node that measures whisper and shout rates against N remotes.
@@ -170,7 +170,7 @@ enum PerfSide {
         #[arg(long, default_value = "lo")]
         interface: String,
         /// Beacon port.
-        #[arg(long, default_value_t = 5670)]
+        #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
     },
 }
@@ -189,7 +189,7 @@ enum BenchWhat {
         #[arg(long, default_value = "lo")]
         interface: String,
         /// Beacon port.
-        #[arg(long, default_value_t = 5670)]
+        #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
         /// Use an echo peer started elsewhere (`zmesh-tester echo`, or Zyre's or
         /// Pyre's twin) instead of one in this process.
@@ -211,7 +211,7 @@ enum BenchWhat {
         #[arg(long, default_value = "lo")]
         interface: String,
         /// Beacon port.
-        #[arg(long, default_value_t = 5670)]
+        #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
         /// Use a sink started elsewhere (`zmesh-tester sink`, or Zyre's or Pyre's
         /// twin) instead of one in this process.
@@ -227,7 +227,7 @@ enum BenchWhat {
         #[arg(long, default_value = "lo")]
         interface: String,
         /// First beacon port.
-        #[arg(long, default_value_t = 5670)]
+        #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
     },
     /// CPU and resident memory of N idle nodes in a full mesh in this process.
@@ -242,7 +242,7 @@ enum BenchWhat {
         #[arg(long, default_value = "lo")]
         interface: String,
         /// Beacon port.
-        #[arg(long, default_value_t = 5670)]
+        #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
     },
     /// The same whisper bytes over one plain TCP connection on 127.0.0.1: the ceiling.

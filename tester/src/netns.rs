@@ -48,21 +48,7 @@ struct Netns {
     created: Arc<Mutex<Vec<String>>>,
 }
 
-fn run_cmd(args: &[&str]) -> Result<String, String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
+use zmesh_toolkit::netns::run as run_cmd;
 
 impl Netns {
     fn host(&self, i: usize) -> String {

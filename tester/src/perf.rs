@@ -10,6 +10,7 @@
 //!   (M/N)·N `R:SHOUT`s. It prints each phase's time and rate, then one JSON line.
 
 use std::time::{Duration, Instant};
+use zmesh_toolkit::stats::quantile;
 
 use crossbeam_channel::{select, Receiver};
 use serde_json::json;
@@ -261,7 +262,7 @@ pub fn latency(
             }
         }
         rtts.sort_by(f64::total_cmp);
-        let at = |q: f64| rtts[((rtts.len() - 1) as f64 * q).round() as usize];
+        let at = |q: f64| quantile(&rtts, q);
         println!(
             "{size} B: round trip p50 {:.0} us, p90 {:.0} us, p99 {:.0} us ({count} round trips)",
             at(0.5),

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use zmesh_toolkit::netns::Namespace;
+
 const EXE: &str = env!("CARGO_BIN_EXE_zmesh-tester");
 
 /// Runs `client` while `server` (if any) runs beside it; both under `prefix` (for
@@ -251,56 +253,6 @@ fn bench_clients_against_pyre_twins() {
     assert_eq!(v["results"][0]["count"], 1000);
 }
 
-/// A network namespace with lo and a veth pair (czmq never beacons on loopback).
-struct Netns(String);
-
-impl Netns {
-    fn ip(args: &[&str]) -> bool {
-        Command::new("ip")
-            .args(args)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
-    fn new() -> Option<Netns> {
-        let name = format!("zp{}", std::process::id());
-        if !Netns::ip(&["netns", "add", &name]) {
-            return None;
-        }
-        let ns = Netns(name);
-        let n = ns.0.as_str();
-        for step in [
-            &["-n", n, "link", "set", "lo", "up"][..],
-            &[
-                "-n", n, "link", "add", "zv0", "type", "veth", "peer", "name", "zv1",
-            ],
-            &[
-                "-n",
-                n,
-                "addr",
-                "add",
-                "10.251.0.1/24",
-                "brd",
-                "+",
-                "dev",
-                "zv0",
-            ],
-            &["-n", n, "link", "set", "zv0", "up"],
-            &["-n", n, "link", "set", "zv1", "up"],
-        ] {
-            assert!(Netns::ip(step), "ip {step:?}");
-        }
-        Some(ns)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        Netns::ip(&["netns", "del", &self.0]);
-    }
-}
-
 /// Zyre's side of the perf protocol and of the bench patterns
 /// (`tester/zyre/zyre-perf.c`, built by `scripts/fetch-zyre` against libzyre 2.0.1)
 /// swapped in for zmesh's, each way, inside a namespace of its own.
@@ -319,7 +271,8 @@ fn perf_and_bench_tools_mix_with_zyre_c() {
         eprintln!("SKIPPED: no zyre-perf");
         return;
     }
-    let Some(ns) = Netns::new() else {
+    let name = format!("zp{}", std::process::id());
+    let Ok(ns) = Namespace::with_veth(&name, "10.251.0.1/24") else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run this: needs root and ip"
@@ -327,7 +280,7 @@ fn perf_and_bench_tools_mix_with_zyre_c() {
         eprintln!("SKIPPED: cannot create a network namespace");
         return;
     };
-    let prefix = ["ip", "netns", "exec", ns.0.as_str()];
+    let prefix = ns.exec_prefix();
     let z = zyre.to_str().unwrap();
     let zmesh = |a: &[&'static str]| -> Vec<&'static str> {
         let mut v = vec![EXE];

@@ -1,14 +1,17 @@
-//! Deterministic random streams. Every draw comes from the run's seed through a
-//! stream of its own (one per directed link, one per node for traffic, one for the
-//! harness), so adding a draw in one place does not shift any other.
+//! Deterministic random streams. Every draw comes from a run's seed through a
+//! stream of its own (in the simulator: one per directed link, one per node for
+//! traffic, one for the harness), so adding a draw in one place does not shift any
+//! other.
+//!
+//! ```
+//! use zmesh_toolkit::rng::Stream;
+//! let mut a = Stream::new(7, 1);
+//! let mut b = Stream::new(7, 1);
+//! assert_eq!(a.next_u64(), b.next_u64());
+//! assert!(a.below(10) < 10);
+//! ```
 
-/// SplitMix64's finaliser: a well-mixed 64-bit hash of a 64-bit input.
-pub fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use zmesh::engine::hash::mix;
 
 /// One random stream: counter-based, so a stream costs eight bytes of state and
 /// a million links cost eight megabytes.
@@ -55,6 +58,11 @@ impl Stream {
         } else {
             (self.next_u64() % n as u64) as usize
         }
+    }
+
+    /// True with probability 1/n (never for n = 0).
+    pub fn one_in(&mut self, n: usize) -> bool {
+        n > 0 && self.below(n) == 0
     }
 
     /// Exponential with this mean.

@@ -1,0 +1,353 @@
+//! The oracle: it watches every event of a run ([`Oracle::observe`]) and every
+//! message sent ([`Oracle::sent`]), and at the end judges the run against the
+//! fabric's record of faults ([`Oracle::judge`]).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use zmesh::{Event, ExitReason, PeerId};
+
+use zmesh_toolkit::ledger::Ledger;
+
+use crate::net::{FastMap, FastSet, Net, NodeState};
+use crate::sim::SimConfig;
+use crate::summary::{Percentiles, Summary};
+
+/// Messages sent this close to the end of a run are "in flight", not lost.
+pub const IN_FLIGHT: Duration = Duration::from_secs(10);
+
+/// A message the oracle expects to arrive.
+struct Expect {
+    from: usize,
+    to: usize,
+    to_id: PeerId,
+    sent_at: Instant,
+}
+
+/// What the oracle has seen so far.
+#[derive(Default)]
+pub struct Oracle {
+    expects: FastMap<u64, Vec<Expect>>,
+    /// Deliveries by (sender's id, receiving node).
+    ledger: Ledger<PeerId, usize>,
+    order_violations: Vec<String>,
+    exits: FastMap<(usize, PeerId), Vec<(Instant, ExitReason)>>,
+    exit_reasons: BTreeMap<String, u64>,
+    enter_latency: Vec<f64>,
+    /// First ENTERs seen: (observer, peer id, peer incarnation).
+    entered: FastSet<(usize, PeerId, u32)>,
+    false_exits: Vec<String>,
+    /// The expired timeout the crash-detection check assumes (default: the engine's).
+    expected_expired: Option<Duration>,
+}
+
+/// The id a simulated message carries in its first frame, if it has one.
+pub fn message_id(content: &[Vec<u8>]) -> Option<u64> {
+    let f = content.first().filter(|f| f.len() >= 8)?;
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&f[..8]);
+    Some(u64::from_be_bytes(b))
+}
+
+impl Oracle {
+    /// Judges crash detection against this expired timeout instead of the one the
+    /// engines run with: how tests show the oracle catching a slow engine.
+    pub fn judge_against_expired(&mut self, expired: Duration) {
+        self.expected_expired = Some(expired);
+    }
+
+    /// Message `id` went from `from` to each of `to` (node, id) at `at`.
+    pub fn sent(&mut self, id: u64, from: usize, to: Vec<(usize, PeerId)>, at: Instant) {
+        let list = to
+            .into_iter()
+            .map(|(j, to_id)| Expect {
+                from,
+                to: j,
+                to_id,
+                sent_at: at,
+            })
+            .collect();
+        self.expects.insert(id, list);
+    }
+
+    /// Node `i` saw `e` at `net.now()`. Returns the peer's node if the event is a
+    /// false EXIT (a live, reachable, undisturbed peer dropped).
+    pub fn observe<W>(&mut self, net: &Net<W>, now: Instant, i: usize, e: &Event) -> Option<usize> {
+        let peer = e.peer();
+        match e {
+            Event::Enter { .. } => {
+                if let Some(j) = net.node_of(peer) {
+                    if self.entered.insert((i, peer, net.incarnation(j))) {
+                        let since = net.up_since(i).max(net.up_since(j));
+                        self.enter_latency.push((now - since).as_secs_f64());
+                    }
+                }
+            }
+            Event::Exit { reason, .. } => {
+                *self
+                    .exit_reasons
+                    .entry(reason.as_str().to_string())
+                    .or_default() += 1;
+                self.exits
+                    .entry((i, peer))
+                    .or_default()
+                    .push((now, *reason));
+                return self.check_false_exit(net, now, i, peer, *reason);
+            }
+            Event::Whisper { content, .. } | Event::Shout { content, .. } => {
+                let id = message_id(content)?;
+                let name = || match net.node_of(peer) {
+                    Some(j) => format!("n{j}"),
+                    None => peer.to_string(),
+                };
+                let d = self.ledger.deliver(peer, i, id);
+                if d.twice {
+                    self.order_violations
+                        .push(format!("n{i} got #{id} from {} twice", name()));
+                }
+                if let Some(after) = d.after {
+                    let msg = format!("n{i} got #{id} from {} after #{after}", name());
+                    self.order_violations.push(msg);
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// An EXIT of a peer that is alive, reachable and undisturbed for the whole
+    /// expired timeout is false.
+    fn check_false_exit<W>(
+        &mut self,
+        net: &Net<W>,
+        now: Instant,
+        i: usize,
+        peer: PeerId,
+        reason: ExitReason,
+    ) -> Option<usize> {
+        if !matches!(
+            reason,
+            ExitReason::Expired
+                | ExitReason::SequenceGap
+                | ExitReason::StatusMismatch
+                | ExitReason::ProtocolError
+                | ExitReason::Overflow
+        ) {
+            return None;
+        }
+        let j = net.node_of(peer)?;
+        if net.state(j) != NodeState::Up || net.id(j) != peer || !net.tcp_path(i, j) {
+            return None;
+        }
+        let expired = net
+            .engine(i)
+            .map_or(zmesh::engine::config::defaults::EXPIRED_TIMEOUT, |e| {
+                e.config().expired_timeout
+            });
+        let window = now
+            .checked_sub(expired + Duration::from_secs(2))
+            .unwrap_or(net.epoch());
+        let recent = |v: &[Instant]| v.iter().any(|&t| t >= window);
+        if recent(net.lifecycle(j))
+            || recent(net.disturbed(i))
+            || recent(net.disturbed(j))
+            || recent(net.lifecycle(i))
+        {
+            return None;
+        }
+        self.false_exits.push(format!(
+            "{:.3}s n{i} dropped live n{j} ({})",
+            (now - net.epoch()).as_secs_f64(),
+            reason.as_str()
+        ));
+        Some(j)
+    }
+
+    /// The verdict on a run that ended at `net.now()`, with its figures.
+    pub fn judge<W>(&mut self, net: &Net<W>, cfg: &SimConfig, wall: Duration) -> Summary {
+        let end = net.now();
+        let n = net.len();
+        let mut violations = Vec::new();
+        let bound = cfg.profile.enter_bound();
+        let reap = cfg.engine.reap_interval();
+        // 1. Every pair of live, connected, undisturbed nodes has met.
+        let mut missing = 0usize;
+        let quiet_since = |v: &[Instant], t: Instant| v.iter().all(|&x| x < t);
+        if let Some(cut) = end.checked_sub(bound) {
+            for i in 0..n {
+                let Some(ei) = net.engine(i) else {
+                    continue;
+                };
+                if net.up_since(i) > cut || !quiet_since(net.disturbed(i), cut) {
+                    continue;
+                }
+                for j in 0..n {
+                    if i == j || net.state(j) != NodeState::Up || net.up_since(j) > cut {
+                        continue;
+                    }
+                    if !quiet_since(net.disturbed(j), cut) || !net.tcp_path(i, j) {
+                        continue;
+                    }
+                    if !ei.is_ready(net.id(j)) {
+                        missing += 1;
+                        if missing <= 5 {
+                            violations.push(format!(
+                                "n{i} has not seen n{j} {}s after both were up",
+                                bound.as_secs()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if missing > 5 {
+            violations.push(format!("... {missing} pairs in all have not met"));
+        }
+        // 2. Messages: in order, no duplicates, and nothing lost without a reason.
+        violations.extend(self.order_violations.iter().take(5).cloned());
+        let mut sent = 0u64;
+        let mut delivered = 0u64;
+        let mut lost: BTreeMap<String, u64> = BTreeMap::new();
+        let mut unexplained = Vec::new();
+        let mut ids: Vec<&u64> = self.expects.keys().collect();
+        ids.sort_unstable();
+        for id in ids {
+            for x in &self.expects[id] {
+                sent += 1;
+                if self.ledger.delivered(*id, &x.to) {
+                    delivered += 1;
+                    continue;
+                }
+                match self.loss_reason(net, x) {
+                    Some(r) => *lost.entry(r).or_default() += 1,
+                    None => {
+                        *lost.entry("unexplained".into()).or_default() += 1;
+                        if unexplained.len() < 5 {
+                            unexplained.push(format!(
+                                "#{id} n{} -> n{} sent at {:.3}s never arrived",
+                                x.from,
+                                x.to,
+                                (x.sent_at - net.epoch()).as_secs_f64()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        violations.extend(unexplained);
+        // 3. Crashed nodes are seen to EXIT within expired + one reap (+ 1 s for
+        //    the network).
+        let expired = self.expected_expired.unwrap_or(cfg.engine.expired_timeout);
+        let detect_bound = expired + reap + Duration::from_secs(1);
+        let mut detection = Vec::new();
+        let mut unchecked = 0;
+        for crash in net.crashes() {
+            let (k, t) = (crash.node, crash.at);
+            for &o in &crash.observers {
+                let seen = self
+                    .exits
+                    .get(&(o, crash.id))
+                    .and_then(|v| v.iter().find(|(x, _)| *x >= t).map(|(x, _)| *x));
+                let observer_lived = net.lifecycle(o).iter().all(|&x| x <= t)
+                    && matches!(net.state(o), NodeState::Up);
+                match seen {
+                    Some(x) => {
+                        detection.push((x - t).as_secs_f64());
+                        if x - t > detect_bound {
+                            violations.push(format!(
+                                "n{o} saw crashed n{k} EXIT only after {:.1}s",
+                                (x - t).as_secs_f64()
+                            ));
+                        }
+                    }
+                    None if t + detect_bound <= end && observer_lived => {
+                        violations.push(format!("n{o} never saw crashed n{k} EXIT"));
+                    }
+                    None => unchecked += 1,
+                }
+            }
+        }
+        // 4. No false EXIT on a LAN.
+        if net.all_lan() {
+            violations.extend(
+                self.false_exits
+                    .iter()
+                    .take(5)
+                    .map(|f| format!("false EXIT: {f}")),
+            );
+        }
+        // 5. Group views converge: what i knows of j's groups is what j is in.
+        let mut diverged = 0;
+        for i in 0..n {
+            let Some(ei) = net.engine(i) else {
+                continue;
+            };
+            for j in 0..n {
+                let Some(ej) = net.engine(j) else {
+                    continue;
+                };
+                if i == j || !ei.is_ready(ej.id()) {
+                    continue;
+                }
+                if ei.groups_of(ej.id()) != Some(ej.own_group_set()) {
+                    diverged += 1;
+                    if diverged <= 5 {
+                        violations.push(format!(
+                            "n{i}'s view of n{j}'s groups differs from n{j}'s own"
+                        ));
+                    }
+                }
+            }
+        }
+        let stats = net.stats();
+        Summary {
+            nodes: n,
+            profile: cfg.profile.to_string(),
+            seed: cfg.seed,
+            virtual_secs: cfg.duration.as_secs_f64(),
+            wall_secs: wall.as_secs_f64(),
+            cpu_secs: None,
+            events: stats.events,
+            enter_latency: Percentiles::of(&mut self.enter_latency),
+            exit_detection: Percentiles::of(&mut detection),
+            crash_checks_pending: unchecked,
+            false_exits: self.false_exits.len() as u64,
+            exits_by_reason: self.exit_reasons.clone(),
+            messages_sent: sent,
+            messages_delivered: delivered,
+            messages_lost: lost,
+            beacons_sent: stats.beacons_sent,
+            beacon_deliveries_lost: stats.beacons_lost,
+            tcp_writes: stats.writes,
+            trace_hash: String::new(),
+            violations,
+        }
+    }
+
+    /// Why a message did not arrive, if there is a reason the oracle accepts.
+    fn loss_reason<W>(&self, net: &Net<W>, x: &Expect) -> Option<String> {
+        // TCP stalls last up to a few seconds: a message this young may be on its way.
+        if x.sent_at + IN_FLIGHT > net.now() {
+            return Some("in flight at the end".into());
+        }
+        let after = |v: &[Instant]| v.iter().any(|&t| t >= x.sent_at);
+        if after(net.lifecycle(x.to)) || net.state(x.to) != NodeState::Up {
+            return Some("receiver stopped, crashed or restarted".into());
+        }
+        if after(net.lifecycle(x.from)) {
+            return Some("sender stopped, crashed or restarted".into());
+        }
+        let from_id = net.id(x.from);
+        for (o, p) in [(x.to, from_id), (x.from, x.to_id)] {
+            if let Some(v) = self.exits.get(&(o, p)) {
+                if let Some((_, r)) = v.iter().find(|(t, _)| *t >= x.sent_at) {
+                    return Some(format!("peer dropped: {}", r.as_str()));
+                }
+            }
+        }
+        if after(net.disturbed(x.to)) || after(net.disturbed(x.from)) {
+            return Some("partitioned".into());
+        }
+        None
+    }
+}

@@ -1,0 +1,157 @@
+//! Groups: the ones we are in, the status counter that tracks their changes, and
+//! which peers are in which group.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Engine;
+use crate::event::{Event, ExitReason, PeerId};
+
+/// Our groups, our status counter and the members of every group we know of.
+#[derive(Debug, Default)]
+pub(crate) struct Groups {
+    own: BTreeSet<String>,
+    /// Bumped on every join and leave of ours; it travels in HELLO, JOIN and LEAVE
+    /// so peers can tell that they missed a change.
+    status: u8,
+    members: BTreeMap<String, BTreeSet<PeerId>>,
+}
+
+impl Groups {
+    pub(crate) fn own(&self) -> &BTreeSet<String> {
+        &self.own
+    }
+
+    pub(crate) fn status(&self) -> u8 {
+        self.status
+    }
+
+    /// Enters one of our groups: the new status, or `None` if we were in it.
+    pub(crate) fn join(&mut self, group: &str) -> Option<u8> {
+        if !self.own.insert(group.to_string()) {
+            return None;
+        }
+        self.status = self.status.wrapping_add(1);
+        Some(self.status)
+    }
+
+    /// Leaves one of our groups: the new status, or `None` if we were not in it.
+    pub(crate) fn leave(&mut self, group: &str) -> Option<u8> {
+        if !self.own.remove(group) {
+            return None;
+        }
+        self.status = self.status.wrapping_add(1);
+        Some(self.status)
+    }
+
+    /// The peers known to be in `group`.
+    pub(crate) fn members(&self, group: &str) -> Option<&BTreeSet<PeerId>> {
+        self.members.get(group)
+    }
+
+    /// Every group some peer is in, in name order.
+    pub(crate) fn peer_groups(&self) -> impl Iterator<Item = &str> + '_ {
+        self.members
+            .iter()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(g, _)| g.as_str())
+    }
+
+    fn add_member(&mut self, group: &str, id: PeerId) {
+        self.members
+            .entry(group.to_string())
+            .or_default()
+            .insert(id);
+    }
+
+    fn remove_member(&mut self, group: &str, id: PeerId) {
+        if let Some(set) = self.members.get_mut(group) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.members.remove(group);
+            }
+        }
+    }
+
+    /// Takes a departed peer out of the groups it was in.
+    pub(crate) fn forget_peer(&mut self, id: PeerId, groups: &BTreeSet<String>) {
+        for g in groups {
+            self.remove_member(g, id);
+        }
+    }
+
+    /// Forgets every peer's membership (on stop).
+    pub(crate) fn clear_members(&mut self) {
+        self.members.clear();
+    }
+}
+
+impl Engine {
+    /// A peer joined a group (JOIN, or a group in its HELLO): its status counter
+    /// moves on, and the application hears of it.
+    pub(super) fn join_peer_group(&mut self, id: PeerId, group: &str) {
+        self.peer_group_change(id, group, true);
+    }
+
+    /// A peer left a group.
+    pub(super) fn leave_peer_group(&mut self, id: PeerId, group: &str) {
+        self.peer_group_change(id, group, false);
+    }
+
+    fn peer_group_change(&mut self, id: PeerId, group: &str, joined: bool) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if joined {
+            p.groups.insert(group.to_string());
+        } else {
+            p.groups.remove(group);
+        }
+        p.status = p.status.wrapping_add(1);
+        let (peer, name, group) = (id, p.name.clone(), group.to_string());
+        if joined {
+            self.groups.add_member(&group, id);
+            self.emit(Event::Join { peer, name, group });
+        } else {
+            self.groups.remove_member(&group, id);
+            self.emit(Event::Leave { peer, name, group });
+        }
+    }
+
+    /// Compares a peer's status counter with ours of it. Zyre asserts here; zmesh
+    /// drops the peer, whose group state we no longer trust.
+    pub(super) fn check_status(&mut self, id: PeerId, status: u8) {
+        if let Some(p) = self.peers.get(&id) {
+            if p.status != status {
+                log::info!(
+                    "{}: status mismatch from {id}: ours {} theirs {status}",
+                    self.config.name,
+                    p.status
+                );
+                self.remove_peer(id, ExitReason::StatusMismatch);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_counts_changes_and_members_empty_out() {
+        let mut g = Groups::default();
+        assert_eq!(g.join("a"), Some(1));
+        assert_eq!(g.join("a"), None);
+        assert_eq!(g.leave("b"), None);
+        assert_eq!(g.leave("a"), Some(2));
+        let (p, q) = (PeerId([1; 16]), PeerId([2; 16]));
+        g.add_member("x", p);
+        g.add_member("x", q);
+        g.add_member("y", p);
+        assert_eq!(g.peer_groups().collect::<Vec<_>>(), ["x", "y"]);
+        g.forget_peer(p, &["x".to_string(), "y".to_string()].into());
+        assert_eq!(g.peer_groups().collect::<Vec<_>>(), ["x"]);
+        assert!(g.members("y").is_none());
+        assert_eq!(g.members("x").unwrap().len(), 1);
+    }
+}

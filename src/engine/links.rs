@@ -1,0 +1,100 @@
+//! Bytes on the engine's links: the inbox's accepted links (a ZMTP ROUTER) and our
+//! outgoing links to peers, and the flush that turns queued bytes into writes.
+
+use std::time::Instant;
+
+use super::link::{self, LinkError, RouterEvent};
+use super::{Engine, LinkId, Output};
+use crate::event::{ExitReason, PeerId};
+
+impl Engine {
+    /// Bytes on an accepted link: the ROUTER decodes them into handshakes and
+    /// messages.
+    pub(super) fn inbox_bytes(&mut self, now: Instant, link: LinkId, bytes: &[u8]) {
+        let mut events = std::mem::take(&mut self.router_events);
+        let r = self.inbox.handle_bytes(link, bytes, &mut events);
+        if self.inbox.pending_output(link) > 0 {
+            self.out.touch(link);
+        }
+        for ev in events.drain(..) {
+            match ev {
+                RouterEvent::Connected { link, identity } => {
+                    // The sender's UUID, resolved once for every message to come.
+                    if let Some(id) = zre_identity(&identity) {
+                        self.inbox.set_tag(link, id);
+                    }
+                    let inbox = &self.inbox;
+                    self.timers
+                        .prune_handshakes(|l| !inbox.contains(l) || inbox.is_ready(l));
+                }
+                RouterEvent::Replaced { old } => self.out.close(old),
+                RouterEvent::Message { link, frames } => self.recv_message(now, link, frames),
+            }
+        }
+        self.router_events = events;
+        if let Err(e) = r {
+            log::debug!("{}: inbox link {link:?} closed: {e}", self.config.name);
+            self.stats.link_errors += 1;
+            self.out.close(link);
+        }
+    }
+
+    /// Bytes on one of our outgoing links: the handshake's replies (a ZRE inbox
+    /// sends nothing else).
+    pub(super) fn outbox_bytes(&mut self, id: PeerId, bytes: &[u8]) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        p.link.handle_bytes(bytes);
+        let mut failed: Option<LinkError> = None;
+        loop {
+            match p.link.poll() {
+                Ok(None) => break,
+                Ok(Some(link::LinkEvent::Ready { .. })) => p.hello_out = true,
+                Ok(Some(link::LinkEvent::Message(_))) => self.stats.unexpected_on_outbox += 1,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        self.out.mark(p);
+        if let Some(e) = failed {
+            log::debug!("{}: link to {id} failed: {e}", self.config.name);
+            self.stats.link_errors += 1;
+            self.remove_peer(id, ExitReason::ProtocolError);
+        }
+    }
+
+    /// Turns every touched link's queued bytes into one write each.
+    pub(super) fn flush_dirty(&mut self) {
+        if !self.out.has_dirty() {
+            return;
+        }
+        let dirty = self.out.take_dirty();
+        for &link in &dirty {
+            let bytes = if let Some(id) = self.peers.by_link(link) {
+                match self.peers.get_mut(&id) {
+                    Some(p) if p.reconnect_at.is_none() && p.link_id == link => {
+                        p.link.take_output()
+                    }
+                    _ => continue,
+                }
+            } else {
+                self.inbox.take_output(link)
+            };
+            if !bytes.is_empty() {
+                self.out.push(Output::Write { link, bytes });
+            }
+        }
+        self.out.restore_dirty(dirty);
+    }
+}
+
+/// The UUID in a ZRE routing id (`0x01` + 16 bytes), if it is one.
+fn zre_identity(identity: &[u8]) -> Option<PeerId> {
+    match identity {
+        [1, rest @ ..] => Some(PeerId(rest.try_into().ok()?)),
+        _ => None,
+    }
+}

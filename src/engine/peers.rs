@@ -1,0 +1,277 @@
+//! The peer table: every known peer and every index over them, kept in step in
+//! one place.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::hash::FixedMap;
+use super::link::Link;
+use super::peer::Peer;
+use super::{Engine, LinkId, Output};
+use crate::event::{Event, ExitReason, PeerId};
+use crate::wire::zre::{Body, Hello};
+
+/// Every known peer, with the indexes the engine looks peers up by.
+///
+/// Peers are looked up on every beacon and message: a hash table with a fixed
+/// hasher (one probe) of boxed records, so the table stays small. `order` gives the
+/// deterministic iteration order. Every index changes only through this type's
+/// methods, so none of them can fall out of step with the others.
+#[derive(Debug, Default)]
+pub(crate) struct PeerTable {
+    map: FixedMap<PeerId, Box<Peer>>,
+    /// Every known peer, in id order, for iteration.
+    order: BTreeSet<PeerId>,
+    /// How many peers are ready (kept, so that counting is O(1)).
+    ready: usize,
+    /// Which peer uses each endpoint (at most one: a newcomer purges the old).
+    by_endpoint: BTreeMap<String, PeerId>,
+    /// Our outgoing link to each peer (looked up, never iterated). A link leaves
+    /// this index as soon as the driver or the engine closes it.
+    by_link: FixedMap<LinkId, PeerId>,
+}
+
+/// A peer taken out of the table.
+pub(crate) struct Removed {
+    pub(crate) peer: Box<Peer>,
+    /// True if its outgoing link was still open (the caller tells the driver to
+    /// close it).
+    pub(crate) link_open: bool,
+}
+
+impl PeerTable {
+    pub(crate) fn get(&self, id: &PeerId) -> Option<&Peer> {
+        self.map.get(id).map(|p| &**p)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &PeerId) -> Option<&mut Peer> {
+        self.map.get_mut(id).map(|p| &mut **p)
+    }
+
+    pub(crate) fn contains(&self, id: &PeerId) -> bool {
+        self.map.contains_key(id)
+    }
+
+    /// How many peers are ready.
+    pub(crate) fn ready_count(&self) -> usize {
+        self.ready
+    }
+
+    /// The peer that uses this endpoint, if any.
+    pub(crate) fn at_endpoint(&self, endpoint: &str) -> Option<PeerId> {
+        self.by_endpoint.get(endpoint).copied()
+    }
+
+    /// The peer an outgoing link leads to, if the link is open.
+    pub(crate) fn by_link(&self, link: LinkId) -> Option<PeerId> {
+        self.by_link.get(&link).copied()
+    }
+
+    /// Known peers in id order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Peer> + '_ {
+        self.order
+            .iter()
+            .filter_map(|id| self.map.get(id).map(|p| &**p))
+    }
+
+    /// Calls `f` on every peer in id order.
+    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut Peer)) {
+        for id in &self.order {
+            if let Some(p) = self.map.get_mut(id) {
+                f(p);
+            }
+        }
+    }
+
+    /// Adds a peer that is not in the table yet (not ready).
+    pub(crate) fn insert(&mut self, peer: Peer) {
+        let id = peer.id;
+        self.by_link.insert(peer.link_id, id);
+        self.by_endpoint.insert(peer.endpoint.clone(), id);
+        if peer.ready {
+            self.ready += 1;
+        }
+        self.map.insert(id, Box::new(peer));
+        self.order.insert(id);
+    }
+
+    /// Marks a peer ready (its HELLO arrived); true if it was not ready before.
+    pub(crate) fn set_ready(&mut self, id: &PeerId) -> bool {
+        match self.map.get_mut(id) {
+            Some(p) if !p.ready => {
+                p.ready = true;
+                self.ready += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forgets an outgoing link (it closed); returns the peer it led to.
+    pub(crate) fn unlink(&mut self, link: LinkId) -> Option<PeerId> {
+        self.by_link.remove(&link)
+    }
+
+    /// Gives a peer a new outgoing link (the old one closed).
+    pub(crate) fn relink(&mut self, id: PeerId, link: LinkId) {
+        if let Some(p) = self.map.get_mut(&id) {
+            p.link_id = link;
+            self.by_link.insert(link, id);
+        }
+    }
+
+    /// Takes a peer out of every index.
+    pub(crate) fn remove(&mut self, id: &PeerId) -> Option<Removed> {
+        let peer = self.map.remove(id)?;
+        self.order.remove(id);
+        if self.by_endpoint.get(&peer.endpoint) == Some(id) {
+            self.by_endpoint.remove(&peer.endpoint);
+        }
+        if peer.ready {
+            self.ready -= 1;
+        }
+        let link_open = self.by_link.remove(&peer.link_id).is_some();
+        Some(Removed { peer, link_open })
+    }
+
+    /// Empties the table, returning the peers' outgoing links in id order.
+    pub(crate) fn drain(&mut self) -> Vec<LinkId> {
+        let mut map = std::mem::take(&mut self.map);
+        let order = std::mem::take(&mut self.order);
+        self.by_endpoint.clear();
+        self.by_link.clear();
+        self.ready = 0;
+        order
+            .iter()
+            .filter_map(|id| map.remove(id).map(|p| p.link_id))
+            .collect()
+    }
+}
+
+impl Engine {
+    pub(super) fn send_all(&mut self, body: impl Fn() -> Body) {
+        let (scratch, out) = (&mut self.scratch, &mut self.out);
+        self.peers.for_each_mut(|p| {
+            p.send(body(), scratch);
+            out.mark(p);
+        });
+    }
+
+    /// Zyre's `require_peer`: known peers are left alone; a new one is connected to
+    /// and greeted, after dropping any peer that used the same endpoint before.
+    pub(super) fn require_peer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        endpoint: String,
+        addr: SocketAddr,
+    ) {
+        if self.peers.contains(&id) {
+            return;
+        }
+        if let Some(old) = self.peers.at_endpoint(&endpoint) {
+            self.remove_peer(old, ExitReason::EndpointReused);
+        }
+        let link_id = self.new_link();
+        log::debug!("{}: new peer {id} at {endpoint}", self.config.name);
+        let link = Link::dealer(&self.identity, self.config.max_message);
+        let mut p = Peer::new(id, endpoint, addr, link_id, link, now);
+        p.refresh(
+            now,
+            self.config.evasive_timeout,
+            self.config.expired_timeout,
+        );
+        p.send(
+            Body::Hello(Hello {
+                endpoint: self.endpoint.clone().unwrap_or_default(),
+                groups: self.groups.own().iter().cloned().collect(),
+                status: self.groups.status(),
+                name: self.config.name.clone(),
+                headers: self
+                    .config
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            }),
+            &mut self.scratch,
+        );
+        self.out.push(Output::Connect {
+            link: link_id,
+            addr,
+        });
+        self.out.touch(link_id);
+        self.reap_floor = self.reap_floor.map(|f| f.min(p.evasive_at));
+        self.peers.insert(p);
+    }
+
+    pub(super) fn remove_peer(&mut self, id: PeerId, reason: ExitReason) {
+        let Some(removed) = self.peers.remove(&id) else {
+            return;
+        };
+        let p = removed.peer;
+        if let Some(at) = p.reconnect_at {
+            self.timers.cancel_reconnect(at, id);
+        }
+        log::debug!(
+            "{}: peer {id} ({}) gone: {}",
+            self.config.name,
+            p.name,
+            reason.as_str()
+        );
+        *self.stats.exits.entry(reason.as_str()).or_default() += 1;
+        self.groups.forget_peer(id, &p.groups);
+        if removed.link_open {
+            self.out.close(p.link_id);
+        }
+        if p.ready {
+            self.out.push(Output::Event(Event::Exit {
+                peer: id,
+                name: p.name,
+                reason,
+            }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(n: u8, endpoint: &str, link: u64) -> Peer {
+        Peer::new(
+            PeerId([n; 16]),
+            endpoint.to_string(),
+            "127.0.0.1:1".parse().unwrap(),
+            LinkId(link),
+            Link::dealer(b"\x01x", 1024),
+            Instant::now(),
+        )
+    }
+
+    #[test]
+    fn indexes_stay_in_step() {
+        let mut t = PeerTable::default();
+        t.insert(peer(2, "tcp://a:1", 1));
+        t.insert(peer(1, "tcp://b:1", 2));
+        assert_eq!(t.iter().map(|p| p.id.0[0]).collect::<Vec<_>>(), [1, 2]);
+        assert!(t.set_ready(&PeerId([1; 16])));
+        assert!(!t.set_ready(&PeerId([1; 16])));
+        assert_eq!(t.ready_count(), 1);
+        assert_eq!(t.at_endpoint("tcp://a:1"), Some(PeerId([2; 16])));
+        assert_eq!(t.by_link(LinkId(2)), Some(PeerId([1; 16])));
+        // A closed link leaves the link index; the peer gets a new one.
+        assert_eq!(t.unlink(LinkId(2)), Some(PeerId([1; 16])));
+        t.relink(PeerId([1; 16]), LinkId(3));
+        assert_eq!(t.by_link(LinkId(3)), Some(PeerId([1; 16])));
+        let r = t.remove(&PeerId([1; 16])).unwrap();
+        assert!(r.link_open);
+        assert_eq!(t.ready_count(), 0);
+        assert_eq!(t.at_endpoint("tcp://b:1"), None);
+        assert_eq!(t.by_link(LinkId(3)), None);
+        assert_eq!(t.drain(), [LinkId(1)]);
+        assert!(!t.contains(&PeerId([2; 16])));
+        assert_eq!(t.at_endpoint("tcp://a:1"), None);
+    }
+}

@@ -1,0 +1,149 @@
+//! One ZRE message from the inbox (Zyre's `zyre_node_recv_peer`), handled by kind.
+
+use std::time::Instant;
+
+use super::{endpoint_addr, Engine, LinkId};
+use crate::event::{Event, ExitReason, PeerId};
+use crate::wire::zre::{Body, Hello, ZreMessage};
+
+impl Engine {
+    /// Checks who sent a message and whether it may be heard, then hands it to the
+    /// handler of its kind.
+    pub(super) fn recv_message(&mut self, now: Instant, link: LinkId, mut frames: Vec<Vec<u8>>) {
+        let Some(id) = self.inbox.tag(link) else {
+            self.stats.bad_identity += 1;
+            return;
+        };
+        if frames.is_empty() {
+            self.stats.malformed += 1;
+            return;
+        }
+        let header = frames.remove(0);
+        let msg = match ZreMessage::parse(&header, frames) {
+            Ok(m) => m,
+            Err(e) => {
+                log::debug!("{}: malformed message from {id}: {e}", self.config.name);
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        log::trace!(
+            "{}: recv {} seq {} from {id}",
+            self.config.name,
+            msg.body.name(),
+            msg.sequence
+        );
+        if id == self.id {
+            return;
+        }
+        if let Body::Hello(hello) = &msg.body {
+            if !self.greet(now, id, hello) {
+                return;
+            }
+        }
+        let Some(p) = self.peers.get_mut(&id) else {
+            self.stats.before_hello += 1;
+            return;
+        };
+        if !p.ready {
+            self.stats.before_hello += 1;
+            return;
+        }
+        let is_hello = matches!(msg.body, Body::Hello(_));
+        if !p.accept_sequence(is_hello, msg.sequence) {
+            log::info!(
+                "{}: lost messages from {id}: want {} got {}",
+                self.config.name,
+                p.want_sequence.wrapping_add(1),
+                msg.sequence
+            );
+            self.remove_peer(id, ExitReason::SequenceGap);
+            return;
+        }
+        p.refresh(
+            now,
+            self.config.evasive_timeout,
+            self.config.expired_timeout,
+        );
+        match msg.body {
+            Body::Hello(h) => self.on_hello(id, h),
+            Body::Whisper { content } => {
+                let name = p.name.clone();
+                self.emit(Event::Whisper {
+                    peer: id,
+                    name,
+                    content,
+                })
+            }
+            Body::Shout { group, content } => {
+                let name = p.name.clone();
+                self.emit(Event::Shout {
+                    peer: id,
+                    name,
+                    group,
+                    content,
+                })
+            }
+            Body::Join { group, status } => {
+                self.join_peer_group(id, &group);
+                self.check_status(id, status);
+            }
+            Body::Leave { group, status } => {
+                self.leave_peer_group(id, &group);
+                self.check_status(id, status);
+            }
+            Body::Ping => {
+                p.send(Body::PingOk, &mut self.scratch);
+                self.out.mark(p);
+            }
+            // Elections are not implemented yet: decoded and ignored, the link stays.
+            // GOODBYE only matters in gossip mode; the port-0 beacon covers beacons.
+            Body::PingOk | Body::Elect { .. } | Body::Leader { .. } | Body::Goodbye => {}
+        }
+    }
+
+    /// The first part of a HELLO: a peer that is already ready restarted with the
+    /// same UUID (it leaves and enters again); the sender becomes a known, ready
+    /// peer. False if the HELLO is unusable.
+    fn greet(&mut self, now: Instant, id: PeerId, hello: &Hello) -> bool {
+        if self.peers.get(&id).is_some_and(|p| p.ready) {
+            self.remove_peer(id, ExitReason::Restarted);
+        }
+        let addr = endpoint_addr(&hello.endpoint).or_else(|| self.peers.get(&id).map(|p| p.addr));
+        let Some(addr) = addr else {
+            log::debug!(
+                "{}: HELLO with unusable endpoint {:?}",
+                self.config.name,
+                hello.endpoint
+            );
+            self.stats.malformed += 1;
+            return false;
+        };
+        self.require_peer(now, id, hello.endpoint.clone(), addr);
+        self.peers.set_ready(&id);
+        true
+    }
+
+    /// The rest of a HELLO, once its sequence number checked out: ENTER, then a
+    /// JOIN for each of its groups.
+    fn on_hello(&mut self, id: PeerId, h: Hello) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        p.name = h.name.clone();
+        p.headers = h.headers.iter().cloned().collect();
+        let e = Event::Enter {
+            peer: id,
+            name: h.name,
+            headers: p.headers.clone(),
+            endpoint: h.endpoint,
+        };
+        self.emit(e);
+        for g in &h.groups {
+            self.join_peer_group(id, g);
+        }
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.status = h.status;
+        }
+    }
+}
