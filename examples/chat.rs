@@ -3,6 +3,11 @@
 //! ```text
 //! cargo run --example chat -- --name alice --interface lo --group chat
 //! cargo run --example chat -- --name bob --interface lo --group chat
+//! # Without broadcast: one node serves gossip, the others connect to it.
+//! cargo run --example chat -- --name hub --endpoint tcp://127.0.0.1:5800 \
+//!     --gossip-bind tcp://127.0.0.1:5801 --group chat
+//! cargo run --example chat -- --name carol --endpoint tcp://127.0.0.1:5802 \
+//!     --gossip-connect tcp://127.0.0.1:5801 --group chat
 //! ```
 //!
 //! Commands: `/join G`, `/leave G`, `/shout G TEXT`, `/whisper PEER TEXT` (a name
@@ -40,6 +45,42 @@ struct Args {
     /// Print events as JSON lines.
     #[arg(long)]
     json: bool,
+    /// Bind the inbox here (tcp://IP:PORT or tcp://*:PORT); beacons then go off,
+    /// as in Zyre, unless --beacon.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// The endpoint peers are told to connect to (NAT, port mapping).
+    #[arg(long)]
+    advertised_endpoint: Option<String>,
+    /// Serve gossip on this endpoint.
+    #[arg(long)]
+    gossip_bind: Option<String>,
+    /// Be a client of this gossip server (repeatable).
+    #[arg(long = "gossip-connect")]
+    gossip_connect: Vec<String>,
+    /// Keep UDP beacons on while gossiping or with --endpoint.
+    #[arg(long)]
+    beacon: bool,
+}
+
+/// Applies the discovery options; an error names the bad one.
+fn discovery(node: &mut Node, args: &Args) -> Result<(), zmesh::Error> {
+    if let Some(ep) = &args.endpoint {
+        node.set_endpoint(ep)?;
+    }
+    if let Some(ep) = &args.advertised_endpoint {
+        node.set_advertised_endpoint(ep)?;
+    }
+    if let Some(ep) = &args.gossip_bind {
+        node.gossip_bind(ep)?;
+    }
+    for ep in &args.gossip_connect {
+        node.gossip_connect(ep)?;
+    }
+    if args.beacon {
+        node.set_beacon(true);
+    }
+    Ok(())
 }
 
 fn frame_json(f: &[u8]) -> Value {
@@ -114,6 +155,10 @@ fn main() {
                 std::process::exit(2);
             }
         }
+    }
+    if let Err(e) = discovery(&mut node, &args) {
+        eprintln!("{e}");
+        std::process::exit(2);
     }
     if let Err(e) = node.start() {
         eprintln!("cannot start: {e}");

@@ -29,6 +29,8 @@ pub enum Error {
     NotRunning,
     /// A group name longer than 255 bytes (the ZRE `string` limit).
     GroupTooLong,
+    /// An endpoint that is not `tcp://IP:PORT` (or `tcp://*:PORT` to bind).
+    BadEndpoint(String),
 }
 
 impl fmt::Display for Error {
@@ -42,6 +44,7 @@ impl fmt::Display for Error {
             Error::AlreadyStarted => write!(f, "the node is already started"),
             Error::NotRunning => write!(f, "the node is not running"),
             Error::GroupTooLong => write!(f, "group names are at most 255 bytes"),
+            Error::BadEndpoint(e) => write!(f, "{e:?} is not tcp://IP:PORT"),
         }
     }
 }

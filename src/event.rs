@@ -95,7 +95,7 @@ impl FromStr for PeerId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ExitReason {
-    /// It sent a port-0 beacon (a polite stop).
+    /// It stopped politely: a port-0 beacon, or GOODBYE.
     Left,
     /// Nothing arrived from it within the expired timeout.
     Expired,

@@ -51,6 +51,13 @@ pub struct Node {
     events_rx: Receiver<Event>,
     running: Option<Running>,
     stopped: bool,
+    /// Beacons on or off as asked; by default on unless the node gossips or was
+    /// given an endpoint (as Zyre).
+    beacon: Option<bool>,
+    endpoint: Option<String>,
+    inbox_port: Option<u16>,
+    gossip_bind: Option<String>,
+    gossip_connect: Vec<String>,
 }
 
 impl fmt::Debug for Node {
@@ -89,6 +96,11 @@ impl Node {
             events_rx,
             running: None,
             stopped: false,
+            beacon: None,
+            endpoint: None,
+            inbox_port: None,
+            gossip_bind: None,
+            gossip_connect: Vec::new(),
         }
     }
 
@@ -150,6 +162,72 @@ impl Node {
         self.config.max_message = bytes;
     }
 
+    /// Binds the inbox to this endpoint (`tcp://IP:PORT`, or `tcp://*:PORT` for every
+    /// address) instead of an ephemeral port: a fixed port for a firewall. As in
+    /// Zyre, the node then discovers by gossip or explicit peers only, unless
+    /// [`Node::set_beacon`] turns beacons back on. Takes effect at start.
+    ///
+    /// ```
+    /// let mut node = zmesh::Node::new("a");
+    /// assert!(node.set_endpoint("tcp://127.0.0.1:49999").is_ok());
+    /// assert!(node.set_endpoint("udp://x").is_err());
+    /// ```
+    pub fn set_endpoint(&mut self, endpoint: &str) -> Result<(), Error> {
+        crate::net::bind_addr(endpoint).ok_or_else(|| Error::BadEndpoint(endpoint.into()))?;
+        self.endpoint = Some(endpoint.to_string());
+        Ok(())
+    }
+
+    /// The endpoint peers are told to connect to, when it is not the bound one
+    /// (NAT, a container's port mapping): it goes in HELLO and gossip, and its port
+    /// in beacons. Takes effect at start.
+    pub fn set_advertised_endpoint(&mut self, endpoint: &str) -> Result<(), Error> {
+        crate::engine::endpoint_addr(endpoint)
+            .ok_or_else(|| Error::BadEndpoint(endpoint.into()))?;
+        self.config.advertised_endpoint = Some(endpoint.to_string());
+        Ok(())
+    }
+
+    /// Binds the inbox on this port of the interface, and keeps beacons (Zyre's
+    /// `zyre_set_beacon_peer_port`). Takes effect at start.
+    pub fn set_beacon_peer_port(&mut self, port: u16) {
+        self.inbox_port = Some(port);
+    }
+
+    /// Turns UDP beacons on or off, whatever the other settings imply (by default
+    /// they are on unless the node gossips or has an endpoint). A node may beacon and
+    /// gossip at once; a peer found both ways is one peer. Takes effect at start.
+    pub fn set_beacon(&mut self, on: bool) {
+        self.beacon = Some(on);
+    }
+
+    /// Serves gossip on this endpoint (Zyre's `zyre_gossip_bind`): other nodes
+    /// connect to it to learn of each other. Takes effect at start.
+    pub fn gossip_bind(&mut self, endpoint: &str) -> Result<(), Error> {
+        crate::net::bind_addr(endpoint).ok_or_else(|| Error::BadEndpoint(endpoint.into()))?;
+        self.gossip_bind = Some(endpoint.to_string());
+        Ok(())
+    }
+
+    /// Becomes a client of the gossip server at this endpoint (Zyre's
+    /// `zyre_gossip_connect`); may be called for several servers. Takes effect at
+    /// start.
+    pub fn gossip_connect(&mut self, endpoint: &str) -> Result<(), Error> {
+        crate::engine::endpoint_addr(endpoint)
+            .ok_or_else(|| Error::BadEndpoint(endpoint.into()))?;
+        self.gossip_connect.push(endpoint.to_string());
+        Ok(())
+    }
+
+    /// Connects to a peer given by its UUID and endpoint, with no discovery at all
+    /// (Zyre's `zyre_require_peer`). The node must be running.
+    pub fn require_peer(&self, peer: PeerId, endpoint: &str) -> Result<(), Error> {
+        let ep = endpoint.to_string();
+        // The closure runs on the actor thread, whose clock the engine follows.
+        self.query(move |e| e.connect_peer(std::time::Instant::now(), peer, &ep))?
+            .map_err(|e| Error::BadEndpoint(e.0))
+    }
+
     /// Starts the node: binds the beacon socket and the inbox, starts the actor
     /// thread, and sends the first beacon.
     pub fn start(&mut self) -> Result<(), Error> {
@@ -157,14 +235,22 @@ impl Node {
             return Err(Error::AlreadyStarted);
         }
         let groups = self.early_groups.lock().expect("not poisoned").clone();
+        let mut engine = self.config.clone();
+        engine.beacon = self.beacon.unwrap_or(
+            self.endpoint.is_none() && self.gossip_bind.is_none() && self.gossip_connect.is_empty(),
+        );
         self.running = Some(crate::net::spawn(crate::net::Spec {
-            engine: self.config.clone(),
+            engine,
             id: self.id,
             port: self.port,
             interface: self.interface.clone(),
             options: self.options,
             groups,
             events: self.events_tx.clone(),
+            endpoint: self.endpoint.clone(),
+            inbox_port: self.inbox_port,
+            gossip_bind: self.gossip_bind.clone(),
+            gossip_connect: self.gossip_connect.clone(),
         })?);
         Ok(())
     }

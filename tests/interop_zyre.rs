@@ -10,104 +10,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::talk::{converse, of_type, other_args, wait_event, zmesh_node};
+use common::zyre::{in_namespace, started, zyre, IFACE, PREFIX};
 use common::{hex, Helper};
 use serde_json::json;
 use zmesh::{Event, ExitReason, Node, PeerId};
-use zmesh_toolkit::netns::Namespace;
-
-/// Set in the re-run inside the namespace: the directory with libzyre.
-const INNER: &str = "ZMESH_ZYRE_INNER";
-const IFACE: &str = "zv0";
-const PREFIX: &str = "tcp://10.251.0.1:";
-
-fn required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("ZMESH_REQUIRE_INTEROP").is_some()
-}
-
-fn skip(why: &str) {
-    assert!(!required(), "Zyre interop test cannot run: {why}");
-    eprintln!("SKIPPED: {why}");
-}
-
-fn zyre_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("ZMESH_ZYRE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/zyre"));
-    if dir.join("libzyre.so").exists() && dir.join("libpystub.so").exists() {
-        Some(dir)
-    } else {
-        skip(&format!(
-            "no libzyre at {} (run scripts/fetch-zyre, or set ZMESH_ZYRE_DIR)",
-            dir.display()
-        ));
-        None
-    }
-}
-
-/// A namespace with a veth pair (czmq never beacons on loopback), or None (and a
-/// skip, outside CI) where this machine cannot make one.
-fn namespace(tag: &str) -> Option<Namespace> {
-    let name = format!("zy{}{tag}", std::process::id());
-    match Namespace::with_veth(&name, "10.251.0.1/24") {
-        Ok(ns) => Some(ns),
-        Err(e) => {
-            // As the tester's namespace test: only CI insists on root.
-            let why = format!("cannot create a network namespace (needs root and iproute2): {e}");
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("SKIPPED: {why}");
-            None
-        }
-    }
-}
-
-/// Runs `body` inside a fresh namespace: outside one, this re-runs the test binary
-/// there with only `test` selected.
-fn in_namespace(test: &str, tag: &str, body: impl FnOnce(PathBuf, PathBuf)) {
-    if let Some(dir) = std::env::var_os(INNER) {
-        let python = common::python().expect("python inside the namespace");
-        body(python, PathBuf::from(dir));
-        return;
-    }
-    if common::python().is_none() {
-        return;
-    }
-    let Some(dir) = zyre_dir() else { return };
-    let Some(ns) = namespace(tag) else { return };
-    let status = Command::new("ip")
-        .args(["netns", "exec", ns.name()])
-        .arg(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(INNER, &dir)
-        .status()
-        .expect("run the test inside the namespace");
-    assert!(
-        status.success(),
-        "{test} failed inside namespace {}",
-        ns.name()
-    );
-}
-
-fn zyre(python: &PathBuf, dir: &Path, name: &str, port: u16, extra: &[String]) -> Helper {
-    let mut args = vec![
-        dir.display().to_string(),
-        IFACE.to_string(),
-        name.to_string(),
-        port.to_string(),
-    ];
-    args.extend_from_slice(extra);
-    Helper::spawn(python, "zyre_peer.py", &args)
-}
-
-fn started(h: &mut Helper) -> PeerId {
-    let v = h.wait("STARTED", |v| v["type"] == "STARTED");
-    assert_eq!(v["version"], 20001, "libzyre version");
-    v["peer"].as_str().unwrap().parse().unwrap()
-}
 
 fn meet(python: PathBuf, dir: PathBuf, port: u16) -> (Node, Helper, PeerId) {
     let mut zy = zyre(&python, &dir, "zyre1", port, &other_args());

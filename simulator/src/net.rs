@@ -45,6 +45,8 @@ pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The inbox port every simulated node binds.
 const INBOX_PORT: u16 = 49152;
+/// The port a simulated gossip server listens on.
+pub const GOSSIP_PORT: u16 = 5671;
 
 /// Where a host is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +212,9 @@ pub struct Net<W = ()> {
     pub(crate) queue: BinaryHeap<Reverse<Entry<W>>>,
     /// Broadcast deliveries after this (ns since the epoch) stay queued.
     pub(crate) horizon: u64,
+    /// The `until` that `horizon` was computed from (computing it costs a clock
+    /// subtraction, and the run asks with the same `until` every step).
+    horizon_of: Option<Instant>,
     pub(crate) nodes: Vec<SimNode>,
     pub(crate) by_addr: FastMap<SocketAddr, usize>,
     pub(crate) by_id: FastMap<PeerId, usize>,
@@ -235,6 +240,8 @@ pub struct Net<W = ()> {
     pub(crate) disturbed: Vec<Vec<Instant>>,
     pub(crate) crashes: Vec<Crash>,
     pub(crate) stats: NetStats,
+    /// The nodes that serve gossip (every node is a client of each).
+    pub(crate) gossip_servers: Vec<usize>,
 }
 
 impl<W> Net<W> {
@@ -272,6 +279,7 @@ impl<W> Net<W> {
             seq: 0,
             queue: BinaryHeap::new(),
             horizon: u64::MAX,
+            horizon_of: None,
             nodes,
             by_addr,
             by_id: FastMap::default(),
@@ -291,7 +299,15 @@ impl<W> Net<W> {
             disturbed: vec![Vec::new(); n],
             crashes: Vec::new(),
             stats: NetStats::default(),
+            gossip_servers: Vec::new(),
         }
+    }
+
+    /// Makes these nodes gossip servers and every node a client of each, from the
+    /// next start on (engines started with `beacon` off then discover by gossip
+    /// alone).
+    pub fn serve_gossip(&mut self, servers: &[usize]) {
+        self.gossip_servers = servers.to_vec();
     }
 
     /// Breaks every engine started from now on in this way (see [`Faults`]).
@@ -318,7 +334,10 @@ impl<W> Net<W> {
 
     /// Runs the next entry due by `until`.
     pub fn step(&mut self, until: Instant) -> Step<W> {
-        self.horizon = (until - self.epoch).as_nanos() as u64;
+        if self.horizon_of != Some(until) {
+            self.horizon_of = Some(until);
+            self.horizon = (until - self.epoch).as_nanos() as u64;
+        }
         match self.queue.peek() {
             Some(Reverse(top)) if top.at <= self.horizon => {}
             _ => return Step::Done,
@@ -370,6 +389,17 @@ impl<W> Net<W> {
     /// Takes what was seen since the last call, in order, with the time of each.
     pub fn take_seen(&mut self) -> std::vec::Drain<'_, (Instant, Seen)> {
         self.seen.drain(..)
+    }
+
+    /// True if something was seen since the last take.
+    pub fn has_seen(&self) -> bool {
+        !self.seen.is_empty()
+    }
+
+    /// Swaps what was seen with `buf` (empty), so that a caller can go through it
+    /// while it drives the network, without a new vector each step.
+    pub fn swap_seen(&mut self, buf: &mut Vec<(Instant, Seen)>) {
+        std::mem::swap(&mut self.seen, buf);
     }
 
     /// Records what was seen now.
@@ -591,8 +621,25 @@ impl<W> Net<W> {
     fn output(&mut self, i: usize, out: Output) {
         match out {
             Output::Broadcast(bytes) => self.broadcast(i, bytes),
+            Output::Connect { link, addr } if addr.port() == GOSSIP_PORT => {
+                let inbox = SocketAddr::new(addr.ip(), INBOX_PORT);
+                match self.by_addr.get(&inbox) {
+                    Some(&j) if self.gossip_servers.contains(&j) => self.connect(i, j, link, true),
+                    _ => {
+                        let inc = self.nodes[i].inc;
+                        self.push(
+                            self.now + Duration::from_millis(1),
+                            Ev::Refused {
+                                node: i as u32,
+                                inc,
+                                link,
+                            },
+                        );
+                    }
+                }
+            }
             Output::Connect { link, addr } => match self.by_addr.get(&addr) {
-                Some(&j) => self.connect(i, j, link),
+                Some(&j) => self.connect(i, j, link, false),
                 None => {
                     let inc = self.nodes[i].inc;
                     self.push(

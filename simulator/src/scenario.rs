@@ -13,6 +13,9 @@
 //! at 80s traffic whisper 0 shout 0
 //! ```
 //!
+//! `gossip NODES` turns beacons off: those nodes serve gossip and every node is a
+//! client of each of them, so discovery works with no broadcast domain at all.
+//!
 //! Nodes are `nK`, a range `nA-nB`, or `all`. Actions: `start NODES [over D]`,
 //! `stop NODES` (polite), `crash NODES` (vanish without a word), `restart NODES
 //! [same-uuid]`, `partition NODES NODES` (both ways), `partition-oneway FROM TO`,
@@ -137,6 +140,9 @@ pub struct Scenario {
     pub duration: Option<Duration>,
     /// `seed S`, if given.
     pub seed: Option<u64>,
+    /// `gossip NODES`, if given: no beacons; these nodes serve gossip and every
+    /// node is a client of each of them.
+    pub gossip: Option<Nodes>,
     /// Actions in file order (the simulator orders them by time, stably).
     pub actions: Vec<(Duration, Action)>,
 }
@@ -184,6 +190,7 @@ impl Scenario {
                         )
                     }
                     "profile" => sc.profile = Some(w.get(1).ok_or("profile P")?.parse()?),
+                    "gossip" => sc.gossip = Some(parse_nodes(w.get(1).ok_or("gossip NODES")?)?),
                     "duration" => {
                         sc.duration = Some(parse_duration(w.get(1).ok_or("duration D")?)?)
                     }

@@ -10,7 +10,7 @@ use crate::net::{Net, NodeState, Seen, Step};
 use crate::oracle::{message_id, Oracle};
 use crate::profile::Profile;
 use crate::rng::Stream;
-use crate::scenario::{Action, Scenario};
+use crate::scenario::{Action, Nodes, Scenario};
 use crate::summary::Summary;
 use crate::trace::{str_key, Trace};
 
@@ -33,6 +33,9 @@ pub struct SimConfig {
     /// Faults injected into every engine (none by default), to see the oracle
     /// catch a broken engine.
     pub faults: Faults,
+    /// Discovery by gossip instead of beacons: these nodes serve it, every node is a
+    /// client of each (the scenario's `gossip` line, unless set here).
+    pub gossip: Option<Nodes>,
     /// Keep the trace lines (for `--trace`); the hash is computed either way.
     pub keep_trace: bool,
     /// Print a progress line to stderr every few wall seconds.
@@ -49,6 +52,7 @@ impl SimConfig {
             duration: Duration::from_secs(60),
             engine: Config::new(""),
             faults: Faults::default(),
+            gossip: None,
             keep_trace: false,
             progress: false,
         }
@@ -108,13 +112,23 @@ pub struct Sim {
     oracle: Oracle,
     samples: Vec<Sample>,
     marks: Vec<Mark>,
+    /// What the fabric saw, taken after each step (kept to reuse its memory).
+    seen: Vec<(Instant, Seen)>,
 }
 
 impl Sim {
     /// A simulation of `cfg` following `scenario`.
     pub fn new(cfg: SimConfig, scenario: &Scenario) -> Sim {
-        let mut net = Net::new(cfg.nodes, cfg.profile, cfg.seed, cfg.engine.clone());
+        let mut engine = cfg.engine.clone();
+        let gossip = cfg.gossip.clone().or(scenario.gossip.clone());
+        if gossip.is_some() {
+            engine.beacon = false;
+        }
+        let mut net = Net::new(cfg.nodes, cfg.profile, cfg.seed, engine);
         net.inject_faults(cfg.faults);
+        if let Some(servers) = gossip {
+            net.serve_gossip(&servers.resolve(cfg.nodes));
+        }
         let epoch = net.epoch();
         let traffic = (0..cfg.nodes)
             .map(|i| Stream::new(cfg.seed, 1 << 40 | i as u64))
@@ -138,6 +152,7 @@ impl Sim {
             oracle: Oracle::default(),
             samples: Vec::new(),
             marks: Vec::new(),
+            seen: Vec::new(),
         }
     }
 
@@ -217,8 +232,12 @@ impl Sim {
 
     /// Takes what the fabric saw into the trace and the oracle, in order.
     fn absorb(&mut self) {
-        let seen: Vec<(Instant, Seen)> = self.net.take_seen().collect();
-        for (at, s) in seen {
+        if !self.net.has_seen() {
+            return;
+        }
+        let mut seen = std::mem::take(&mut self.seen);
+        self.net.swap_seen(&mut seen);
+        for (at, s) in seen.drain(..) {
             match s {
                 Seen::Started { node: i, id } => {
                     self.trace.log(at, [2, i as u64, str_key(&id.0)], || {
@@ -234,6 +253,7 @@ impl Sim {
                 Seen::Event { node, event } => self.on_event(at, node, &event),
             }
         }
+        self.seen = seen;
     }
 
     /// A number for a peer in trace keys: its node index, or a hash of its id.

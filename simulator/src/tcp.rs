@@ -32,6 +32,8 @@ pub(crate) struct Conn {
     last: [Instant; 2],
     held: [Vec<Held>; 2],
     down_since: Option<Instant>,
+    /// To the far node's gossip listener rather than its inbox.
+    gossip: bool,
 }
 
 impl<W> Net<W> {
@@ -89,8 +91,8 @@ impl<W> Net<W> {
         }
     }
 
-    /// Node `i` connects its link to node `j`'s inbox.
-    pub(crate) fn connect(&mut self, i: usize, j: usize, link: LinkId) {
+    /// Node `i` connects its link to node `j`'s inbox, or its gossip listener.
+    pub(crate) fn connect(&mut self, i: usize, j: usize, link: LinkId, gossip: bool) {
         let now = self.now;
         let inc = self.nodes[i].inc;
         let (p, st) = self.link(i, j);
@@ -120,6 +122,7 @@ impl<W> Net<W> {
                     last: [now + lat * 2, now + lat],
                     held: [Vec::new(), Vec::new()],
                     down_since: None,
+                    gossip,
                 };
                 let id = match self.free_conns.pop() {
                     Some(id) => {
@@ -169,11 +172,16 @@ impl<W> Net<W> {
         }
         let now = self.now;
         let inc = self.nodes[j].inc;
-        let link = self.nodes[j]
+        let gossip = conn.gossip;
+        let engine = self.nodes[j]
             .engine
             .as_mut()
-            .expect("up node has an engine")
-            .handle_accepted(now, client_addr);
+            .expect("up node has an engine");
+        let link = if gossip {
+            engine.handle_gossip_accepted(now, client_addr)
+        } else {
+            engine.handle_accepted(now, client_addr)
+        };
         let conn = self.conns[c].as_mut().expect("present");
         conn.ends[1] = End {
             node: j,

@@ -196,6 +196,18 @@ impl<W> Net<W> {
         }
         // The new engine numbers its links from 1 again.
         self.conn_of[i].clear();
+        let servers: Vec<String> = self
+            .gossip_servers
+            .iter()
+            .filter(|&&s| s != i)
+            .map(|&s| {
+                format!(
+                    "tcp://{}:{}",
+                    self.nodes[s].addr.ip(),
+                    crate::net::GOSSIP_PORT
+                )
+            })
+            .collect();
         let n = &mut self.nodes[i];
         n.inc += 1;
         n.state = NodeState::Up;
@@ -207,6 +219,9 @@ impl<W> Net<W> {
         e.inject_faults(self.faults);
         for g in &n.groups {
             let _ = e.join(g);
+        }
+        for ep in &servers {
+            let _ = e.gossip_connect(now, ep);
         }
         e.start(now, n.addr);
         n.engine = Some(e);

@@ -19,6 +19,13 @@ pub mod defaults {
     /// An accepted connection that has not finished its ZMTP handshake by then is
     /// closed (libzmq's handshake_ivl).
     pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Time to live of the tuple a node publishes by gossip; it is published again
+    /// every third of this, so that tuples of nodes that are gone expire
+    /// everywhere (Zyre publishes tuples that never expire).
+    pub const GOSSIP_TTL: Duration = Duration::from_secs(60);
+    /// How often a gossip client pings its servers (czmq's server forgets a quiet
+    /// client after 1 s) and the node looks for expired tuples.
+    pub const GOSSIP_TICK: Duration = Duration::from_millis(500);
 }
 
 /// How an [`Engine`](super::Engine) behaves. Build it with [`Config::new`] and the
@@ -58,6 +65,15 @@ pub struct Config {
     /// handshake or for a reconnect) passes this many bytes is dropped
     /// ([`ExitReason::Overflow`](crate::ExitReason::Overflow)).
     pub max_pending: usize,
+    /// Send UDP beacons (Zyre's default discovery). Off means discovery only by
+    /// gossip or explicit endpoints.
+    pub beacon: bool,
+    /// The endpoint peers are told to connect to (`tcp://host:port`), when it is
+    /// not the one the inbox is bound to: behind NAT or a container's port mapping.
+    /// It goes in HELLO and gossip tuples, and its port in beacons.
+    pub advertised_endpoint: Option<String>,
+    /// Time to live of our gossip tuple (zero: it never expires, as Zyre's).
+    pub gossip_ttl: Duration,
 }
 
 impl Config {
@@ -73,6 +89,9 @@ impl Config {
             handshake_timeout: defaults::HANDSHAKE_TIMEOUT,
             max_message: crate::wire::zmtp::DEFAULT_MAX_MESSAGE,
             max_pending: 64 << 20,
+            beacon: true,
+            advertised_endpoint: None,
+            gossip_ttl: defaults::GOSSIP_TTL,
         }
     }
 

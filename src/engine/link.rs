@@ -529,6 +529,17 @@ impl<T: Copy> Router<T> {
         }
     }
 
+    /// Sends a message on one link, whatever its identity; false if there is none.
+    pub fn send_on<F: AsRef<[u8]>>(&mut self, link: LinkId, frames: &[F]) -> bool {
+        match self.links.get_mut(&link) {
+            Some(acc) => {
+                acc.link.send(frames);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Bytes waiting to be written on `link`.
     pub fn pending_output(&self, link: LinkId) -> usize {
         self.links.get(&link).map_or(0, |a| a.link.pending_output())

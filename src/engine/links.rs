@@ -23,9 +23,7 @@ impl Engine {
                     if let Some(id) = zre_identity(&identity) {
                         self.inbox.set_tag(link, id);
                     }
-                    let inbox = &self.inbox;
-                    self.timers
-                        .prune_handshakes(|l| !inbox.contains(l) || inbox.is_ready(l));
+                    self.prune_handshakes();
                 }
                 RouterEvent::Replaced { old } => self.out.close(old),
                 RouterEvent::Message { link, frames } => self.recv_message(now, link, frames),
@@ -66,6 +64,21 @@ impl Engine {
         }
     }
 
+    /// True if `link` was accepted (on the inbox or the gossip listener) and has not
+    /// finished its ZMTP handshake.
+    pub(super) fn handshake_pending(&self, link: LinkId) -> bool {
+        (self.inbox.contains(link) && !self.inbox.is_ready(link))
+            || self.gossip.handshake_pending(link)
+    }
+
+    /// Drops finished handshakes from the front of the deadline queue.
+    pub(super) fn prune_handshakes(&mut self) {
+        let (inbox, gossip) = (&self.inbox, &self.gossip);
+        self.timers.prune_handshakes(|l| {
+            (!inbox.contains(l) || inbox.is_ready(l)) && !gossip.handshake_pending(l)
+        });
+    }
+
     /// Turns every touched link's queued bytes into one write each.
     pub(super) fn flush_dirty(&mut self) {
         if !self.out.has_dirty() {
@@ -80,8 +93,10 @@ impl Engine {
                     }
                     _ => continue,
                 }
-            } else {
+            } else if self.inbox.contains(link) {
                 self.inbox.take_output(link)
+            } else {
+                self.gossip.take_output(link)
             };
             if !bytes.is_empty() {
                 self.out.push(Output::Write { link, bytes });

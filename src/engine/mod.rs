@@ -29,6 +29,7 @@
 //! ```
 
 pub mod config;
+pub mod gossip;
 mod groups;
 pub mod hash;
 pub mod link;
@@ -45,6 +46,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 pub use config::Config;
+use gossip::Gossip;
 use groups::Groups;
 use link::{Link, Router, RouterEvent};
 use output::Outputs;
@@ -123,9 +125,28 @@ pub struct Stats {
     pub unexpected_on_outbox: u64,
     /// Whispers to unknown peers.
     pub whisper_unknown_peer: u64,
+    /// Gossip messages that are not valid zgossip.
+    pub gossip_malformed: u64,
+    /// Gossip tuples refused: the table was full, or the value too long.
+    pub gossip_refused: u64,
+    /// Gossip tuples whose endpoint cannot be connected to (a host name: the
+    /// engine resolves no names).
+    pub gossip_unusable: u64,
     /// Peers dropped, by reason.
     pub exits: BTreeMap<&'static str, u64>,
 }
+
+/// An endpoint that is not `tcp://` and an IP address and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadEndpoint(pub String);
+
+impl std::fmt::Display for BadEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} is not tcp://IP:PORT", self.0)
+    }
+}
+
+impl std::error::Error for BadEndpoint {}
 
 /// A summary of one known peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +213,7 @@ pub struct Engine {
     inbox: Router<PeerId>,
     next_link: u64,
     timers: Timers,
+    gossip: Gossip,
     /// No peer turns evasive before this (None: unknown). Deadlines only move later
     /// when a peer is heard, so the earliest one seen at the last reap stays a lower
     /// bound, and a reap before it has nothing to do: it is skipped without looking
@@ -218,6 +240,7 @@ impl Engine {
         Engine {
             inbox: Router::tagged(config.max_message),
             out: Outputs::new(config.max_pending),
+            gossip: Gossip::new(config.max_message),
             config,
             id,
             identity,
@@ -335,13 +358,38 @@ impl Engine {
         if self.endpoint.is_some() {
             return;
         }
-        self.endpoint = Some(format!("tcp://{}", inbox));
-        self.port = inbox.port();
-        self.send_beacon(self.port);
-        self.timers
-            .set(Fixed::Beacon, Some(now + self.config.beacon_interval));
+        let bound = format!("tcp://{inbox}");
+        // Peers connect to the advertised endpoint; beacons carry its port.
+        let advertised = self.config.advertised_endpoint.clone();
+        self.port = advertised
+            .as_deref()
+            .and_then(endpoint_addr)
+            .map_or(inbox.port(), |a| a.port());
+        self.endpoint = Some(advertised.unwrap_or(bound));
+        if self.config.beacon {
+            self.send_beacon(self.port);
+            self.timers
+                .set(Fixed::Beacon, Some(now + self.config.beacon_interval));
+        }
         self.timers
             .set(Fixed::Reap, Some(now + self.config.reap_interval()));
+        self.gossip_start(now);
+    }
+
+    /// Connects to a peer known by its UUID and endpoint, without discovery (Zyre's
+    /// `zyre_require_peer`): it is greeted as if its beacon had arrived. No effect
+    /// if the peer is known or the endpoint is our own.
+    pub fn connect_peer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        endpoint: &str,
+    ) -> Result<(), BadEndpoint> {
+        let addr = endpoint_addr(endpoint).ok_or_else(|| BadEndpoint(endpoint.to_string()))?;
+        if id != self.id && self.endpoint.as_deref() != Some(endpoint) && self.is_running() {
+            self.require_peer(now, id, endpoint.to_string(), addr);
+        }
+        Ok(())
     }
 
     /// Stops politely: a port-0 beacon, every link closed, then a `Stop` event.
@@ -349,7 +397,13 @@ impl Engine {
         if !self.is_running() {
             return;
         }
-        self.send_beacon(0);
+        if self.config.beacon {
+            self.send_beacon(0);
+        }
+        if self.gossip.active() {
+            // Without beacons, GOODBYE is how peers learn at once that we left.
+            self.send_all(|| Body::Goodbye);
+        }
         self.flush_dirty();
         self.timers.clear();
         for link in self.peers.drain() {
@@ -358,7 +412,11 @@ impl Engine {
         for link in self.inbox.links() {
             self.out.close(link);
         }
+        for link in self.gossip.links() {
+            self.out.close(link);
+        }
         self.inbox = Router::tagged(self.config.max_message);
+        self.gossip = Gossip::new(self.config.max_message);
         self.groups.clear_members();
         self.stopped = true;
         self.out.push(Output::Event(Event::Stop {
@@ -481,6 +539,10 @@ impl Engine {
             self.inbox_bytes(now, link, bytes);
         } else if let Some(id) = self.peers.by_link(link) {
             self.outbox_bytes(id, bytes);
+        } else if self.gossip.is_remote(link) {
+            self.gossip_remote_bytes(now, link, bytes);
+        } else if self.gossip.owns(link) {
+            self.gossip_server_bytes(now, link, bytes);
         }
     }
 
@@ -490,6 +552,12 @@ impl Engine {
     pub fn handle_closed(&mut self, now: Instant, link: LinkId, reason: CloseReason) {
         if self.inbox.contains(link) {
             self.inbox.remove(link);
+            return;
+        }
+        if self.gossip.owns(link) {
+            if !self.stopped {
+                self.gossip_link_closed(now, link);
+            }
             return;
         }
         let Some(id) = self.peers.unlink(link) else {
@@ -560,13 +628,14 @@ impl Engine {
                     }
                 }
                 Due::Handshake(link) => {
-                    if self.inbox.contains(link) && !self.inbox.is_ready(link) {
+                    if self.handshake_pending(link) {
                         log::debug!(
-                            "{}: inbox link {link:?} did not finish its handshake in time",
+                            "{}: accepted link {link:?} did not finish its handshake in time",
                             self.config.name
                         );
                         self.stats.handshake_timeouts += 1;
                         self.inbox.remove(link);
+                        self.gossip_link_closed(now, link);
                         self.out.close(link);
                     }
                 }
@@ -575,6 +644,7 @@ impl Engine {
                     self.timers
                         .set(Fixed::Reap, Some(now + self.config.reap_interval()));
                 }
+                Due::Gossip => self.gossip_tick(now),
             }
         }
     }

@@ -221,6 +221,8 @@ impl Engine {
             reason.as_str()
         );
         *self.stats.exits.entry(reason.as_str()).or_default() += 1;
+        // As Zyre's UNPUBLISH: a peer that is gone is not offered to newcomers.
+        self.gossip.forget(&id.to_string());
         self.groups.forget_peer(id, &p.groups);
         if removed.link_open {
             self.out.close(p.link_id);

@@ -96,9 +96,11 @@ impl Engine {
                 p.send(Body::PingOk, &mut self.scratch);
                 self.out.mark(p);
             }
+            // A node that leaves says GOODBYE (without beacons, the port-0 beacon
+            // cannot tell us).
+            Body::Goodbye => self.remove_peer(id, ExitReason::Left),
             // Elections are not implemented yet: decoded and ignored, the link stays.
-            // GOODBYE only matters in gossip mode; the port-0 beacon covers beacons.
-            Body::PingOk | Body::Elect { .. } | Body::Leader { .. } | Body::Goodbye => {}
+            Body::PingOk | Body::Elect { .. } | Body::Leader { .. } => {}
         }
     }
 

@@ -20,6 +20,8 @@ pub(crate) enum Due {
     Handshake(LinkId),
     /// Check the peers' liveness (re-arm with [`Timers::set`]).
     Reap,
+    /// Gossip: pings, reconnects, expiry (re-arm with [`Timers::set`]).
+    Gossip,
 }
 
 /// The node's fixed timers, each armed at most once.
@@ -27,11 +29,12 @@ pub(crate) enum Due {
 pub(crate) enum Fixed {
     Beacon = 0,
     Reap = 1,
+    Gossip = 2,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    fixed: [Option<Instant>; 2],
+    fixed: [Option<Instant>; 3],
     /// Outgoing links waiting to be reconnected, by due time.
     reconnects: BTreeSet<(Instant, PeerId)>,
     /// Accepted links by handshake deadline, in accept order (so in deadline order:
@@ -70,7 +73,7 @@ impl Timers {
 
     /// Disarms everything.
     pub(crate) fn clear(&mut self) {
-        self.fixed = [None; 2];
+        self.fixed = [None; 3];
         self.reconnects.clear();
         self.handshakes.clear();
     }
@@ -79,14 +82,20 @@ impl Timers {
     pub(crate) fn next(&self) -> Option<Instant> {
         let reconnect = self.reconnects.first().map(|&(at, _)| at);
         let handshake = self.handshakes.front().map(|&(at, _)| at);
-        [self.fixed[0], self.fixed[1], reconnect, handshake]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.fixed[0],
+            self.fixed[1],
+            self.fixed[2],
+            reconnect,
+            handshake,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next timer due at `now`: the beacon first, then reconnects and
-    /// handshakes in deadline order, then the reaper. A fixed timer stays due until
+    /// handshakes in deadline order, then the reaper, then gossip. A fixed timer stays due until
     /// it is re-armed, so the caller re-arms it before asking again.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Due> {
         if self.fixed[Fixed::Beacon as usize].is_some_and(|at| now >= at) {
@@ -106,6 +115,9 @@ impl Timers {
         }
         if self.fixed[Fixed::Reap as usize].is_some_and(|at| now >= at) {
             return Some(Due::Reap);
+        }
+        if self.fixed[Fixed::Gossip as usize].is_some_and(|at| now >= at) {
+            return Some(Due::Gossip);
         }
         None
     }

@@ -20,6 +20,7 @@ use crate::event::Event;
 pub(crate) const WAKER: Token = Token(0);
 const BEACON: Token = Token(1);
 const LISTENER: Token = Token(2);
+const GOSSIP: Token = Token(3);
 const FIRST_LINK: usize = 16;
 
 /// Output past this many bytes is written at once instead of at the end of the turn.
@@ -130,10 +131,13 @@ impl Conn {
 /// The sockets a node's event loop runs over.
 pub(crate) struct Sockets {
     pub(crate) poll: Poll,
-    pub(crate) beacon: UdpSocket,
+    /// None when the node does not beacon.
+    pub(crate) beacon: Option<UdpSocket>,
     /// Where beacons go: the interface's broadcast address and the beacon port.
     pub(crate) beacon_dest: SocketAddr,
     pub(crate) listener: TcpListener,
+    /// The gossip service's listener, if the node serves gossip.
+    pub(crate) gossip: Option<TcpListener>,
     /// Ignore beacons from anywhere but loopback (the node is on `lo`).
     pub(crate) loopback_only: bool,
 }
@@ -141,9 +145,10 @@ pub(crate) struct Sockets {
 pub(crate) struct Actor {
     engine: Engine,
     poll: Poll,
-    beacon: UdpSocket,
+    beacon: Option<UdpSocket>,
     beacon_dest: SocketAddr,
     listener: TcpListener,
+    gossip: Option<TcpListener>,
     loopback_only: bool,
     commands: Receiver<Command>,
     asleep: Arc<AtomicBool>,
@@ -187,18 +192,24 @@ impl Actor {
             mut beacon,
             beacon_dest,
             mut listener,
+            mut gossip,
             loopback_only,
         } = sockets;
-        poll.registry()
-            .register(&mut beacon, BEACON, Interest::READABLE)?;
+        if let Some(b) = beacon.as_mut() {
+            poll.registry().register(b, BEACON, Interest::READABLE)?;
+        }
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        if let Some(g) = gossip.as_mut() {
+            poll.registry().register(g, GOSSIP, Interest::READABLE)?;
+        }
         Ok(Actor {
             engine,
             poll,
             beacon,
             beacon_dest,
             listener,
+            gossip,
             loopback_only,
             commands,
             asleep,
@@ -263,7 +274,8 @@ impl Actor {
                 match ev.token() {
                     WAKER => self.commands(),
                     BEACON => self.read_beacons(),
-                    LISTENER => self.accept(),
+                    LISTENER => self.accept(false),
+                    GOSSIP => self.accept(true),
                     t => self.link_ready(link_of(t), ev.is_readable(), ev.is_writable()),
                 }
             }
@@ -281,7 +293,9 @@ impl Actor {
             }
             let now = Instant::now();
             if self.accept_retry.is_some_and(|t| now >= t) {
-                self.accept();
+                self.accept_retry = None;
+                self.accept(false);
+                self.accept(true);
             }
             if self.engine.poll_timeout().is_some_and(|t| now >= t) {
                 self.engine.handle_timeout(now);
@@ -342,7 +356,10 @@ impl Actor {
 
     fn read_beacons(&mut self) {
         loop {
-            match self.beacon.recv_from(&mut self.buf) {
+            let Some(beacon) = self.beacon.as_ref() else {
+                return;
+            };
+            match beacon.recv_from(&mut self.buf) {
                 Ok((n, from)) => {
                     if self.loopback_only && !from.ip().is_loopback() {
                         continue;
@@ -361,12 +378,22 @@ impl Actor {
         }
     }
 
-    fn accept(&mut self) {
-        self.accept_retry = None;
+    /// Accepts what waits on the inbox listener, or on the gossip listener.
+    fn accept(&mut self, gossip: bool) {
         loop {
-            match self.listener.accept() {
+            let listener = match (gossip, &self.gossip) {
+                (false, _) => &self.listener,
+                (true, Some(g)) => g,
+                (true, None) => return,
+            };
+            match listener.accept() {
                 Ok((stream, from)) => {
-                    let link = self.engine.handle_accepted(Instant::now(), from);
+                    let now = Instant::now();
+                    let link = if gossip {
+                        self.engine.handle_gossip_accepted(now, from)
+                    } else {
+                        self.engine.handle_accepted(now, from)
+                    };
                     self.adopt(stream, link, true);
                     self.drain_outputs();
                 }
@@ -533,8 +560,10 @@ impl Actor {
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Broadcast(bytes) => {
-                    if let Err(e) = self.beacon.send_to(&bytes, self.beacon_dest) {
-                        log::debug!("beacon send to {} failed: {e}", self.beacon_dest);
+                    if let Some(b) = self.beacon.as_ref() {
+                        if let Err(e) = b.send_to(&bytes, self.beacon_dest) {
+                            log::debug!("beacon send to {} failed: {e}", self.beacon_dest);
+                        }
                     }
                 }
                 Output::Connect { link, addr } => match TcpStream::connect(addr) {

@@ -65,6 +65,31 @@ pub(crate) struct Spec {
     /// Groups to be in from the first HELLO on.
     pub(crate) groups: Vec<String>,
     pub(crate) events: Sender<Event>,
+    /// Bind the inbox here (`tcp://IP:PORT`, `tcp://*:PORT`) instead of an
+    /// ephemeral port on the interface.
+    pub(crate) endpoint: Option<String>,
+    /// Bind the inbox on this port of the interface.
+    pub(crate) inbox_port: Option<u16>,
+    /// Serve gossip on this endpoint.
+    pub(crate) gossip_bind: Option<String>,
+    /// Gossip servers to be a client of.
+    pub(crate) gossip_connect: Vec<String>,
+}
+
+/// `tcp://IP:PORT` or `tcp://*:PORT` as a socket address (`*` is 0.0.0.0).
+pub(crate) fn bind_addr(endpoint: &str) -> Option<SocketAddr> {
+    let rest = endpoint.strip_prefix("tcp://")?;
+    match rest.strip_prefix("*:") {
+        Some(port) => Some(SocketAddr::from(([0, 0, 0, 0], port.parse().ok()?))),
+        None => crate::engine::endpoint_addr(endpoint),
+    }
+}
+
+fn bind_listener(what: &'static str, addr: SocketAddr) -> Result<std::net::TcpListener, Error> {
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| Error::Bind { what, addr, source })?;
+    listener.set_nonblocking(true).map_err(Error::Io)?;
+    Ok(listener)
 }
 
 /// The application's side of a running node: its mailbox, its thread, its endpoint.
@@ -88,21 +113,46 @@ impl Running {
 /// inbox, builds the engine and the event loop, and starts the actor thread, whose
 /// first act is the first beacon.
 pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
-    let iface = iface::select(spec.interface.as_deref()).map_err(Error::NoInterface)?;
-    let beacon_addr = SocketAddr::from(([0, 0, 0, 0], spec.port));
-    let beacon = beacon_socket(spec.port).map_err(|source| Error::Bind {
-        what: "beacon port",
-        addr: beacon_addr,
-        source,
-    })?;
-    let inbox_addr = SocketAddr::from((iface.addr, 0));
-    let listener = std::net::TcpListener::bind(inbox_addr).map_err(|source| Error::Bind {
-        what: "inbox",
-        addr: inbox_addr,
-        source,
-    })?;
-    listener.set_nonblocking(true).map_err(Error::Io)?;
-    let inbox = listener.local_addr().map_err(Error::Io)?;
+    let explicit = match &spec.endpoint {
+        Some(ep) => Some(bind_addr(ep).ok_or_else(|| Error::BadEndpoint(ep.clone()))?),
+        None => None,
+    };
+    // An interface is needed to beacon, and to know our address when the inbox is
+    // not bound to one given in full.
+    let needs_iface = spec.engine.beacon || explicit.is_none_or(|a| a.ip().is_unspecified());
+    let iface = if needs_iface {
+        Some(iface::select(spec.interface.as_deref()).map_err(Error::NoInterface)?)
+    } else {
+        None
+    };
+    let beacon = if spec.engine.beacon {
+        let beacon_addr = SocketAddr::from(([0, 0, 0, 0], spec.port));
+        let socket = beacon_socket(spec.port).map_err(|source| Error::Bind {
+            what: "beacon port",
+            addr: beacon_addr,
+            source,
+        })?;
+        Some(mio::net::UdpSocket::from_std(socket))
+    } else {
+        None
+    };
+    let iface_addr = iface.as_ref().map_or(Ipv4Addr::LOCALHOST, |i| i.addr);
+    let inbox_addr =
+        explicit.unwrap_or_else(|| SocketAddr::from((iface_addr, spec.inbox_port.unwrap_or(0))));
+    let listener = bind_listener("inbox", inbox_addr)?;
+    let mut inbox = listener.local_addr().map_err(Error::Io)?;
+    if inbox.ip().is_unspecified() {
+        // Bound to every address: peers are told the interface's.
+        inbox.set_ip(iface_addr.into());
+    }
+    let gossip = match &spec.gossip_bind {
+        Some(ep) => {
+            let addr = bind_addr(ep).ok_or_else(|| Error::BadEndpoint(ep.clone()))?;
+            let l = bind_listener("gossip service", addr)?;
+            Some(mio::net::TcpListener::from_std(l))
+        }
+        None => None,
+    };
     let poll = mio::Poll::new().map_err(Error::Io)?;
     let waker = mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?;
     let (mailbox, commands, asleep) = Mailbox::new(waker);
@@ -112,12 +162,20 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         // Node::join checked the name.
         let _ = engine.join(g);
     }
+    let now = std::time::Instant::now();
+    for ep in &spec.gossip_connect {
+        engine
+            .gossip_connect(now, ep)
+            .map_err(|e| Error::BadEndpoint(e.0))?;
+    }
+    let broadcast = iface.as_ref().map_or(Ipv4Addr::BROADCAST, |i| i.broadcast);
     let sockets = Sockets {
         poll,
-        beacon: mio::net::UdpSocket::from_std(beacon),
-        beacon_dest: SocketAddr::from((iface.broadcast, spec.port)),
+        beacon,
+        beacon_dest: SocketAddr::from((broadcast, spec.port)),
         listener: mio::net::TcpListener::from_std(listener),
-        loopback_only: iface.is_loopback(),
+        gossip,
+        loopback_only: iface.as_ref().is_some_and(|i| i.is_loopback()),
     };
     let actor = Actor::new(engine, sockets, commands, asleep, spec.events, spec.options)
         .map_err(Error::Io)?;
@@ -127,7 +185,7 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         .map_err(Error::Io)?;
     log::debug!(
         "{name}: started on {inbox} ({}), beacon port {}",
-        iface.name,
+        iface.as_ref().map_or("no interface", |i| i.name.as_str()),
         spec.port
     );
     Ok(Running {

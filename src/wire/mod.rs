@@ -4,6 +4,8 @@
 //! * [`beacon`]: the UDP discovery beacon (22-byte v1, 54-byte v3).
 //! * [`zre`]: ZRE v2 messages (HELLO, WHISPER, SHOUT, JOIN, LEAVE, PING, PING-OK and
 //!   Zyre's ELECT, LEADER, GOODBYE).
+//! * [`zgossip`]: czmq's gossip protocol, which Zyre uses for discovery without
+//!   broadcast.
 //! * [`zmtp`]: ZMTP 3.1 greeting, NULL-mechanism commands, frames and an incremental
 //!   decoder that takes bytes split at any point.
 //!
@@ -11,6 +13,7 @@
 //! them panics on any byte sequence (property-tested and fuzzed).
 
 pub mod beacon;
+pub mod zgossip;
 pub mod zmtp;
 pub mod zre;
 

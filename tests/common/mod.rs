@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod talk;
+pub mod zyre;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

@@ -5,7 +5,9 @@ czmq never beacons on a loopback interface, so this helper runs inside a network
 namespace made by the test (`tests/interop_zyre.rs`), on a veth interface there.
 It refuses to start when it sees any interface the test did not make.
 
-usage: zyre_peer.py LIBDIR IFACE NAME PORT [KEY=VALUE | +GROUP | evasive=MS | expired=MS ...]
+usage: zyre_peer.py LIBDIR IFACE NAME PORT [KEY=VALUE | +GROUP | evasive=MS | expired=MS |
+                     endpoint=EP | gossip-bind=EP | gossip-connect=EP ...]
+(endpoint= and the gossip options switch Zyre to gossip discovery: no beacons)
 commands: {"cmd": "join"|"leave", "group": G}
           {"cmd": "shout", "group": G, "frames": [hex, ...]}
           {"cmd": "whisper", "peer": HEX32, "frames": [hex, ...]}
@@ -16,6 +18,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint64, c_void_p
 
 from lines import Lines, out
@@ -85,8 +88,12 @@ def load(libdir):
         for name, (res, args) in fns.items():
             f = getattr(lib, name)
             f.restype, f.argtypes = res, args
-    # zyre_set_header is variadic: (node, name, format, ...).
+    # zyre_set_header is variadic: (node, name, format, ...); so are the endpoint
+    # setters: (node, format, ...).
     zy.zyre_set_header.restype = None
+    zy.zyre_set_endpoint.restype = c_int
+    zy.zyre_gossip_bind.restype = None
+    zy.zyre_gossip_connect.restype = None
     return zy, cz
 
 
@@ -163,6 +170,14 @@ def main():
             zy.zyre_set_evasive_timeout(node, int(arg.split("=")[1]))
         elif arg.startswith("expired="):
             zy.zyre_set_expired_timeout(node, int(arg.split("=")[1]))
+        elif arg.startswith("endpoint="):
+            if zy.zyre_set_endpoint(node, b"%s", arg.split("=", 1)[1].encode()) != 0:
+                out({"type": "FATAL", "reason": "zyre_set_endpoint failed"})
+                os._exit(4)
+        elif arg.startswith("gossip-bind="):
+            zy.zyre_gossip_bind(node, b"%s", arg.split("=", 1)[1].encode())
+        elif arg.startswith("gossip-connect="):
+            zy.zyre_gossip_connect(node, b"%s", arg.split("=", 1)[1].encode())
         else:
             k, v = arg.split("=", 1)
             zy.zyre_set_header(node, k.encode(), b"%s", v.encode())
@@ -212,6 +227,10 @@ def main():
             elif c == "stop":
                 running = False
     zy.zyre_stop(node)
+    # Zyre's sockets do not linger: give what zyre_stop queued (a gossiping node's
+    # GOODBYE to its peers) a moment to leave before the sockets are destroyed, as
+    # an application that goes on running after zyre_stop would.
+    time.sleep(0.2)
     zy.zyre_destroy(byref(node))
     out({"type": "STOPPED"})
     sys.stdout.flush()

@@ -7,6 +7,8 @@ use crate::wire::zre::ZreMessage;
 use std::collections::HashMap;
 use std::time::Duration;
 
+mod gossip;
+
 struct Net {
     t0: Instant,
     now: Instant,
@@ -20,6 +22,8 @@ struct Net {
     swallow: Option<(usize, usize)>,
     /// This many connection attempts are refused before any succeeds.
     refuse: usize,
+    /// Each node's gossip listener (nothing listens unless a test connects to it).
+    gossip_addrs: Vec<SocketAddr>,
 }
 
 impl Net {
@@ -35,6 +39,7 @@ impl Net {
             events: Vec::new(),
             swallow: None,
             refuse: 0,
+            gossip_addrs: Vec::new(),
         };
         for i in 0..n {
             net.nodes
@@ -45,6 +50,8 @@ impl Net {
             )));
             net.up.push(false);
             net.events.push(Vec::new());
+            net.gossip_addrs
+                .push(SocketAddr::from(([127, 0, 1, i as u8 + 1], 6000)));
         }
         net
     }
@@ -87,6 +94,17 @@ impl Net {
             Output::Connect { link, .. } if self.refuse > 0 => {
                 self.refuse -= 1;
                 self.nodes[i].handle_closed(now, link, CloseReason::Network);
+            }
+            Output::Connect { link, addr } if self.gossip_addrs.contains(&addr) => {
+                match self.gossip_addrs.iter().position(|a| *a == addr) {
+                    Some(j) if self.up[j] => {
+                        let other = self.nodes[j].handle_gossip_accepted(now, self.addrs[i]);
+                        self.pipes.insert((i, link), (j, other));
+                        self.pipes.insert((j, other), (i, link));
+                        self.nodes[i].handle_connected(now, link);
+                    }
+                    _ => self.nodes[i].handle_closed(now, link, CloseReason::Network),
+                }
             }
             Output::Connect { link, addr } => match self.addrs.iter().position(|a| *a == addr) {
                 Some(j) if self.up[j] => {

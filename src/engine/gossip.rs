@@ -1,0 +1,500 @@
+//! Gossip discovery, on the wire as czmq's `zgossip` (which Zyre uses): for
+//! networks without broadcast.
+//!
+//! A node can serve gossip (accepted links, [`Engine::handle_gossip_accepted`]),
+//! be a client of any number of servers ([`Engine::gossip_connect`]), or both.
+//! Every node holds a table of tuples `key → value`; it publishes its own, `UUID →
+//! endpoint`, and a tuple it has not seen before is stored, handed to discovery
+//! (a peer to connect to), and forwarded to every client and every server it
+//! talks to. Duplicates stop there, so the gossip graph may have cycles.
+//!
+//! What zmesh adds to czmq's protocol, within its wire format: a tuple published
+//! with a TTL expires unless its publisher publishes it again (zmesh nodes do so
+//! every third of the TTL; Zyre's tuples have TTL 0 and never expire); a client
+//! pings its servers, so that czmq's server, which forgets a quiet client after a
+//! second, keeps forwarding to it; and the table is bounded, so a neighbour that
+//! publishes without end cannot grow it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::link::{Link, LinkEvent, Router, RouterEvent};
+use super::timers::Fixed;
+use super::{endpoint_addr, BadEndpoint, Engine, LinkId, Output};
+use crate::event::PeerId;
+use crate::wire::zgossip::GossipMessage;
+
+/// At most this many tuples are held; more are refused and counted.
+pub const MAX_TUPLES: usize = 10_000;
+/// The longest tuple value accepted (an endpoint, and a CURVE key in CURVE mode).
+pub const MAX_VALUE: usize = 1024;
+
+#[derive(Debug, Clone)]
+struct Tuple {
+    value: String,
+    /// As published, in ms (0: never expires).
+    ttl: u32,
+    /// When it expires if not published again (None: never).
+    expires: Option<Instant>,
+}
+
+/// One gossip server we are a client of.
+#[derive(Debug)]
+struct Remote {
+    addr: SocketAddr,
+    link_id: LinkId,
+    link: Link,
+    /// While set, the link is closed and is connected again at this time.
+    reconnect_at: Option<Instant>,
+}
+
+/// Where a tuple came from, so it is not sent straight back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Us,
+    Client(LinkId),
+    Remote(usize),
+}
+
+/// The gossip side of a node.
+#[derive(Debug)]
+pub(crate) struct Gossip {
+    tuples: BTreeMap<String, Tuple>,
+    /// Accepted gossip clients (a ZMTP ROUTER).
+    server: Router,
+    /// Clients that said HELLO: new tuples are forwarded to them.
+    greeted: BTreeSet<LinkId>,
+    remotes: Vec<Remote>,
+    /// When our own tuple goes out again.
+    republish_at: Option<Instant>,
+    /// Frames are encoded here before they are queued.
+    frame: Vec<u8>,
+}
+
+impl Gossip {
+    pub(crate) fn new(max_message: usize) -> Gossip {
+        Gossip {
+            tuples: BTreeMap::new(),
+            server: Router::new(max_message),
+            greeted: BTreeSet::new(),
+            remotes: Vec::new(),
+            republish_at: None,
+            frame: Vec::new(),
+        }
+    }
+
+    /// True if this node gossips at all (as a client, or with clients).
+    pub(crate) fn active(&self) -> bool {
+        !self.remotes.is_empty() || !self.server.is_empty()
+    }
+
+    /// True if `link` is one of ours (a server link or a remote).
+    pub(crate) fn owns(&self, link: LinkId) -> bool {
+        self.server.contains(link) || self.remote_of(link).is_some()
+    }
+
+    /// True if `link` is an accepted client that has not finished its handshake.
+    pub(crate) fn handshake_pending(&self, link: LinkId) -> bool {
+        self.server.contains(link) && !self.server.is_ready(link)
+    }
+
+    /// True if `link` is our link to a gossip server.
+    pub(crate) fn is_remote(&self, link: LinkId) -> bool {
+        self.remote_of(link).is_some()
+    }
+
+    fn remote_of(&self, link: LinkId) -> Option<usize> {
+        self.remotes.iter().position(|r| r.link_id == link)
+    }
+
+    /// The bytes waiting on one of our links.
+    pub(crate) fn take_output(&mut self, link: LinkId) -> Vec<u8> {
+        if self.server.contains(link) {
+            return self.server.take_output(link);
+        }
+        match self.remote_of(link) {
+            Some(i) if self.remotes[i].reconnect_at.is_none() => self.remotes[i].link.take_output(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every link to close on stop.
+    pub(crate) fn links(&self) -> Vec<LinkId> {
+        let mut v = self.server.links();
+        v.extend(
+            self.remotes
+                .iter()
+                .filter(|r| r.reconnect_at.is_none())
+                .map(|r| r.link_id),
+        );
+        v
+    }
+
+    /// The tuples held, in key order (key, value, ttl in ms).
+    pub(crate) fn tuples(&self) -> impl Iterator<Item = (&str, &str, u32)> + '_ {
+        self.tuples
+            .iter()
+            .map(|(k, t)| (k.as_str(), t.value.as_str(), t.ttl))
+    }
+
+    /// Forgets a tuple here only (Zyre's UNPUBLISH: a peer that left is not
+    /// offered to newcomers by this node).
+    pub(crate) fn forget(&mut self, key: &str) {
+        self.tuples.remove(key);
+    }
+
+    fn encode(&mut self, m: &GossipMessage) -> bool {
+        self.frame.clear();
+        m.encode_into(&mut self.frame).is_ok()
+    }
+
+    /// Queues one message to an accepted client.
+    fn send_client(&mut self, link: LinkId, m: &GossipMessage) {
+        if self.encode(m) {
+            self.server.send_on(link, &[&self.frame]);
+        }
+    }
+
+    /// Queues one message to a remote server.
+    fn send_remote(&mut self, i: usize, m: &GossipMessage) {
+        if self.encode(m) {
+            self.remotes[i].link.send(&[&self.frame]);
+        }
+    }
+
+    fn publish_of(key: &str, t: &Tuple) -> GossipMessage {
+        GossipMessage::Publish {
+            key: key.to_string(),
+            value: t.value.clone(),
+            ttl: t.ttl,
+        }
+    }
+
+    /// HELLO and then every tuple we hold, as czmq's server does when it connects
+    /// to a remote.
+    fn greet_remote(&mut self, i: usize) {
+        self.send_remote(i, &GossipMessage::Hello);
+        let all: Vec<GossipMessage> = self
+            .tuples
+            .iter()
+            .map(|(k, t)| Self::publish_of(k, t))
+            .collect();
+        for m in &all {
+            self.send_remote(i, m);
+        }
+    }
+
+    /// Sends a tuple to every greeted client and every connected remote but its
+    /// source; returns the links touched.
+    fn forward(&mut self, key: &str, source: Source) -> Vec<LinkId> {
+        let Some(t) = self.tuples.get(key) else {
+            return Vec::new();
+        };
+        let m = Self::publish_of(key, t);
+        let mut touched = Vec::new();
+        let clients: Vec<LinkId> = self.greeted.iter().copied().collect();
+        for link in clients {
+            if source != Source::Client(link) {
+                self.send_client(link, &m);
+                touched.push(link);
+            }
+        }
+        for i in 0..self.remotes.len() {
+            if source != Source::Remote(i) && self.remotes[i].reconnect_at.is_none() {
+                self.send_remote(i, &m);
+                touched.push(self.remotes[i].link_id);
+            }
+        }
+        touched
+    }
+}
+
+impl Engine {
+    /// Becomes a client of the gossip server at `endpoint` (`tcp://ip:port`), as
+    /// Zyre's `zyre_gossip_connect`. Before [`Engine::start`] the connection waits
+    /// for the start. The node publishes its own tuple there and connects to every
+    /// peer it learns of.
+    pub fn gossip_connect(&mut self, now: Instant, endpoint: &str) -> Result<(), BadEndpoint> {
+        let addr = endpoint_addr(endpoint).ok_or_else(|| BadEndpoint(endpoint.to_string()))?;
+        let link_id = self.new_link();
+        let i = self.gossip.remotes.len();
+        self.gossip.remotes.push(Remote {
+            addr,
+            link_id,
+            link: Link::dealer(b"", self.config.max_message),
+            reconnect_at: None,
+        });
+        if self.is_running() {
+            self.connect_remote(i);
+            self.arm_gossip(now);
+        }
+        Ok(())
+    }
+
+    /// A connection to our gossip listener was accepted from `from`: returns its id.
+    pub fn handle_gossip_accepted(&mut self, now: Instant, from: SocketAddr) -> LinkId {
+        let link = self.new_link();
+        log::trace!("{}: gossip client {from} as {link:?}", self.config.name);
+        self.gossip.server.accept(link);
+        self.timers
+            .handshake_by(now + self.config.handshake_timeout, link);
+        self.out.touch(link);
+        self.arm_gossip(now);
+        link
+    }
+
+    /// The tuples this node holds (key, value, ttl in ms), in key order.
+    pub fn gossip_tuples(&self) -> impl Iterator<Item = (&str, &str, u32)> + '_ {
+        self.gossip.tuples()
+    }
+
+    /// Publishes our own tuple and connects to the servers we were given.
+    pub(super) fn gossip_start(&mut self, now: Instant) {
+        let ttl = u32::try_from(self.config.gossip_ttl.as_millis()).unwrap_or(u32::MAX);
+        let value = self.endpoint.clone().unwrap_or_default();
+        self.gossip.tuples.insert(
+            self.id.to_string(),
+            Tuple {
+                value,
+                ttl,
+                expires: None,
+            },
+        );
+        for i in 0..self.gossip.remotes.len() {
+            self.connect_remote(i);
+        }
+        if ttl > 0 {
+            self.gossip.republish_at = Some(now + self.config.gossip_ttl / 3);
+        }
+        self.arm_gossip(now);
+    }
+
+    fn arm_gossip(&mut self, now: Instant) {
+        if self.is_running() && self.gossip.active() && self.timers.get(Fixed::Gossip).is_none() {
+            self.timers.set(Fixed::Gossip, Some(now));
+        }
+    }
+
+    fn connect_remote(&mut self, i: usize) {
+        self.gossip.greet_remote(i);
+        let r = &self.gossip.remotes[i];
+        let (link, addr) = (r.link_id, r.addr);
+        self.out.push(Output::Connect { link, addr });
+        self.out.touch(link);
+    }
+
+    /// The gossip tick: pings, reconnects, expiry and our tuple published again.
+    pub(super) fn gossip_tick(&mut self, now: Instant) {
+        for i in 0..self.gossip.remotes.len() {
+            match self.gossip.remotes[i].reconnect_at {
+                Some(at) if at <= now => {
+                    self.gossip.remotes[i].reconnect_at = None;
+                    self.connect_remote(i);
+                }
+                Some(_) => {}
+                None => {
+                    self.gossip.send_remote(i, &GossipMessage::Ping);
+                    self.out.touch(self.gossip.remotes[i].link_id);
+                }
+            }
+        }
+        self.gossip
+            .tuples
+            .retain(|_, t| t.expires.is_none_or(|e| e > now));
+        if self.gossip.republish_at.is_some_and(|t| t <= now) {
+            let key = self.id.to_string();
+            for link in self.gossip.forward(&key, Source::Us) {
+                self.out.touch(link);
+            }
+            self.gossip.republish_at = Some(now + self.config.gossip_ttl / 3);
+        }
+        let next = now + super::config::defaults::GOSSIP_TICK;
+        self.timers.set(Fixed::Gossip, Some(next));
+    }
+
+    /// Bytes on an accepted gossip link.
+    pub(super) fn gossip_server_bytes(&mut self, now: Instant, link: LinkId, bytes: &[u8]) {
+        let mut events = std::mem::take(&mut self.router_events);
+        let r = self.gossip.server.handle_bytes(link, bytes, &mut events);
+        self.out.touch(link);
+        for ev in events.drain(..) {
+            match ev {
+                RouterEvent::Connected { .. } => self.prune_handshakes(),
+                RouterEvent::Replaced { old } => {
+                    self.gossip.greeted.remove(&old);
+                    self.out.close(old);
+                }
+                RouterEvent::Message { link, frames } => self.client_message(now, link, &frames),
+            }
+        }
+        self.router_events = events;
+        if let Err(e) = r {
+            log::debug!("{}: gossip link {link:?} closed: {e}", self.config.name);
+            self.stats.link_errors += 1;
+            self.gossip.greeted.remove(&link);
+            self.out.close(link);
+        }
+    }
+
+    fn client_message(&mut self, now: Instant, link: LinkId, frames: &[Vec<u8>]) {
+        let msg = match frames {
+            [one] => GossipMessage::parse(one),
+            _ => Err(crate::wire::WireError::BadLength(frames.len())),
+        };
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                log::debug!("{}: bad gossip message: {e}", self.config.name);
+                self.stats.gossip_malformed += 1;
+                return;
+            }
+        };
+        match msg {
+            GossipMessage::Hello => {
+                self.gossip.greeted.insert(link);
+                let all: Vec<GossipMessage> = self
+                    .gossip
+                    .tuples
+                    .iter()
+                    .map(|(k, t)| Gossip::publish_of(k, t))
+                    .collect();
+                for m in &all {
+                    self.gossip.send_client(link, m);
+                }
+            }
+            GossipMessage::Publish { key, value, ttl } if self.gossip.greeted.contains(&link) => {
+                self.accept_tuple(now, key, value, ttl, Source::Client(link));
+            }
+            GossipMessage::Ping => self.gossip.send_client(link, &GossipMessage::Pong),
+            // A PUBLISH before HELLO, or a server's message from a client: czmq's
+            // server answers INVALID and forgets the session; the client says HELLO
+            // again.
+            _ => {
+                self.gossip.greeted.remove(&link);
+                self.gossip.send_client(link, &GossipMessage::Invalid);
+            }
+        }
+        self.out.touch(link);
+    }
+
+    /// Bytes on our link to a gossip server.
+    pub(super) fn gossip_remote_bytes(&mut self, now: Instant, link: LinkId, bytes: &[u8]) {
+        let Some(i) = self.gossip.remote_of(link) else {
+            return;
+        };
+        self.gossip.remotes[i].link.handle_bytes(bytes);
+        loop {
+            match self.gossip.remotes[i].link.poll() {
+                Ok(None) => break,
+                Ok(Some(LinkEvent::Ready { .. })) => {}
+                Ok(Some(LinkEvent::Message(frames))) => match frames.as_slice() {
+                    [one] => match GossipMessage::parse(one) {
+                        Ok(GossipMessage::Publish { key, value, ttl }) => {
+                            self.accept_tuple(now, key, value, ttl, Source::Remote(i))
+                        }
+                        // The server forgot us: greet it again with all we hold.
+                        Ok(GossipMessage::Invalid) => self.gossip.greet_remote(i),
+                        Ok(_) => {}
+                        Err(_) => self.stats.gossip_malformed += 1,
+                    },
+                    _ => self.stats.gossip_malformed += 1,
+                },
+                Err(e) => {
+                    log::debug!("{}: gossip server link failed: {e}", self.config.name);
+                    self.stats.link_errors += 1;
+                    self.out.close(link);
+                    self.gossip_link_closed(now, link);
+                    return;
+                }
+            }
+        }
+        self.out.touch(link);
+    }
+
+    /// One of our gossip links closed: a client is forgotten, a server is
+    /// connected again after the reconnect interval.
+    pub(super) fn gossip_link_closed(&mut self, now: Instant, link: LinkId) {
+        if self.gossip.server.contains(link) {
+            self.gossip.server.remove(link);
+            self.gossip.greeted.remove(&link);
+            return;
+        }
+        let Some(i) = self.gossip.remote_of(link) else {
+            return;
+        };
+        let new_link = self.new_link();
+        let r = &mut self.gossip.remotes[i];
+        r.link = Link::dealer(b"", self.config.max_message);
+        r.link_id = new_link;
+        r.reconnect_at = Some(now + self.config.reconnect_interval);
+    }
+
+    /// czmq's `server_accept`: a duplicate only refreshes the tuple's life; a new
+    /// tuple is stored, handed to discovery and forwarded.
+    fn accept_tuple(&mut self, now: Instant, key: String, value: String, ttl: u32, from: Source) {
+        let life = Duration::from_millis(ttl.into());
+        if let Some(t) = self.gossip.tuples.get_mut(&key) {
+            if t.value == value {
+                if ttl == 0 || t.expires.is_none() {
+                    return;
+                }
+                // A refresh travels on only when the copy here was getting old, so
+                // each refresh crosses each link once.
+                let stale = t.expires.is_some_and(|e| e < now + life * 2 / 3);
+                t.expires = Some(now + life);
+                t.ttl = ttl;
+                if stale {
+                    for link in self.gossip.forward(&key, from) {
+                        self.out.touch(link);
+                    }
+                }
+                return;
+            }
+        }
+        let full = self.gossip.tuples.len() >= MAX_TUPLES && !self.gossip.tuples.contains_key(&key);
+        if full || value.len() > MAX_VALUE || key == self.id.to_string() {
+            if key != self.id.to_string() {
+                self.stats.gossip_refused += 1;
+            }
+            return;
+        }
+        let expires = (ttl > 0).then(|| now + life);
+        self.gossip.tuples.insert(
+            key.clone(),
+            Tuple {
+                value: value.clone(),
+                ttl,
+                expires,
+            },
+        );
+        for link in self.gossip.forward(&key, from) {
+            self.out.touch(link);
+        }
+        self.deliver(now, &key, &value);
+    }
+
+    /// A new tuple, read as Zyre writes it: `UUID → endpoint[|public key]`.
+    fn deliver(&mut self, now: Instant, key: &str, value: &str) {
+        let Ok(id) = key.parse::<PeerId>() else {
+            return;
+        };
+        let endpoint = value.split('|').next().unwrap_or_default();
+        if id == self.id || Some(endpoint) == self.endpoint.as_deref() {
+            return;
+        }
+        match endpoint_addr(endpoint) {
+            Some(addr) => {
+                log::debug!("{}: gossip: {id} at {endpoint}", self.config.name);
+                self.require_peer(now, id, endpoint.to_string(), addr)
+            }
+            None => {
+                log::debug!(
+                    "{}: gossip endpoint {endpoint:?} unusable",
+                    self.config.name
+                );
+                self.stats.gossip_unusable += 1;
+            }
+        }
+    }
+}
