@@ -57,6 +57,7 @@ struct Args {
 }
 
 fn main() {
+    env_logger::init();
     let args = Args::parse();
     let scenario = match &args.scenario {
         Some(path) => {

@@ -97,6 +97,23 @@ fn crash_and_restart() {
 }
 
 #[test]
+fn gossip_without_broadcast_forms_and_heals_the_mesh() {
+    for seed in 1..=3 {
+        let s = run_file("gossip-cloud.txt", seed);
+        assert!(s.passed(), "seed {seed}: {s}");
+        assert_eq!(s.beacons_sent, 0, "no broadcast at all");
+        assert!(s.messages_sent > 1000, "traffic flowed: {s}");
+        // The polite stop is known by GOODBYE; the new UUID on n7's old address
+        // purges the old one; the isolated server and the rest expire each other
+        // (48 + 48) and meet again; no node greets another twice.
+        assert_eq!(s.exits_by_reason.get("left"), Some(&49), "{s}");
+        assert_eq!(s.exits_by_reason.get("endpoint-reused"), Some(&49), "{s}");
+        assert_eq!(s.exits_by_reason.get("expired"), Some(&96), "{s}");
+        assert!(!s.exits_by_reason.contains_key("restarted"), "{s}");
+    }
+}
+
+#[test]
 fn group_churn_converges() {
     for seed in 1..=2 {
         let s = run_file("group-churn.txt", seed);

@@ -37,6 +37,11 @@ struct Tuple {
     ttl: u32,
     /// When it expires if not published again (None: never).
     expires: Option<Instant>,
+    /// The peer it names was removed here. A withdrawn tuple is kept (so
+    /// that copies still in flight are known duplicates, not news to forward) but
+    /// neither offered nor forwarded until its publisher refreshes it (see
+    /// [`Engine::accept_tuple`]).
+    withdrawn: bool,
 }
 
 /// One gossip server we are a client of.
@@ -131,17 +136,33 @@ impl Gossip {
         v
     }
 
-    /// The tuples held, in key order (key, value, ttl in ms).
+    /// The tuples offered, in key order (key, value, ttl in ms).
     pub(crate) fn tuples(&self) -> impl Iterator<Item = (&str, &str, u32)> + '_ {
         self.tuples
             .iter()
+            .filter(|(_, t)| !t.withdrawn)
             .map(|(k, t)| (k.as_str(), t.value.as_str(), t.ttl))
     }
 
-    /// Forgets a tuple here only (Zyre's UNPUBLISH: a peer that left is not
-    /// offered to newcomers by this node).
-    pub(crate) fn forget(&mut self, key: &str) {
-        self.tuples.remove(key);
+    /// Every offered tuple as a PUBLISH.
+    fn offers(&self, now: Instant) -> Vec<GossipMessage> {
+        self.tuples
+            .iter()
+            .filter(|(_, t)| !t.withdrawn)
+            .map(|(k, t)| Self::publish_of(k, t, now))
+            .collect()
+    }
+
+    /// Withdraws a tuple here only (Zyre's UNPUBLISH: a peer that is gone is not
+    /// offered to newcomers by this node). Deleting it instead would make the next
+    /// copy still travelling between servers look new: it would be forwarded and
+    /// delivered again, and two tuples naming one endpoint could then displace each
+    /// other without end. A withdrawn tuple without a TTL of its own lasts `keep`.
+    pub(crate) fn withdraw(&mut self, key: &str, now: Instant, keep: Duration) {
+        if let Some(t) = self.tuples.get_mut(key) {
+            t.withdrawn = true;
+            t.expires.get_or_insert(now + keep);
+        }
     }
 
     fn encode(&mut self, m: &GossipMessage) -> bool {
@@ -163,35 +184,38 @@ impl Gossip {
         }
     }
 
-    fn publish_of(key: &str, t: &Tuple) -> GossipMessage {
+    /// A tuple as we pass it on: with the life it has left (our own, and Zyre's
+    /// that never expire, as they are).
+    fn publish_of(key: &str, t: &Tuple, now: Instant) -> GossipMessage {
+        let ttl = match t.expires {
+            Some(e) => u32::try_from(e.saturating_duration_since(now).as_millis())
+                .unwrap_or(u32::MAX)
+                .max(1),
+            None => t.ttl,
+        };
         GossipMessage::Publish {
             key: key.to_string(),
             value: t.value.clone(),
-            ttl: t.ttl,
+            ttl,
         }
     }
 
     /// HELLO and then every tuple we hold, as czmq's server does when it connects
     /// to a remote.
-    fn greet_remote(&mut self, i: usize) {
+    fn greet_remote(&mut self, i: usize, now: Instant) {
         self.send_remote(i, &GossipMessage::Hello);
-        let all: Vec<GossipMessage> = self
-            .tuples
-            .iter()
-            .map(|(k, t)| Self::publish_of(k, t))
-            .collect();
-        for m in &all {
+        for m in &self.offers(now) {
             self.send_remote(i, m);
         }
     }
 
     /// Sends a tuple to every greeted client and every connected remote but its
     /// source; returns the links touched.
-    fn forward(&mut self, key: &str, source: Source) -> Vec<LinkId> {
-        let Some(t) = self.tuples.get(key) else {
+    fn forward(&mut self, key: &str, source: Source, now: Instant) -> Vec<LinkId> {
+        let Some(t) = self.tuples.get(key).filter(|t| !t.withdrawn) else {
             return Vec::new();
         };
-        let m = Self::publish_of(key, t);
+        let m = Self::publish_of(key, t, now);
         let mut touched = Vec::new();
         let clients: Vec<LinkId> = self.greeted.iter().copied().collect();
         for link in clients {
@@ -216,6 +240,7 @@ impl Engine {
     /// for the start. The node publishes its own tuple there and connects to every
     /// peer it learns of.
     pub fn gossip_connect(&mut self, now: Instant, endpoint: &str) -> Result<(), BadEndpoint> {
+        self.now = Some(now);
         let addr = endpoint_addr(endpoint).ok_or_else(|| BadEndpoint(endpoint.to_string()))?;
         let link_id = self.new_link();
         let i = self.gossip.remotes.len();
@@ -226,7 +251,7 @@ impl Engine {
             reconnect_at: None,
         });
         if self.is_running() {
-            self.connect_remote(i);
+            self.connect_remote(i, now);
             self.arm_gossip(now);
         }
         Ok(())
@@ -234,6 +259,7 @@ impl Engine {
 
     /// A connection to our gossip listener was accepted from `from`: returns its id.
     pub fn handle_gossip_accepted(&mut self, now: Instant, from: SocketAddr) -> LinkId {
+        self.now = Some(now);
         let link = self.new_link();
         log::trace!("{}: gossip client {from} as {link:?}", self.config.name);
         self.gossip.server.accept(link);
@@ -259,10 +285,11 @@ impl Engine {
                 value,
                 ttl,
                 expires: None,
+                withdrawn: false,
             },
         );
         for i in 0..self.gossip.remotes.len() {
-            self.connect_remote(i);
+            self.connect_remote(i, now);
         }
         if ttl > 0 {
             self.gossip.republish_at = Some(now + self.config.gossip_ttl / 3);
@@ -276,8 +303,8 @@ impl Engine {
         }
     }
 
-    fn connect_remote(&mut self, i: usize) {
-        self.gossip.greet_remote(i);
+    fn connect_remote(&mut self, i: usize, now: Instant) {
+        self.gossip.greet_remote(i, now);
         let r = &self.gossip.remotes[i];
         let (link, addr) = (r.link_id, r.addr);
         self.out.push(Output::Connect { link, addr });
@@ -290,7 +317,7 @@ impl Engine {
             match self.gossip.remotes[i].reconnect_at {
                 Some(at) if at <= now => {
                     self.gossip.remotes[i].reconnect_at = None;
-                    self.connect_remote(i);
+                    self.connect_remote(i, now);
                 }
                 Some(_) => {}
                 None => {
@@ -304,7 +331,7 @@ impl Engine {
             .retain(|_, t| t.expires.is_none_or(|e| e > now));
         if self.gossip.republish_at.is_some_and(|t| t <= now) {
             let key = self.id.to_string();
-            for link in self.gossip.forward(&key, Source::Us) {
+            for link in self.gossip.forward(&key, Source::Us, now) {
                 self.out.touch(link);
             }
             self.gossip.republish_at = Some(now + self.config.gossip_ttl / 3);
@@ -353,13 +380,7 @@ impl Engine {
         match msg {
             GossipMessage::Hello => {
                 self.gossip.greeted.insert(link);
-                let all: Vec<GossipMessage> = self
-                    .gossip
-                    .tuples
-                    .iter()
-                    .map(|(k, t)| Gossip::publish_of(k, t))
-                    .collect();
-                for m in &all {
+                for m in &self.gossip.offers(now) {
                     self.gossip.send_client(link, m);
                 }
             }
@@ -394,7 +415,7 @@ impl Engine {
                             self.accept_tuple(now, key, value, ttl, Source::Remote(i))
                         }
                         // The server forgot us: greet it again with all we hold.
-                        Ok(GossipMessage::Invalid) => self.gossip.greet_remote(i),
+                        Ok(GossipMessage::Invalid) => self.gossip.greet_remote(i, now),
                         Ok(_) => {}
                         Err(_) => self.stats.gossip_malformed += 1,
                     },
@@ -432,22 +453,36 @@ impl Engine {
 
     /// czmq's `server_accept`: a duplicate only refreshes the tuple's life; a new
     /// tuple is stored, handed to discovery and forwarded.
+    ///
+    /// zgossip carries no sequence number, so a publisher's refresh and an echo
+    /// of one already seen look alike. zmesh tells them apart by the life they
+    /// carry: a tuple is passed on with what is left of its life, never more, so
+    /// only the publisher can give it a longer one. A copy that extends the life
+    /// held here by more than a sixth of its TTL is a refresh (publishers refresh
+    /// every third) and travels on; an echo does not. A withdrawn tuple comes back
+    /// only on a refresh, so a node cut off past expiry is met again while the
+    /// tuple of a node that is gone dies at its publisher's last expiry.
     fn accept_tuple(&mut self, now: Instant, key: String, value: String, ttl: u32, from: Source) {
         let life = Duration::from_millis(ttl.into());
         if let Some(t) = self.gossip.tuples.get_mut(&key) {
             if t.value == value {
-                if ttl == 0 || t.expires.is_none() {
+                // Zyre's tuples (TTL 0) never expire and are never refreshed.
+                let Some(old) = t.expires.filter(|_| ttl > 0) else {
+                    return;
+                };
+                let new = now + life;
+                let refresh = new > old + life / 6;
+                t.expires = Some(old.max(new));
+                t.ttl = ttl;
+                if !refresh {
                     return;
                 }
-                // A refresh travels on only when the copy here was getting old, so
-                // each refresh crosses each link once.
-                let stale = t.expires.is_some_and(|e| e < now + life * 2 / 3);
-                t.expires = Some(now + life);
-                t.ttl = ttl;
-                if stale {
-                    for link in self.gossip.forward(&key, from) {
-                        self.out.touch(link);
-                    }
+                let back = std::mem::take(&mut t.withdrawn);
+                for link in self.gossip.forward(&key, from, now) {
+                    self.out.touch(link);
+                }
+                if back {
+                    self.deliver(now, &key, &value);
                 }
                 return;
             }
@@ -466,9 +501,10 @@ impl Engine {
                 value: value.clone(),
                 ttl,
                 expires,
+                withdrawn: false,
             },
         );
-        for link in self.gossip.forward(&key, from) {
+        for link in self.gossip.forward(&key, from, now) {
             self.out.touch(link);
         }
         self.deliver(now, &key, &value);
@@ -481,6 +517,13 @@ impl Engine {
         };
         let endpoint = value.split('|').next().unwrap_or_default();
         if id == self.id || Some(endpoint) == self.endpoint.as_deref() {
+            return;
+        }
+        // Second-hand news never displaces a peer we know at that endpoint: a
+        // stale tuple of a node that restarted with a new UUID would otherwise
+        // remove the live one. A HELLO, which is first-hand, still does.
+        if self.peers.at_endpoint(endpoint).is_some_and(|p| p != id) {
+            self.stats.gossip_unusable += 1;
             return;
         }
         match endpoint_addr(endpoint) {

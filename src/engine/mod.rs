@@ -225,6 +225,9 @@ pub struct Engine {
     /// Reused for encoding header frames, so sending allocates nothing for them.
     scratch: Vec<u8>,
     faults: Faults,
+    /// The latest time handed in, for work done where none is (a peer removed
+    /// while outputs are polled).
+    now: Option<Instant>,
 }
 
 impl Engine {
@@ -256,6 +259,7 @@ impl Engine {
             router_events: Vec::new(),
             scratch: Vec::with_capacity(256),
             faults: Faults::default(),
+            now: None,
         }
     }
 
@@ -355,6 +359,7 @@ impl Engine {
     /// Starts the node with its inbox bound at `inbox` (the address peers connect to):
     /// the first beacon goes out at once.
     pub fn start(&mut self, now: Instant, inbox: SocketAddr) {
+        self.now = Some(now);
         if self.endpoint.is_some() {
             return;
         }
@@ -385,6 +390,7 @@ impl Engine {
         id: PeerId,
         endpoint: &str,
     ) -> Result<(), BadEndpoint> {
+        self.now = Some(now);
         let addr = endpoint_addr(endpoint).ok_or_else(|| BadEndpoint(endpoint.to_string()))?;
         if id != self.id && self.endpoint.as_deref() != Some(endpoint) && self.is_running() {
             self.require_peer(now, id, endpoint.to_string(), addr);
@@ -485,6 +491,7 @@ impl Engine {
 
     /// A datagram arrived on the beacon port from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        self.now = Some(now);
         if !self.is_running() {
             return;
         }
@@ -516,6 +523,7 @@ impl Engine {
 
     /// A connection to our inbox was accepted from `from`: returns its id.
     pub fn handle_accepted(&mut self, now: Instant, from: SocketAddr) -> LinkId {
+        self.now = Some(now);
         let link = self.new_link();
         log::trace!("{}: accepted {from} as {link:?}", self.config.name);
         self.inbox.accept(link);
@@ -532,6 +540,7 @@ impl Engine {
 
     /// Bytes arrived on a link, split anywhere.
     pub fn handle_bytes(&mut self, now: Instant, link: LinkId, bytes: &[u8]) {
+        self.now = Some(now);
         if self.stopped {
             return;
         }
@@ -550,6 +559,7 @@ impl Engine {
     /// reconnects a peer's outgoing link after the reconnect interval, as libzmq does,
     /// unless the reason is [`CloseReason::Overflow`], which drops the peer.
     pub fn handle_closed(&mut self, now: Instant, link: LinkId, reason: CloseReason) {
+        self.now = Some(now);
         if self.inbox.contains(link) {
             self.inbox.remove(link);
             return;
@@ -599,6 +609,7 @@ impl Engine {
     /// Runs the timers that are due: beacons, reconnects, handshake deadlines and
     /// the reaper.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
         if !self.is_running() {
             return;
         }

@@ -121,6 +121,32 @@ impl PeerTable {
         }
     }
 
+    /// Gives a peer that has not said HELLO (and is not waiting to reconnect) the
+    /// UUID of the node that answered at its endpoint: our link and the HELLO on
+    /// it went to that node, so it is the same peer under its true name. False if
+    /// that is not the case.
+    pub(crate) fn rekey(&mut self, old: PeerId, new: PeerId) -> bool {
+        let fits = self
+            .map
+            .get(&old)
+            .is_some_and(|p| !p.ready && p.reconnect_at.is_none());
+        if !fits || self.map.contains_key(&new) {
+            return false;
+        }
+        let Some(mut p) = self.map.remove(&old) else {
+            return false;
+        };
+        self.order.remove(&old);
+        p.id = new;
+        self.by_endpoint.insert(p.endpoint.clone(), new);
+        if self.by_link.get(&p.link_id) == Some(&old) {
+            self.by_link.insert(p.link_id, new);
+        }
+        self.order.insert(new);
+        self.map.insert(new, p);
+        true
+    }
+
     /// Takes a peer out of every index.
     pub(crate) fn remove(&mut self, id: &PeerId) -> Option<Removed> {
         let peer = self.map.remove(id)?;
@@ -222,7 +248,10 @@ impl Engine {
         );
         *self.stats.exits.entry(reason.as_str()).or_default() += 1;
         // As Zyre's UNPUBLISH: a peer that is gone is not offered to newcomers.
-        self.gossip.forget(&id.to_string());
+        if let Some(now) = self.now {
+            let keep = self.config.gossip_ttl;
+            self.gossip.withdraw(&id.to_string(), now, keep);
+        }
         self.groups.forget_peer(id, &p.groups);
         if removed.link_open {
             self.out.close(p.link_id);

@@ -111,6 +111,21 @@ impl Engine {
         if self.peers.get(&id).is_some_and(|p| p.ready) {
             self.remove_peer(id, ExitReason::Restarted);
         }
+        // We connected to this endpoint under another UUID (a stale gossip tuple or
+        // beacon), and the node there answered: keep the link, whose HELLO it has.
+        // Replacing it would greet the node a second time, which it must take for
+        // a restart, and the two would then restart each other without end.
+        if !self.peers.contains(&id) {
+            if let Some(old) = self.peers.at_endpoint(&hello.endpoint) {
+                if self.peers.rekey(old, id) {
+                    log::debug!("{}: {old} at {} is {id}", self.config.name, hello.endpoint);
+                    if let Some(now) = self.now {
+                        let keep = self.config.gossip_ttl;
+                        self.gossip.withdraw(&old.to_string(), now, keep);
+                    }
+                }
+            }
+        }
         let addr = endpoint_addr(&hello.endpoint).or_else(|| self.peers.get(&id).map(|p| p.addr));
         let Some(addr) = addr else {
             log::debug!(

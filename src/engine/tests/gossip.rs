@@ -214,3 +214,88 @@ fn hostile_gossip_is_refused_counted_and_bounded() {
     assert_eq!(net.nodes[0].stats().gossip_refused, refused + 1);
     assert_eq!(net.nodes[0].peers().count(), 0);
 }
+
+/// Nodes 0 and 1 serve gossip and are each other's clients; the rest are clients
+/// of both.
+fn two_servers(n: usize) -> Net {
+    let mut net = Net::new(n, quiet);
+    let now = net.now;
+    for i in 0..n {
+        for s in 0..2 {
+            if s != i {
+                let ep = gossip_ep(&net, s);
+                net.nodes[i].gossip_connect(now, &ep).unwrap();
+            }
+        }
+    }
+    for i in 0..n {
+        net.start(i);
+    }
+    net
+}
+
+#[test]
+fn a_node_back_with_a_new_uuid_is_met_once_and_its_old_tuple_settles() {
+    let mut net = two_servers(6);
+    net.run_for(Duration::from_secs(3));
+    assert!((0..6).all(|i| net.nodes[i].ready_count() == 5));
+    let old = net.id(3);
+    net.crash(3);
+    net.run_for(Duration::from_secs(1));
+    let mut c = quiet(3);
+    c.gossip_ttl = Duration::from_secs(60);
+    net.nodes[3] = Engine::new(c, PeerId([99; 16]));
+    let now = net.now;
+    for s in 0..2 {
+        let ep = gossip_ep(&net, s);
+        net.nodes[3].gossip_connect(now, &ep).unwrap();
+    }
+    net.start(3);
+    // Long enough for the old tuple to travel between the servers many times.
+    net.run_for(Duration::from_secs(40));
+    let new = PeerId([99; 16]);
+    for i in (0..6).filter(|&i| i != 3) {
+        let at: Vec<PeerId> = net.nodes[i]
+            .peers()
+            .filter(|p| p.endpoint == format!("tcp://{}", net.addrs[3]))
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(at, vec![new], "node {i}");
+        let enters = net.events[i]
+            .iter()
+            .filter(|e| matches!(e, Event::Enter { peer, .. } if *peer == new))
+            .count();
+        let exits = net.events[i]
+            .iter()
+            .filter(|e| matches!(e, Event::Exit { peer, .. } if *peer == new))
+            .count();
+        assert_eq!((enters, exits), (1, 0), "node {i}: {:?}", net.kinds(i));
+        // The old UUID is not offered to newcomers any more.
+        let gone = old.to_string();
+        assert!(!net.nodes[i].gossip_tuples().any(|(k, ..)| k == gone));
+    }
+}
+
+#[test]
+fn a_peer_cut_off_past_expiry_is_found_again_by_its_republished_tuple() {
+    let mut net = hub_and_spokes(3, |i| {
+        let mut c = quiet(i);
+        c.gossip_ttl = Duration::from_secs(9);
+        c
+    });
+    net.run_for(Duration::from_secs(2));
+    assert!((0..3).all(|i| net.nodes[i].ready_count() == 2));
+    // Node 2's heartbeats to node 1 vanish until both sides expire each other;
+    // the gossip links stay up.
+    net.swallow = Some((2, 1));
+    let id2 = net.id(2);
+    let gone = |net: &Net| !net.nodes[1].is_ready(id2);
+    net.run_for(Duration::from_secs(40));
+    assert!(gone(&net), "{:?}", net.kinds(1));
+    net.swallow = None;
+    // Node 2 republishes every 3 s, and each copy reaches node 1 through the hub:
+    // once the hold is over node 1 greets it again (an attempt made while the
+    // bytes still vanished expires first).
+    net.run_for(Duration::from_secs(60));
+    assert!(net.nodes[1].is_ready(id2), "{:?}", net.kinds(1));
+}
