@@ -203,11 +203,14 @@ pub fn throughput(
 }
 
 /// Starts `count` nodes in this process and returns them with the time each took
-/// to see all the others enter (seconds from the first start).
+/// to see all the others enter (seconds from the first start). With `gossip`, no
+/// node beacons: the first serves gossip on that port and the others are its
+/// clients.
 fn full_mesh(
     count: usize,
     interface: &str,
     port: u16,
+    gossip: Option<u16>,
     limit: Duration,
 ) -> Result<(Vec<Node>, Vec<f64>), String> {
     // Each node holds two TCP connections per peer (its DEALER to the peer, the
@@ -223,7 +226,25 @@ fn full_mesh(
     let t0 = Instant::now();
     let mut nodes = Vec::with_capacity(count);
     for i in 0..count {
-        nodes.push(node(&format!("m{i}"), interface, port)?);
+        let name = format!("m{i}");
+        let n = match gossip {
+            None => node(&name, interface, port)?,
+            Some(gp) => {
+                let mut n = Node::new(&name);
+                n.set_interface(interface);
+                n.set_port(port);
+                n.set_beacon(false);
+                let r = if i == 0 {
+                    n.gossip_bind(&format!("tcp://*:{gp}"))
+                } else {
+                    n.gossip_connect(&format!("tcp://127.0.0.1:{gp}"))
+                };
+                r.and_then(|()| n.start())
+                    .map_err(|e| format!("{name}: {e}"))?;
+                n
+            }
+        };
+        nodes.push(n);
     }
     let (tx, rx) = crossbeam_channel::unbounded();
     for n in &nodes {
@@ -257,12 +278,24 @@ fn full_mesh(
     Ok((nodes, times))
 }
 
-/// `bench mesh`: time for N nodes started together to reach a full mesh.
-pub fn mesh(counts: &[usize], interface: &str, port: u16) -> Result<serde_json::Value, String> {
+/// `bench mesh`: time for N nodes started together to reach a full mesh, found by
+/// beacons, or with `gossip` (a port) through one gossip server and no beacons.
+pub fn mesh(
+    counts: &[usize],
+    interface: &str,
+    port: u16,
+    gossip: Option<u16>,
+) -> Result<serde_json::Value, String> {
     let mut results = Vec::new();
     for (i, &count) in counts.iter().enumerate() {
-        let (nodes, times) =
-            full_mesh(count, interface, port + i as u16, Duration::from_secs(120))?;
+        let step = i as u16;
+        let (nodes, times) = full_mesh(
+            count,
+            interface,
+            port + step,
+            gossip.map(|g| g + step),
+            Duration::from_secs(120),
+        )?;
         let at = |q: f64| quantile(&times, q);
         println!(
             "{count} nodes: every node saw all others after p50 {:.3}s, max {:.3}s",
@@ -272,7 +305,12 @@ pub fn mesh(counts: &[usize], interface: &str, port: u16) -> Result<serde_json::
         results.push(json!({"nodes": count, "p50_s": at(0.5), "max_s": at(1.0)}));
         drop(nodes);
     }
-    Ok(json!({"mode": "bench-mesh", "results": results}))
+    let discovery = if gossip.is_some() {
+        "gossip"
+    } else {
+        "beacons"
+    };
+    Ok(json!({"mode": "bench-mesh", "discovery": discovery, "results": results}))
 }
 
 /// `bench idle`: CPU and resident memory of N idle nodes in a full mesh.
@@ -283,7 +321,7 @@ pub fn idle(
     port: u16,
 ) -> Result<serde_json::Value, String> {
     let base = current_memory().unwrap_or(0);
-    let (nodes, _) = full_mesh(count, interface, port, Duration::from_secs(120))?;
+    let (nodes, _) = full_mesh(count, interface, port, None, Duration::from_secs(120))?;
     // Let the start-up traffic (HELLOs, first heartbeats) settle.
     std::thread::sleep(Duration::from_secs(2));
     let cpu0 = cpu_time().unwrap_or_default();

@@ -229,6 +229,10 @@ enum BenchWhat {
         /// First beacon port.
         #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
+        /// Discover by gossip instead of beacons: the first node serves gossip on
+        /// this port (on every address), the others are its clients.
+        #[arg(long)]
+        gossip: Option<u16>,
     },
     /// CPU and resident memory of N idle nodes in a full mesh in this process.
     Idle {
@@ -422,7 +426,8 @@ fn main() {
                 nodes,
                 interface,
                 port,
-            } => report("bench mesh", bench::mesh(&nodes, &interface, port)),
+                gossip,
+            } => report("bench mesh", bench::mesh(&nodes, &interface, port, gossip)),
             BenchWhat::Idle {
                 nodes,
                 seconds,

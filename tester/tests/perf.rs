@@ -173,6 +173,16 @@ fn bench_tcp_mesh_and_idle() {
     );
     assert_eq!(v["results"][1]["nodes"], 6);
     assert!(v["results"][1]["max_s"].as_f64().unwrap() > 0.0);
+    // The same through one gossip server, with no beacons at all.
+    let v = run_pair(
+        &[],
+        None,
+        &[
+            EXE, "bench", "mesh", "--nodes", "2,6", "--port", "46516", "--gossip", "46526",
+        ],
+    );
+    assert_eq!(v["discovery"], "gossip");
+    assert_eq!(v["results"][1]["nodes"], 6);
     let v = run_pair(
         &[],
         None,
