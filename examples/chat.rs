@@ -10,6 +10,8 @@
 //!     --gossip-connect tcp://127.0.0.1:5801 --group chat
 //! ```
 //!
+//! `--interface '*'` beacons on every interface; `--list-interfaces` shows them.
+//!
 //! Commands: `/join G`, `/leave G`, `/shout G TEXT`, `/whisper PEER TEXT` (a name
 //! or a uuid), `/peers`, `/groups`, `/quit`; any other line is shouted to the last
 //! joined group. With `--json` every event is printed as one JSON object per line,
@@ -27,15 +29,19 @@ use zmesh::{Event, Node, PeerId};
 #[command(about = "Chat over a zmesh mesh (Zyre-compatible)")]
 struct Args {
     /// This node's name.
-    #[arg(long)]
-    name: String,
+    #[arg(long, required_unless_present = "list_interfaces")]
+    name: Option<String>,
     /// Groups to join at start (repeatable).
     #[arg(long = "group")]
     groups: Vec<String>,
-    /// Interface: `lo` (this host only), a name, or an IPv4 address. Default: the
-    /// first broadcast-capable interface, as Zyre does.
+    /// Interface: `lo` (this host only), a name, an IPv4 address, `*` (every
+    /// interface) or names separated by commas. Default: the first
+    /// broadcast-capable interface, as Zyre does.
     #[arg(long)]
     interface: Option<String>,
+    /// List the interfaces a node can beacon on (the default marked) and exit.
+    #[arg(long)]
+    list_interfaces: bool,
     /// UDP beacon port.
     #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
     port: u16,
@@ -142,7 +148,15 @@ fn print_event(e: &Event) {
 fn main() {
     env_logger::init();
     let args = Args::parse();
-    let mut node = Node::new(&args.name);
+    if args.list_interfaces {
+        for c in zmesh::interfaces() {
+            let i = &c.interface;
+            let mark = if c.default { "  (default)" } else { "" };
+            println!("{}\t{}\tbroadcast {}{mark}", i.name, i.addr, i.broadcast);
+        }
+        return;
+    }
+    let mut node = Node::new(args.name.as_deref().unwrap_or_default());
     if let Some(i) = &args.interface {
         node.set_interface(i);
     }

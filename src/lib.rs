@@ -45,6 +45,7 @@ mod node;
 pub mod wire;
 
 pub use event::{Event, ExitReason, PeerId};
+pub use net::iface::{interfaces, Candidate};
 pub use node::{Error, Node, DEFAULT_PORT};
 
 /// The README's examples compile as doctests.

@@ -125,8 +125,11 @@ impl Node {
     }
 
     /// The interface: a name, an IPv4 address, a digit (index of the eligible
-    /// interfaces) or `lo` for this host only. Default: `ZSYS_INTERFACE`, then the
-    /// first broadcast-capable non-loopback interface.
+    /// interfaces), `lo` for this host only, `*` for every eligible interface, or
+    /// names separated by commas. With more than one, the node beacons on each and
+    /// its inbox listens on every address. Default: `ZSYS_INTERFACE`, then the
+    /// first broadcast-capable non-loopback interface that is up (see
+    /// [`interfaces`](crate::interfaces)).
     pub fn set_interface(&mut self, interface: &str) {
         self.interface = Some(interface.to_string());
     }

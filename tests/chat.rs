@@ -27,8 +27,17 @@ struct Chat {
 
 impl Chat {
     fn start(args: &[&str]) -> Chat {
-        let mut child = Command::new(chat_exe())
-            .args(args)
+        Chat::start_in(&[], args)
+    }
+
+    /// Starts the shell under `prefix` (for example `ip netns exec NS`).
+    fn start_in(prefix: &[&str], args: &[&str]) -> Chat {
+        let exe = chat_exe();
+        let mut argv: Vec<&str> = prefix.to_vec();
+        argv.push(exe.to_str().unwrap());
+        argv.extend_from_slice(args);
+        let mut child = Command::new(argv[0])
+            .args(&argv[1..])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -142,4 +151,132 @@ fn two_chat_shells_talk_in_json() {
     a.say("/quit");
     a.wait(|v| v["type"] == "STOP");
     assert!(a.child.wait().unwrap().success());
+}
+
+/// `--interface '*'` in namespaces: a host on two networks (and with a third
+/// interface that is down) beacons on both and meets a host on each; those two,
+/// in different broadcast domains, never meet each other.
+#[test]
+fn every_interface_reaches_both_networks_and_skips_one_that_is_down() {
+    use zmesh_toolkit::netns::{run, Namespace};
+    let tag = std::process::id();
+    let (mid, a, b) = (
+        format!("zi{tag}m"),
+        format!("zi{tag}a"),
+        format!("zi{tag}b"),
+    );
+    let made = (|| -> Result<_, String> {
+        let nss = (
+            Namespace::add(&mid)?,
+            Namespace::add(&a)?,
+            Namespace::add(&b)?,
+        );
+        for (side, net) in [(&a, 1), (&b, 2)] {
+            let inner = format!("e{net}");
+            run(&[
+                "ip", "-n", &mid, "link", "add", &inner, "type", "veth", "peer", "name", "eth0",
+                "netns", side,
+            ])?;
+            run(&[
+                "ip",
+                "-n",
+                &mid,
+                "addr",
+                "add",
+                &format!("10.81.{net}.1/24"),
+                "brd",
+                "+",
+                "dev",
+                &inner,
+            ])?;
+            run(&["ip", "-n", &mid, "link", "set", &inner, "up"])?;
+            run(&[
+                "ip",
+                "-n",
+                side,
+                "addr",
+                "add",
+                &format!("10.81.{net}.2/24"),
+                "brd",
+                "+",
+                "dev",
+                "eth0",
+            ])?;
+            run(&["ip", "-n", side, "link", "set", "eth0", "up"])?;
+        }
+        // Down, with an address and a broadcast: never chosen.
+        run(&[
+            "ip", "-n", &mid, "link", "add", "d0", "type", "veth", "peer", "name", "d1",
+        ])?;
+        run(&[
+            "ip",
+            "-n",
+            &mid,
+            "addr",
+            "add",
+            "10.81.9.1/24",
+            "brd",
+            "+",
+            "dev",
+            "d0",
+        ])?;
+        Ok(nss)
+    })();
+    let _nss = match made {
+        Ok(n) => n,
+        Err(e) => {
+            let why = format!("cannot create network namespaces (needs root and iproute2): {e}");
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let exec = |ns: &str| ["ip", "netns", "exec", ns].map(String::from);
+    let listed = run(&[
+        "ip",
+        "netns",
+        "exec",
+        &mid,
+        chat_exe().to_str().unwrap(),
+        "--list-interfaces",
+    ])
+    .unwrap();
+    assert!(listed.contains("e1") && listed.contains("e2"), "{listed}");
+    assert!(
+        !listed.contains("d0"),
+        "a down interface is skipped: {listed}"
+    );
+    let port = "46431";
+    let (pm, pa, pb) = (exec(&mid), exec(&a), exec(&b));
+    let pm: Vec<&str> = pm.iter().map(String::as_str).collect();
+    let pa: Vec<&str> = pa.iter().map(String::as_str).collect();
+    let pb: Vec<&str> = pb.iter().map(String::as_str).collect();
+    let args = |name: &'static str, iface: &'static str| {
+        vec![
+            "--name",
+            name,
+            "--interface",
+            iface,
+            "--port",
+            port,
+            "--json",
+        ]
+    };
+    let mut both = Chat::start_in(&pm, &args("both", "*"));
+    let mut left = Chat::start_in(&pa, &args("left", "eth0"));
+    let mut right = Chat::start_in(&pb, &args("right", "eth0"));
+    let enter = |who: &'static str| move |v: &Value| v["type"] == "ENTER" && v["name"] == who;
+    both.wait(enter("left"));
+    both.wait(enter("right"));
+    left.wait(enter("both"));
+    right.wait(enter("both"));
+    // Give beacons a few more rounds: the two sides still never meet.
+    std::thread::sleep(Duration::from_secs(3));
+    left.say("/peers");
+    let peers = left.wait(|v| v["type"] == "PEERS");
+    let names = peers["payload"].to_string();
+    assert!(
+        names.contains("both") && !names.contains("right"),
+        "{names}"
+    );
 }

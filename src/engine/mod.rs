@@ -225,6 +225,9 @@ pub struct Engine {
     /// Reused for encoding header frames, so sending allocates nothing for them.
     scratch: Vec<u8>,
     faults: Faults,
+    /// Our networks (address, netmask) when the inbox listens on more than one:
+    /// a peer on one of them is told our address there.
+    networks: Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr)>,
     /// The latest time handed in, for work done where none is (a peer removed
     /// while outputs are polled).
     now: Option<Instant>,
@@ -260,6 +263,34 @@ impl Engine {
             scratch: Vec::with_capacity(256),
             faults: Faults::default(),
             now: None,
+            networks: Vec::new(),
+        }
+    }
+
+    /// The networks (address, netmask) the inbox is reachable on, when it listens
+    /// on more than one: the HELLO to a peer on one of them names our address on
+    /// that network instead of the first, which the peer may have no route to.
+    pub fn set_networks(&mut self, networks: Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr)>) {
+        self.networks = networks;
+    }
+
+    /// The endpoint to tell a peer at `addr` (see [`Engine::set_networks`]).
+    pub(super) fn endpoint_for(&self, addr: SocketAddr) -> String {
+        let ours = self.endpoint.clone().unwrap_or_default();
+        let std::net::IpAddr::V4(ip) = addr.ip() else {
+            return ours;
+        };
+        if self.config.advertised_endpoint.is_some() {
+            return ours;
+        }
+        let mask = |a: std::net::Ipv4Addr, m: std::net::Ipv4Addr| u32::from(a) & u32::from(m);
+        match self
+            .networks
+            .iter()
+            .find(|(a, m)| mask(*a, *m) == mask(ip, *m))
+        {
+            Some((a, _)) => format!("tcp://{}", SocketAddr::new((*a).into(), self.port)),
+            None => ours,
         }
     }
 

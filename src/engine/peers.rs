@@ -210,7 +210,7 @@ impl Engine {
         );
         p.send(
             Body::Hello(Hello {
-                endpoint: self.endpoint.clone().unwrap_or_default(),
+                endpoint: self.endpoint_for(addr),
                 groups: self.groups.own().iter().cloned().collect(),
                 status: self.groups.status(),
                 name: self.config.name.clone(),

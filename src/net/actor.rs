@@ -134,7 +134,8 @@ pub(crate) struct Sockets {
     /// None when the node does not beacon.
     pub(crate) beacon: Option<UdpSocket>,
     /// Where beacons go: the interface's broadcast address and the beacon port.
-    pub(crate) beacon_dest: SocketAddr,
+    /// Where beacons go: one broadcast address per interface.
+    pub(crate) beacon_dests: Vec<SocketAddr>,
     pub(crate) listener: TcpListener,
     /// The gossip service's listener, if the node serves gossip.
     pub(crate) gossip: Option<TcpListener>,
@@ -146,7 +147,7 @@ pub(crate) struct Actor {
     engine: Engine,
     poll: Poll,
     beacon: Option<UdpSocket>,
-    beacon_dest: SocketAddr,
+    beacon_dests: Vec<SocketAddr>,
     listener: TcpListener,
     gossip: Option<TcpListener>,
     loopback_only: bool,
@@ -190,7 +191,7 @@ impl Actor {
         let Sockets {
             poll,
             mut beacon,
-            beacon_dest,
+            beacon_dests,
             mut listener,
             mut gossip,
             loopback_only,
@@ -207,7 +208,7 @@ impl Actor {
             engine,
             poll,
             beacon,
-            beacon_dest,
+            beacon_dests,
             listener,
             gossip,
             loopback_only,
@@ -561,8 +562,10 @@ impl Actor {
             match out {
                 Output::Broadcast(bytes) => {
                     if let Some(b) = self.beacon.as_ref() {
-                        if let Err(e) = b.send_to(&bytes, self.beacon_dest) {
-                            log::debug!("beacon send to {} failed: {e}", self.beacon_dest);
+                        for dest in &self.beacon_dests {
+                            if let Err(e) = b.send_to(&bytes, *dest) {
+                                log::debug!("beacon send to {dest} failed: {e}");
+                            }
                         }
                     }
                 }

@@ -7,6 +7,12 @@
 //! accepted. Unlike Zyre, loopback is allowed when asked for by name (`lo`) or
 //! address (`127.x.y.z`): beacons then go to 127.255.255.255, which reaches every
 //! node on this host and nothing else.
+//!
+//! `*` (czmq's "every interface") takes every eligible interface, and a list of
+//! names separated by commas takes each of them: the node then beacons on each and
+//! its inbox listens on all addresses. An interface is eligible when it is up, is
+//! not loopback and has an IPv4 broadcast address; one that is down or has no
+//! address is skipped.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -57,23 +63,124 @@ impl fmt::Display for NoInterface {
 
 impl std::error::Error for NoInterface {}
 
-/// Picks the interface for `spec` (`None` or empty: `ZSYS_INTERFACE`, then Zyre's
-/// default choice).
-pub fn select(spec: Option<&str>) -> Result<Interface, NoInterface> {
-    let env = std::env::var("ZSYS_INTERFACE").ok();
-    let spec = spec
-        .filter(|s| !s.is_empty())
-        .or(env.as_deref().filter(|s| !s.is_empty()))
-        .unwrap_or("");
-    let all: Vec<(String, Ipv4Addr, Option<Ipv4Addr>)> = if_addrs::get_if_addrs()
+/// One candidate interface, as [`interfaces`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Candidate {
+    /// The interface, as a node would use it.
+    pub interface: Interface,
+    /// True for the one a node picks when none is set (and `ZSYS_INTERFACE` is
+    /// not either).
+    pub default: bool,
+}
+
+/// The interfaces a node can beacon on: up, not loopback, with an IPv4 broadcast
+/// address, in the system's order; the first is the default.
+///
+/// ```
+/// for c in zmesh::interfaces() {
+///     println!("{} {} -> {}{}", c.interface.name, c.interface.addr,
+///              c.interface.broadcast, if c.default { " (default)" } else { "" });
+/// }
+/// ```
+pub fn interfaces() -> Vec<Candidate> {
+    eligible(&system())
+        .into_iter()
+        .enumerate()
+        .map(|(i, interface)| Candidate {
+            interface,
+            default: i == 0,
+        })
+        .collect()
+}
+
+/// The IPv4 addresses of the interfaces that are up: (name, address, broadcast).
+fn system() -> Vec<(String, Ipv4Addr, Option<Ipv4Addr>)> {
+    if_addrs::get_if_addrs()
         .unwrap_or_default()
         .into_iter()
+        .filter(|i| is_up(&i.name))
         .filter_map(|i| match i.addr {
             if_addrs::IfAddr::V4(v4) => Some((i.name, v4.ip, v4.broadcast)),
             _ => None,
         })
-        .collect();
-    select_from(spec, &all)
+        .collect()
+}
+
+/// True unless the system says the interface is down (Linux: `IFF_UP` in
+/// `/sys/class/net/NAME/flags`; elsewhere every listed interface counts as up).
+fn is_up(name: &str) -> bool {
+    const IFF_UP: u32 = 0x1;
+    if name.contains('/') || name.contains("..") {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/sys/class/net/{name}/flags")) {
+        Ok(text) => u32::from_str_radix(text.trim().trim_start_matches("0x"), 16)
+            .map_or(true, |flags| flags & IFF_UP != 0),
+        Err(_) => true,
+    }
+}
+
+/// The netmask of the interface holding `addr`, if one does.
+pub(crate) fn netmask_of(addr: Ipv4Addr) -> Option<Ipv4Addr> {
+    if_addrs::get_if_addrs()
+        .ok()?
+        .into_iter()
+        .find_map(|i| match i.addr {
+            if_addrs::IfAddr::V4(v4) if v4.ip == addr => Some(v4.netmask),
+            _ => None,
+        })
+}
+
+fn spec_or_env(spec: Option<&str>) -> String {
+    let env = std::env::var("ZSYS_INTERFACE").ok();
+    spec.filter(|s| !s.is_empty())
+        .or(env.as_deref().filter(|s| !s.is_empty()))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Picks the interface for `spec` (`None` or empty: `ZSYS_INTERFACE`, then Zyre's
+/// default choice).
+pub fn select(spec: Option<&str>) -> Result<Interface, NoInterface> {
+    select_from(&spec_or_env(spec), &system())
+}
+
+/// Picks every interface `spec` names: `*` for every eligible one, names
+/// separated by commas for each, anything else as [`select`] does.
+pub fn select_all(spec: Option<&str>) -> Result<Vec<Interface>, NoInterface> {
+    select_all_from(&spec_or_env(spec), &system())
+}
+
+/// [`select_all`] over an explicit interface list (name, address, broadcast).
+pub fn select_all_from(
+    spec: &str,
+    all: &[(String, Ipv4Addr, Option<Ipv4Addr>)],
+) -> Result<Vec<Interface>, NoInterface> {
+    let found = if spec == "*" {
+        eligible(all)
+    } else if spec.contains(',') {
+        spec.split(',')
+            .map(|one| select_from(one.trim(), all))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        vec![select_from(spec, all)?]
+    };
+    if found.is_empty() {
+        return Err(NoInterface(spec.to_string()));
+    }
+    Ok(found)
+}
+
+fn eligible(all: &[(String, Ipv4Addr, Option<Ipv4Addr>)]) -> Vec<Interface> {
+    all.iter()
+        .filter(|(_, a, b)| !a.is_loopback() && b.is_some())
+        .map(|(n, a, b)| Interface {
+            name: n.clone(),
+            addr: *a,
+            broadcast: b.unwrap_or(Ipv4Addr::BROADCAST),
+        })
+        .collect()
 }
 
 /// The selection rules over an explicit interface list (name, address, broadcast).
@@ -102,15 +209,7 @@ pub fn select_from(
             })
             .ok_or_else(not_found);
     }
-    let eligible: Vec<Interface> = all
-        .iter()
-        .filter(|(_, a, b)| !a.is_loopback() && b.is_some())
-        .map(|(n, a, b)| Interface {
-            name: n.clone(),
-            addr: *a,
-            broadcast: b.unwrap_or(Ipv4Addr::BROADCAST),
-        })
-        .collect();
+    let eligible = eligible(all);
     if spec.is_empty() {
         return eligible.into_iter().next().ok_or_else(not_found);
     }
@@ -171,5 +270,25 @@ mod tests {
         assert!(select_from("tun0", &t).is_err(), "no broadcast address");
         assert!(select_from("wlan9", &t).is_err());
         assert!(select_from("", &t[..2]).is_err());
+    }
+
+    #[test]
+    fn every_interface_and_lists() {
+        let t = table();
+        let names = |v: Vec<Interface>| v.into_iter().map(|i| i.name).collect::<Vec<_>>();
+        assert_eq!(names(select_all_from("*", &t).unwrap()), ["eth0", "eth1"]);
+        assert_eq!(
+            names(select_all_from("eth1,lo", &t).unwrap()),
+            ["eth1", "lo"]
+        );
+        assert_eq!(names(select_all_from("eth1", &t).unwrap()), ["eth1"]);
+        assert!(select_all_from("eth1,wlan9", &t).is_err());
+        assert!(select_all_from("*", &t[..2]).is_err(), "nothing eligible");
+    }
+
+    #[test]
+    fn loopback_is_up_and_a_missing_interface_is_not_refused() {
+        assert!(is_up("lo"));
+        assert!(!is_up("../etc"));
     }
 }

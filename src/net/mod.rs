@@ -120,11 +120,15 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
     // An interface is needed to beacon, and to know our address when the inbox is
     // not bound to one given in full.
     let needs_iface = spec.engine.beacon || explicit.is_none_or(|a| a.ip().is_unspecified());
-    let iface = if needs_iface {
-        Some(iface::select(spec.interface.as_deref()).map_err(Error::NoInterface)?)
+    let ifaces = if needs_iface {
+        iface::select_all(spec.interface.as_deref()).map_err(Error::NoInterface)?
     } else {
-        None
+        Vec::new()
     };
+    // Our address is the first interface's; with more than one, the inbox listens
+    // on every address so that peers on each network can reach it.
+    let iface = ifaces.first().cloned();
+    let every = ifaces.len() > 1;
     let beacon = if spec.engine.beacon {
         let beacon_addr = SocketAddr::from(([0, 0, 0, 0], spec.port));
         let socket = beacon_socket(spec.port).map_err(|source| Error::Bind {
@@ -137,8 +141,13 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         None
     };
     let iface_addr = iface.as_ref().map_or(Ipv4Addr::LOCALHOST, |i| i.addr);
+    let bind_ip = if every {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        iface_addr
+    };
     let inbox_addr =
-        explicit.unwrap_or_else(|| SocketAddr::from((iface_addr, spec.inbox_port.unwrap_or(0))));
+        explicit.unwrap_or_else(|| SocketAddr::from((bind_ip, spec.inbox_port.unwrap_or(0))));
     let listener = bind_listener("inbox", inbox_addr)?;
     let mut inbox = listener.local_addr().map_err(Error::Io)?;
     if inbox.ip().is_unspecified() {
@@ -162,20 +171,30 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         // Node::join checked the name.
         let _ = engine.join(g);
     }
+    if every {
+        engine.set_networks(
+            ifaces
+                .iter()
+                .filter_map(|i| Some((i.addr, iface::netmask_of(i.addr)?)))
+                .collect(),
+        );
+    }
     let now = std::time::Instant::now();
     for ep in &spec.gossip_connect {
         engine
             .gossip_connect(now, ep)
             .map_err(|e| Error::BadEndpoint(e.0))?;
     }
-    let broadcast = iface.as_ref().map_or(Ipv4Addr::BROADCAST, |i| i.broadcast);
     let sockets = Sockets {
         poll,
         beacon,
-        beacon_dest: SocketAddr::from((broadcast, spec.port)),
+        beacon_dests: ifaces
+            .iter()
+            .map(|i| SocketAddr::from((i.broadcast, spec.port)))
+            .collect(),
         listener: mio::net::TcpListener::from_std(listener),
         gossip,
-        loopback_only: iface.as_ref().is_some_and(|i| i.is_loopback()),
+        loopback_only: !ifaces.is_empty() && ifaces.iter().all(|i| i.is_loopback()),
     };
     let actor = Actor::new(engine, sockets, commands, asleep, spec.events, spec.options)
         .map_err(Error::Io)?;
@@ -183,9 +202,14 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         .name(format!("zmesh-{name}"))
         .spawn(move || actor.run(inbox))
         .map_err(Error::Io)?;
+    let names: Vec<&str> = ifaces.iter().map(|i| i.name.as_str()).collect();
     log::debug!(
         "{name}: started on {inbox} ({}), beacon port {}",
-        iface.as_ref().map_or("no interface", |i| i.name.as_str()),
+        if names.is_empty() {
+            "no interface".to_string()
+        } else {
+            names.join(",")
+        },
         spec.port
     );
     Ok(Running {

@@ -644,3 +644,20 @@ fn silent_inbox_connections_are_closed_after_the_handshake_timeout() {
     assert!(e.inbox.contains(spoke));
     assert!(!e.inbox.contains(silent));
 }
+
+#[test]
+fn a_node_on_several_networks_tells_each_peer_its_address_there() {
+    let t0 = Instant::now();
+    let mut e = Engine::new(named(0), PeerId([1; 16]));
+    let mask = std::net::Ipv4Addr::new(255, 255, 255, 0);
+    e.set_networks(vec![
+        ([10, 1, 0, 1].into(), mask),
+        ([10, 2, 0, 1].into(), mask),
+    ]);
+    e.start(t0, "10.1.0.1:5000".parse().unwrap());
+    let to = |ep: &str| e.endpoint_for(ep.parse().unwrap());
+    assert_eq!(to("10.2.0.7:6000"), "tcp://10.2.0.1:5000");
+    assert_eq!(to("10.1.0.9:6000"), "tcp://10.1.0.1:5000");
+    // Off every network: the first address, as with one interface.
+    assert_eq!(to("192.0.2.1:6000"), "tcp://10.1.0.1:5000");
+}
