@@ -280,3 +280,151 @@ fn every_interface_reaches_both_networks_and_skips_one_that_is_down() {
         "{names}"
     );
 }
+
+/// Gossip across a router, in namespaces: two subnets joined by a router that
+/// forwards unicast but not broadcast, one gossip server on the first. Every host
+/// meets every other, a host that joins later meets them all, and killing the
+/// server leaves the links already formed alone.
+#[test]
+fn gossip_joins_two_routed_subnets() {
+    use zmesh_toolkit::netns::{run, Namespace};
+    let tag = std::process::id();
+    let router = format!("zg{tag}r");
+    let hosts = [
+        ("a1", 1, 2),
+        ("a2", 1, 3),
+        ("b1", 2, 2),
+        ("b2", 2, 3),
+        ("b3", 2, 4),
+    ];
+    let ns_of = |h: &str| format!("zg{tag}{h}");
+    let made = (|| -> Result<Vec<Namespace>, String> {
+        let mut nss = vec![Namespace::add(&router)?];
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &router,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ])?;
+        for net in [1, 2] {
+            let br = format!("br{net}");
+            run(&["ip", "-n", &router, "link", "add", &br, "type", "bridge"])?;
+            run(&[
+                "ip",
+                "-n",
+                &router,
+                "addr",
+                "add",
+                &format!("10.82.{net}.1/24"),
+                "brd",
+                "+",
+                "dev",
+                &br,
+            ])?;
+            run(&["ip", "-n", &router, "link", "set", &br, "up"])?;
+        }
+        for (h, net, last) in hosts {
+            let ns = ns_of(h);
+            nss.push(Namespace::add(&ns)?);
+            let outer = format!("v{h}");
+            run(&[
+                "ip", "-n", &router, "link", "add", &outer, "type", "veth", "peer", "name", "eth0",
+                "netns", &ns,
+            ])?;
+            run(&[
+                "ip",
+                "-n",
+                &router,
+                "link",
+                "set",
+                &outer,
+                "master",
+                &format!("br{net}"),
+            ])?;
+            run(&["ip", "-n", &router, "link", "set", &outer, "up"])?;
+            run(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("10.82.{net}.{last}/24"),
+                "brd",
+                "+",
+                "dev",
+                "eth0",
+            ])?;
+            run(&["ip", "-n", &ns, "link", "set", "eth0", "up"])?;
+            run(&[
+                "ip",
+                "-n",
+                &ns,
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("10.82.{net}.1"),
+            ])?;
+        }
+        Ok(nss)
+    })();
+    let _nss = match made {
+        Ok(n) => n,
+        Err(e) => {
+            let why = format!("cannot create network namespaces (needs root and iproute2): {e}");
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let start = |h: &'static str| {
+        let ns = ns_of(h);
+        let gossip = if h == "a1" {
+            ["--gossip-bind", "tcp://*:46441"]
+        } else {
+            ["--gossip-connect", "tcp://10.82.1.2:46441"]
+        };
+        let mut args = vec![
+            "--name",
+            h,
+            "--interface",
+            "eth0",
+            "--port",
+            "46442",
+            "--json",
+        ];
+        args.extend_from_slice(&gossip);
+        Chat::start_in(&["ip", "netns", "exec", &ns], &args)
+    };
+    let enter = |who: &str| {
+        let who = who.to_string();
+        move |v: &Value| v["type"] == "ENTER" && v["name"] == who.as_str()
+    };
+    let mut chats: Vec<(&str, Chat)> = ["a1", "a2", "b1", "b2"].map(|h| (h, start(h))).into();
+    for (me, chat) in chats.iter_mut() {
+        for other in ["a1", "a2", "b1", "b2"].iter().filter(|o| *o != me) {
+            chat.wait(enter(other));
+        }
+    }
+    // A latecomer learns everyone from the server, and everyone meets it.
+    let mut late = start("b3");
+    for other in ["a1", "a2", "b1", "b2"] {
+        late.wait(enter(other));
+    }
+    for (_, chat) in chats.iter_mut() {
+        chat.wait(enter("b3"));
+    }
+    // The server goes; links across the router stay and carry whispers.
+    drop(chats.remove(0));
+    let (_, a2) = &mut chats[0];
+    a2.say("/whisper b1 over the router");
+    let (_, b1) = &mut chats[1];
+    let w = b1.wait(|v| v["type"] == "WHISPER" && v["name"] == "a2");
+    assert!(w.to_string().contains("over the router"), "{w}");
+    late.say("/whisper a2 late too");
+    let (_, a2) = &mut chats[0];
+    a2.wait(|v| v["type"] == "WHISPER" && v["name"] == "b3");
+}
