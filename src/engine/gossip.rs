@@ -311,6 +311,34 @@ impl Engine {
         self.out.touch(link);
     }
 
+    /// Our endpoint changed: our tuple carries the new one, to every server and
+    /// client at once; the links to servers, dead with the old address, are
+    /// connected again.
+    pub(super) fn gossip_moved(&mut self, now: Instant) {
+        let key = self.id.to_string();
+        let value = self.endpoint.clone().unwrap_or_default();
+        if let Some(t) = self.gossip.tuples.get_mut(&key) {
+            t.value = value;
+        }
+        for link in self.gossip.server.links() {
+            self.out.close(link);
+            self.gossip.greeted.remove(&link);
+        }
+        self.gossip.server = Router::new(self.config.max_message);
+        for i in 0..self.gossip.remotes.len() {
+            let old = self.gossip.remotes[i].link_id;
+            if self.gossip.remotes[i].reconnect_at.is_none() {
+                self.out.close(old);
+            }
+            let new_link = self.new_link();
+            let r = &mut self.gossip.remotes[i];
+            r.link = Link::dealer(b"", self.config.max_message);
+            r.link_id = new_link;
+            r.reconnect_at = None;
+            self.connect_remote(i, now);
+        }
+    }
+
     /// The gossip tick: pings, reconnects, expiry and our tuple published again.
     pub(super) fn gossip_tick(&mut self, now: Instant) {
         for i in 0..self.gossip.remotes.len() {

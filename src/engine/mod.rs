@@ -412,6 +412,40 @@ impl Engine {
         self.gossip_start(now);
     }
 
+    /// Our address changed (a DHCP renewal, roaming): the inbox now listens at
+    /// `inbox`. Every link we had is dead with the old address, so each peer gets a
+    /// fresh link that starts with a HELLO naming the new endpoint (zmesh peers
+    /// take a HELLO that moves a known peer to a new address on the same port as a
+    /// move, not a restart: no EXIT, no ENTER), and the next message from each peer
+    /// is taken whatever its sequence number (what was in flight on the dead links
+    /// is lost). Our gossip tuple is published again with the new endpoint.
+    pub fn rebind(&mut self, now: Instant, inbox: SocketAddr) {
+        self.now = Some(now);
+        if !self.is_running() {
+            return;
+        }
+        if self.config.advertised_endpoint.is_none() {
+            self.endpoint = Some(format!("tcp://{inbox}"));
+            self.port = inbox.port();
+        }
+        log::info!(
+            "{}: now at {}",
+            self.config.name,
+            self.endpoint.as_deref().unwrap_or_default()
+        );
+        for link in self.inbox.links() {
+            self.out.close(link);
+        }
+        self.inbox = Router::tagged(self.config.max_message);
+        for id in self.peers.ids() {
+            self.new_link_to(id, true);
+            if let Some(p) = self.peers.get_mut(&id) {
+                p.resync = true;
+            }
+        }
+        self.gossip_moved(now);
+    }
+
     /// Connects to a peer known by its UUID and endpoint, without discovery (Zyre's
     /// `zyre_require_peer`): it is greeted as if its beacon had arrived. No effect
     /// if the peer is known or the endpoint is our own.

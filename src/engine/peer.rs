@@ -33,6 +33,9 @@ pub(crate) struct Peer {
     pub(crate) sent_sequence: u16,
     /// The sequence number we expect next from it.
     pub(crate) want_sequence: u16,
+    /// Take its next sequence number as it comes: our address changed and the
+    /// links it had to us died with what was in them.
+    pub(crate) resync: bool,
     /// When the broken outgoing link is due to be connected again; while set, the
     /// link's output waits in `link`.
     pub(crate) reconnect_at: Option<Instant>,
@@ -66,6 +69,7 @@ impl Peer {
             status: 0,
             sent_sequence: 0,
             want_sequence: 0,
+            resync: false,
             reconnect_at: None,
             link,
             endpoint,
@@ -119,6 +123,10 @@ impl Peer {
     /// Checks an incoming sequence number. Zyre wraps 65535 to 0; Pyre skips 65535
     /// (it counts modulo 65535), so 0 is also accepted where 65535 is due.
     pub(crate) fn accept_sequence(&mut self, is_hello: bool, seq: u16) -> bool {
+        if std::mem::take(&mut self.resync) {
+            self.want_sequence = seq;
+            return true;
+        }
         let want = if is_hello {
             1
         } else {

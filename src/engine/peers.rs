@@ -147,6 +147,24 @@ impl PeerTable {
         true
     }
 
+    /// Records a new endpoint for a known peer.
+    pub(crate) fn set_endpoint(&mut self, id: PeerId, endpoint: String, addr: SocketAddr) {
+        let Some(p) = self.map.get_mut(&id) else {
+            return;
+        };
+        if self.by_endpoint.get(&p.endpoint) == Some(&id) {
+            self.by_endpoint.remove(&p.endpoint);
+        }
+        self.by_endpoint.insert(endpoint.clone(), id);
+        p.endpoint = endpoint;
+        p.addr = addr;
+    }
+
+    /// Every peer's id, in id order.
+    pub(crate) fn ids(&self) -> Vec<PeerId> {
+        self.order.iter().copied().collect()
+    }
+
     /// Takes a peer out of every index.
     pub(crate) fn remove(&mut self, id: &PeerId) -> Option<Removed> {
         let peer = self.map.remove(id)?;
@@ -208,21 +226,7 @@ impl Engine {
             self.config.evasive_timeout,
             self.config.expired_timeout,
         );
-        p.send(
-            Body::Hello(Hello {
-                endpoint: self.endpoint_for(addr),
-                groups: self.groups.own().iter().cloned().collect(),
-                status: self.groups.status(),
-                name: self.config.name.clone(),
-                headers: self
-                    .config
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            }),
-            &mut self.scratch,
-        );
+        p.send(self.hello_for(addr), &mut self.scratch);
         self.out.push(Output::Connect {
             link: link_id,
             addr,
@@ -230,6 +234,55 @@ impl Engine {
         self.out.touch(link_id);
         self.reap_floor = self.reap_floor.map(|f| f.min(p.evasive_at));
         self.peers.insert(p);
+    }
+
+    /// Gives a known peer a fresh outgoing link to `addr`: the old one is closed,
+    /// and with `hello` the new one starts with our HELLO (sequence 1 again).
+    pub(super) fn new_link_to(&mut self, id: PeerId, hello: bool) {
+        let link_id = self.new_link();
+        let Some(p) = self.peers.get(&id) else {
+            return;
+        };
+        let (old, at, addr) = (p.link_id, p.reconnect_at, p.addr);
+        if self.peers.unlink(old).is_some() {
+            self.out.close(old);
+        }
+        if let Some(at) = at {
+            self.timers.cancel_reconnect(at, id);
+        }
+        let body = hello.then(|| self.hello_for(addr));
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        p.reconnect_at = None;
+        p.link = Link::dealer(&self.identity, self.config.max_message);
+        if let Some(body) = body {
+            p.sent_sequence = 0;
+            p.hello_out = false;
+            p.send(body, &mut self.scratch);
+        }
+        self.peers.relink(id, link_id);
+        self.out.push(Output::Connect {
+            link: link_id,
+            addr,
+        });
+        self.out.touch(link_id);
+    }
+
+    /// Our HELLO as a peer at `addr` is to read it.
+    pub(super) fn hello_for(&self, addr: SocketAddr) -> Body {
+        Body::Hello(Hello {
+            endpoint: self.endpoint_for(addr),
+            groups: self.groups.own().iter().cloned().collect(),
+            status: self.groups.status(),
+            name: self.config.name.clone(),
+            headers: self
+                .config
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        })
     }
 
     pub(super) fn remove_peer(&mut self, id: PeerId, reason: ExitReason) {

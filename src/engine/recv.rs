@@ -36,8 +36,10 @@ impl Engine {
         if id == self.id {
             return;
         }
+        let mut moved = false;
         if let Body::Hello(hello) = &msg.body {
-            if !self.greet(now, id, hello) {
+            moved = self.moved(id, hello);
+            if !moved && !self.greet(now, id, hello) {
                 return;
             }
         }
@@ -66,6 +68,7 @@ impl Engine {
             self.config.expired_timeout,
         );
         match msg.body {
+            Body::Hello(h) if moved => self.on_move(id, h),
             Body::Hello(h) => self.on_hello(id, h),
             Body::Whisper { content } => {
                 let name = p.name.clone();
@@ -101,6 +104,53 @@ impl Engine {
             Body::Goodbye => self.remove_peer(id, ExitReason::Left),
             // Elections are not implemented yet: decoded and ignored, the link stays.
             Body::PingOk | Body::Elect { .. } | Body::Leader { .. } => {}
+        }
+    }
+
+    /// A HELLO from a ready peer at a new address on the same port: its address
+    /// changed (see [`Engine::rebind`]). It keeps its place; our link to it is
+    /// made again to the new address. True if that is what this HELLO is.
+    fn moved(&mut self, id: PeerId, hello: &Hello) -> bool {
+        let Some(p) = self.peers.get(&id).filter(|p| p.ready) else {
+            return false;
+        };
+        let Some(addr) = endpoint_addr(&hello.endpoint) else {
+            return false;
+        };
+        if hello.endpoint == p.endpoint || addr.port() != p.addr.port() || addr.ip() == p.addr.ip()
+        {
+            return false;
+        }
+        log::info!("{}: {id} moved to {}", self.config.name, hello.endpoint);
+        if let Some(other) = self.peers.at_endpoint(&hello.endpoint) {
+            if other != id {
+                self.remove_peer(other, ExitReason::EndpointReused);
+            }
+        }
+        self.peers.set_endpoint(id, hello.endpoint.clone(), addr);
+        // Our sequence numbers go on: the peer takes the next one as it comes.
+        self.new_link_to(id, false);
+        true
+    }
+
+    /// The rest of a HELLO that moved a peer: no ENTER (it never left); groups it
+    /// joined or left meanwhile are reported as JOIN and LEAVE.
+    fn on_move(&mut self, id: PeerId, h: Hello) {
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        p.name = h.name;
+        p.headers = h.headers.iter().cloned().collect();
+        let had = p.groups.clone();
+        let now: std::collections::BTreeSet<String> = h.groups.into_iter().collect();
+        for g in had.difference(&now) {
+            self.leave_peer_group(id, g);
+        }
+        for g in now.difference(&had) {
+            self.join_peer_group(id, g);
+        }
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.status = h.status;
         }
     }
 

@@ -133,8 +133,7 @@ pub(crate) struct Sockets {
     pub(crate) poll: Poll,
     /// None when the node does not beacon.
     pub(crate) beacon: Option<UdpSocket>,
-    /// Where beacons go: the interface's broadcast address and the beacon port.
-    /// Where beacons go: one broadcast address per interface.
+    /// Where beacons go: one broadcast address per interface, at the beacon port.
     pub(crate) beacon_dests: Vec<SocketAddr>,
     pub(crate) listener: TcpListener,
     /// The gossip service's listener, if the node serves gossip.
