@@ -153,6 +153,20 @@ fn two_chat_shells_talk_in_json() {
     assert!(a.child.wait().unwrap().success());
 }
 
+/// The namespaces a test built, or None (and a skip, outside CI) where this
+/// machine cannot build them.
+fn built<T>(made: Result<T, String>) -> Option<T> {
+    match made {
+        Ok(n) => Some(n),
+        Err(e) => {
+            let why = format!("cannot create network namespaces (needs root and iproute2): {e}");
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("SKIPPED: {why}");
+            None
+        }
+    }
+}
+
 /// `--interface '*'` in namespaces: a host on two networks (and with a third
 /// interface that is down) beacons on both and meets a host on each; those two,
 /// in different broadcast domains, never meet each other.
@@ -222,14 +236,8 @@ fn every_interface_reaches_both_networks_and_skips_one_that_is_down() {
         ])?;
         Ok(nss)
     })();
-    let _nss = match made {
-        Ok(n) => n,
-        Err(e) => {
-            let why = format!("cannot create network namespaces (needs root and iproute2): {e}");
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
+    let Some(_nss) = built(made) else {
+        return;
     };
     let exec = |ns: &str| ["ip", "netns", "exec", ns].map(String::from);
     let listed = run(&[
@@ -371,14 +379,8 @@ fn gossip_joins_two_routed_subnets() {
         }
         Ok(nss)
     })();
-    let _nss = match made {
-        Ok(n) => n,
-        Err(e) => {
-            let why = format!("cannot create network namespaces (needs root and iproute2): {e}");
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
+    let Some(_nss) = built(made) else {
+        return;
     };
     let start = |h: &'static str| {
         let ns = ns_of(h);
