@@ -430,3 +430,74 @@ fn gossip_joins_two_routed_subnets() {
     let (_, a2) = &mut chats[0];
     a2.wait(|v| v["type"] == "WHISPER" && v["name"] == "b3");
 }
+
+/// An address change on a live host, in namespaces: its address goes and another
+/// comes on the same interface (a DHCP renewal, roaming). Within seconds the node
+/// rebinds and tells its peer, which keeps it (no EXIT, no second ENTER) and
+/// whispers both ways still arrive.
+#[test]
+fn a_host_whose_address_changes_keeps_its_peer() {
+    use zmesh_toolkit::netns::Namespace;
+    let tag = std::process::id();
+    let (stay, go) = (format!("zm{tag}s"), format!("zm{tag}m"));
+    let made = (|| -> Result<_, String> {
+        let nss = (Namespace::add(&stay)?, Namespace::add(&go)?);
+        nss.0.ip(&format!(
+            "link add eth0 type veth peer name eth0 netns {go}"
+        ))?;
+        for (ns, last) in [(&nss.0, 2), (&nss.1, 3)] {
+            ns.ip(&format!("addr add 10.84.1.{last}/24 brd + dev eth0"))?;
+            ns.ip("link set eth0 up")?;
+        }
+        Ok(nss)
+    })();
+    let Some((s, m)) = built(made) else {
+        return;
+    };
+    let args = |name: &'static str| {
+        vec![
+            "--name",
+            name,
+            "--interface",
+            "eth0",
+            "--port",
+            "46451",
+            "--json",
+        ]
+    };
+    let mut stayer = Chat::start_in(&s.exec_prefix(), &args("stayer"));
+    let mut mover = Chat::start_in(&m.exec_prefix(), &args("mover"));
+    stayer.wait(|v| v["type"] == "ENTER" && v["name"] == "mover");
+    mover.wait(|v| v["type"] == "ENTER" && v["name"] == "stayer");
+    m.ip("addr del 10.84.1.3/24 dev eth0").unwrap();
+    m.ip("addr add 10.84.1.9/24 brd + dev eth0").unwrap();
+    // The move takes a look at the interface (every 2 s) and a HELLO: whisper
+    // until one gets through, from each side.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let through = |from: &mut Chat, to: &mut Chat, to_name: &str, text: &str| loop {
+        from.say(&format!("/whisper {to_name} {text}"));
+        let got = to.lines.recv_timeout(Duration::from_millis(500));
+        match got {
+            Ok(v) if v["type"] == "WHISPER" && v.to_string().contains(text) => return,
+            Ok(v) => to.seen.push(v),
+            Err(_) => assert!(Instant::now() < deadline, "no whisper: {:#?}", to.seen),
+        }
+    };
+    through(&mut stayer, &mut mover, "mover", "to-the-new-address");
+    through(&mut mover, &mut stayer, "stayer", "from-the-new-address");
+    // Heartbeats go on for a while over the new links: still no EXIT.
+    std::thread::sleep(Duration::from_secs(3));
+    for (chat, other) in [(&mut stayer, "mover"), (&mut mover, "stayer")] {
+        while let Ok(v) = chat.lines.try_recv() {
+            chat.seen.push(v);
+        }
+        let of_other = |kind: &str| {
+            chat.seen
+                .iter()
+                .filter(|v| v["type"] == kind && v["name"] == other)
+                .count()
+        };
+        assert_eq!(of_other("EXIT"), 0, "{:#?}", chat.seen);
+        assert_eq!(of_other("ENTER"), 0, "entered once only: {:#?}", chat.seen);
+    }
+}

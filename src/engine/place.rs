@@ -1,11 +1,12 @@
 //! Where this node is: the networks its inbox listens on (which address each peer
 //! is told) and a move to a new address.
 
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
-use super::link::Router;
 use super::Engine;
+use crate::event::PeerId;
 
 impl Engine {
     /// The networks (address, netmask) the inbox is reachable on, when it listens
@@ -36,31 +37,57 @@ impl Engine {
     }
 
     /// Our address changed (a DHCP renewal, roaming): the inbox now listens at
-    /// `inbox`. Every link we had is dead with the old address, so each peer gets a
-    /// fresh link that starts with a HELLO naming the new endpoint (zmesh peers
+    /// `inbox`, on `networks` (see [`Engine::set_networks`]; empty with one
+    /// interface). Every peer that we would now tell another endpoint than before
+    /// gets a fresh link that starts with a HELLO naming the new one (zmesh peers
     /// take a HELLO that moves a known peer to a new address on the same port as a
-    /// move, not a restart: no EXIT, no ENTER), and the next message from each peer
-    /// is taken whatever its sequence number (what was in flight on the dead links
-    /// is lost). Our gossip tuple is published again with the new endpoint.
-    pub fn rebind(&mut self, now: Instant, inbox: SocketAddr) {
+    /// move, not a restart: no EXIT, no ENTER), and its next message is taken
+    /// whatever its sequence number (what was in flight on the dead links is lost).
+    /// Peers that would be told the same endpoint (on a network whose address did
+    /// not change) keep their links. Our gossip tuple is published again.
+    pub fn rebind(&mut self, now: Instant, inbox: SocketAddr, networks: Vec<(Ipv4Addr, Ipv4Addr)>) {
         self.now = Some(now);
         if !self.is_running() {
+            self.networks = networks;
             return;
         }
+        let told: Vec<(PeerId, SocketAddr, String)> = self
+            .peers
+            .ids()
+            .into_iter()
+            .filter_map(|id| {
+                let addr = self.peers.get(&id)?.addr;
+                Some((id, addr, self.endpoint_for(addr)))
+            })
+            .collect();
+        let before = self.endpoint.clone();
         if self.config.advertised_endpoint.is_none() {
             self.endpoint = Some(format!("tcp://{inbox}"));
             self.port = inbox.port();
         }
-        log::info!(
-            "{}: now at {}",
-            self.config.name,
-            self.endpoint.as_deref().unwrap_or_default()
-        );
-        for link in self.inbox.links() {
-            self.out.close(link);
+        self.networks = networks;
+        let moved: BTreeSet<PeerId> = told
+            .into_iter()
+            .filter(|(_, addr, was)| self.endpoint_for(*addr) != *was)
+            .map(|(id, _, _)| id)
+            .collect();
+        if moved.is_empty() && self.endpoint == before {
+            return;
         }
-        self.inbox = Router::tagged(self.config.max_message);
-        for id in self.peers.ids() {
+        log::info!(
+            "{}: now at {} ({} peers told)",
+            self.config.name,
+            self.endpoint.as_deref().unwrap_or_default(),
+            moved.len()
+        );
+        // Their links into our inbox went with the old address.
+        for link in self.inbox.links() {
+            if self.inbox.tag(link).is_some_and(|id| moved.contains(&id)) {
+                self.inbox.remove(link);
+                self.out.close(link);
+            }
+        }
+        for id in moved {
             self.new_link_to(id, true);
             if let Some(p) = self.peers.get_mut(&id) {
                 p.resync = true;

@@ -13,6 +13,10 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 
+mod watch;
+
+pub(crate) use watch::{networks, Watch, PERIOD as WATCH_PERIOD};
+
 use super::Options;
 use crate::engine::{CloseReason, Engine, LinkId, Output};
 use crate::event::Event;
@@ -140,6 +144,8 @@ pub(crate) struct Sockets {
     pub(crate) gossip: Option<TcpListener>,
     /// Ignore beacons from anywhere but loopback (the node is on `lo`).
     pub(crate) loopback_only: bool,
+    /// Set when the node follows its interfaces' addresses.
+    pub(crate) watch: Option<Watch>,
 }
 
 pub(crate) struct Actor {
@@ -150,6 +156,7 @@ pub(crate) struct Actor {
     listener: TcpListener,
     gossip: Option<TcpListener>,
     loopback_only: bool,
+    watch: Option<Watch>,
     commands: Receiver<Command>,
     asleep: Arc<AtomicBool>,
     events: Sender<Event>,
@@ -194,6 +201,7 @@ impl Actor {
             mut listener,
             mut gossip,
             loopback_only,
+            watch,
         } = sockets;
         if let Some(b) = beacon.as_mut() {
             poll.registry().register(b, BEACON, Interest::READABLE)?;
@@ -211,6 +219,7 @@ impl Actor {
             listener,
             gossip,
             loopback_only,
+            watch,
             commands,
             asleep,
             events,
@@ -248,7 +257,10 @@ impl Actor {
                 let t = Duration::from_millis(5);
                 timeout = Some(timeout.map_or(t, |x| x.min(t)));
             }
-            if let Some(at) = self.accept_retry {
+            for at in [self.accept_retry, self.watch.as_ref().map(|w| w.next)]
+                .into_iter()
+                .flatten()
+            {
                 let t = at.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(t, |x| x.min(t)));
             }
@@ -300,6 +312,7 @@ impl Actor {
             if self.engine.poll_timeout().is_some_and(|t| now >= t) {
                 self.engine.handle_timeout(now);
             }
+            self.watch_interfaces(now);
         }
         // Give what is queued (the port-0 beacon went out already) a last chance.
         for c in self.conns.values_mut() {

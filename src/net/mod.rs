@@ -15,7 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::engine::{Config, Engine};
 use crate::error::Error;
 use crate::event::{Event, PeerId};
-use actor::{Actor, Command, Mailbox, Sockets, WAKER};
+use actor::{networks, Actor, Command, Mailbox, Sockets, Watch, WAKER, WATCH_PERIOD};
 
 /// Limits of the driver, per node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,20 +171,24 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         // Node::join checked the name.
         let _ = engine.join(g);
     }
-    if every {
-        engine.set_networks(
-            ifaces
-                .iter()
-                .filter_map(|i| Some((i.addr, iface::netmask_of(i.addr)?)))
-                .collect(),
-        );
-    }
+    engine.set_networks(networks(&ifaces));
     let now = std::time::Instant::now();
     for ep in &spec.gossip_connect {
         engine
             .gossip_connect(now, ep)
             .map_err(|e| Error::BadEndpoint(e.0))?;
     }
+    let loopback_only = !ifaces.is_empty() && ifaces.iter().all(|i| i.is_loopback());
+    // The interface's address is followed unless the inbox is bound to an address
+    // given in full (loopback never changes).
+    let follow = explicit.is_none_or(|a| a.ip().is_unspecified());
+    let watch = (follow && !ifaces.is_empty() && !loopback_only).then(|| Watch {
+        spec: spec.interface.clone(),
+        current: ifaces.clone(),
+        port: spec.port,
+        own_listener: explicit.is_none(),
+        next: now + WATCH_PERIOD,
+    });
     let sockets = Sockets {
         poll,
         beacon,
@@ -194,7 +198,8 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
             .collect(),
         listener: mio::net::TcpListener::from_std(listener),
         gossip,
-        loopback_only: !ifaces.is_empty() && ifaces.iter().all(|i| i.is_loopback()),
+        loopback_only,
+        watch,
     };
     let actor = Actor::new(engine, sockets, commands, asleep, spec.events, spec.options)
         .map_err(Error::Io)?;

@@ -80,6 +80,14 @@ impl Namespace {
         ["ip", "netns", "exec", &self.name]
     }
 
+    /// Runs `ip -n NAME` with the words of `line` (`"addr add 10.0.0.1/24 dev
+    /// eth0"`): the configuration steps of a topology, one line each.
+    pub fn ip(&self, line: &str) -> Result<String, String> {
+        let mut all = vec!["ip", "-n", &self.name];
+        all.extend(line.split_whitespace());
+        run(&all)
+    }
+
     /// Runs a command inside the namespace.
     pub fn exec(&self, args: &[&str]) -> Result<String, String> {
         let mut all: Vec<&str> = self.exec_prefix().to_vec();

@@ -215,6 +215,48 @@ fn hostile_gossip_is_refused_counted_and_bounded() {
     assert_eq!(net.nodes[0].peers().count(), 0);
 }
 
+/// A new endpoint for a peer we have not reached yet sends us there; a peer that
+/// answered keeps its link whatever second-hand news says.
+#[test]
+fn a_tuple_with_a_new_endpoint_moves_a_peer_not_yet_reached() {
+    let mut net = hub_and_spokes(2, quiet);
+    net.run_for(Duration::from_secs(2));
+    let ready = net.id(1);
+    let link = raw_client(&mut net);
+    send(&mut net, link, &GossipMessage::Hello);
+    let away = PeerId([7; 16]);
+    let publish = |id: PeerId, ep: &str| GossipMessage::Publish {
+        key: id.to_string(),
+        value: ep.into(),
+        ttl: 0,
+    };
+    send(&mut net, link, &publish(away, "tcp://127.0.0.77:6000"));
+    assert_eq!(
+        net.nodes[0].peer(away).unwrap().endpoint,
+        "tcp://127.0.0.77:6000"
+    );
+    let mut bytes = Vec::new();
+    let m = publish(away, "tcp://127.0.0.78:6000");
+    crate::wire::zmtp::encode_message_into(&mut bytes, &[m.encode().unwrap()]);
+    let now = net.now;
+    net.nodes[0].handle_bytes(now, link, &bytes);
+    let connects: Vec<SocketAddr> = std::iter::from_fn(|| net.nodes[0].poll_output())
+        .filter_map(|o| match o {
+            Output::Connect { addr, .. } => Some(addr),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(connects, vec!["127.0.0.78:6000".parse().unwrap()]);
+    assert_eq!(
+        net.nodes[0].peer(away).unwrap().endpoint,
+        "tcp://127.0.0.78:6000"
+    );
+    let was = net.nodes[0].peer(ready).unwrap().endpoint;
+    send(&mut net, link, &publish(ready, "tcp://127.0.0.79:6000"));
+    assert_eq!(net.nodes[0].peer(ready).unwrap().endpoint, was);
+    assert!(net.nodes[0].is_ready(ready));
+}
+
 /// Nodes 0 and 1 serve gossip and are each other's clients; the rest are clients
 /// of both.
 fn two_servers(n: usize) -> Net {
