@@ -11,6 +11,8 @@
 //! ```
 //!
 //! `--interface '*'` beacons on every interface; `--list-interfaces` shows them.
+//! `--ipv6` takes IPv6 as well (beacons to `ff02::1`), or alone where there is no
+//! IPv4.
 //!
 //! Commands: `/join G`, `/leave G`, `/shout G TEXT`, `/whisper PEER TEXT` (a name
 //! or a uuid), `/peers`, `/groups`, `/quit`; any other line is shouted to the last
@@ -67,6 +69,10 @@ struct Args {
     /// Keep UDP beacons on while gossiping or with --endpoint.
     #[arg(long)]
     beacon: bool,
+    /// Take IPv6 too: beacons to ff02::1 as well, IPv6 peers (and IPv6 alone
+    /// where there is no IPv4).
+    #[arg(long)]
+    ipv6: bool,
 }
 
 /// Applies the discovery options; an error names the bad one.
@@ -85,6 +91,9 @@ fn discovery(node: &mut Node, args: &Args) -> Result<(), zmesh::Error> {
     }
     if args.beacon {
         node.set_beacon(true);
+    }
+    if args.ipv6 {
+        node.set_ipv6(true);
     }
     Ok(())
 }
@@ -153,6 +162,11 @@ fn main() {
             let i = &c.interface;
             let mark = if c.default { "  (default)" } else { "" };
             println!("{}\t{}\tbroadcast {}{mark}", i.name, i.addr, i.broadcast);
+        }
+        if args.ipv6 {
+            for i in zmesh::net::iface::select_v6(Some("*")).unwrap_or_default() {
+                println!("{}\t{}\tIPv6 multicast (index {})", i.name, i.addr, i.index);
+            }
         }
         return;
     }

@@ -58,6 +58,9 @@ pub struct Node {
     inbox_port: Option<u16>,
     gossip_bind: Option<String>,
     gossip_connect: Vec<String>,
+    /// IPv6 on or off as asked (default: `ZSYS_IPV6=1`), and the beacon group.
+    ipv6: Option<bool>,
+    ipv6_group: Option<std::net::Ipv6Addr>,
 }
 
 impl fmt::Debug for Node {
@@ -101,6 +104,8 @@ impl Node {
             inbox_port: None,
             gossip_bind: None,
             gossip_connect: Vec::new(),
+            ipv6: None,
+            ipv6_group: None,
         }
     }
 
@@ -129,7 +134,9 @@ impl Node {
     /// names separated by commas. With more than one, the node beacons on each and
     /// its inbox listens on every address. Default: `ZSYS_INTERFACE`, then the
     /// first broadcast-capable non-loopback interface that is up (see
-    /// [`interfaces`](crate::interfaces)).
+    /// [`interfaces`](crate::interfaces)). A running node looks at its interfaces
+    /// every 2 s and follows a change of their IPv4 addresses: it rebinds its inbox
+    /// on the same port and tells its peers, which keep it (no EXIT).
     pub fn set_interface(&mut self, interface: &str) {
         self.interface = Some(interface.to_string());
     }
@@ -231,6 +238,35 @@ impl Node {
             .map_err(|e| Error::BadEndpoint(e.0))
     }
 
+    /// Takes IPv6 as well as IPv4 (czmq's `ZSYS_IPV6`, which is the default when
+    /// this is not called): beacons go to the IPv6 multicast group too (see
+    /// [`set_ipv6_multicast`](Node::set_ipv6_multicast)) on the interfaces
+    /// [`set_interface`](Node::set_interface) names that have IPv6, and the inbox
+    /// takes IPv6 and IPv4 connections. A peer that is on both is one peer. On a
+    /// network with no IPv4 the node runs on IPv6 alone. Takes effect at start.
+    pub fn set_ipv6(&mut self, on: bool) {
+        self.ipv6 = Some(on);
+    }
+
+    /// The IPv6 multicast group beacons go to (default: `ZSYS_IPV6_MCAST_ADDRESS`,
+    /// then `ff02::1`, as czmq). Takes effect at start.
+    pub fn set_ipv6_multicast(&mut self, group: std::net::Ipv6Addr) {
+        self.ipv6_group = Some(group);
+    }
+
+    /// The IPv6 beacon group if the node takes IPv6.
+    fn ipv6_group(&self) -> Option<std::net::Ipv6Addr> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let on = self
+            .ipv6
+            .unwrap_or_else(|| env("ZSYS_IPV6").is_some_and(|v| v == "1"));
+        on.then(|| {
+            self.ipv6_group
+                .or_else(|| env("ZSYS_IPV6_MCAST_ADDRESS")?.parse().ok())
+                .unwrap_or(std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1))
+        })
+    }
+
     /// Starts the node: binds the beacon socket and the inbox, starts the actor
     /// thread, and sends the first beacon.
     pub fn start(&mut self) -> Result<(), Error> {
@@ -254,6 +290,7 @@ impl Node {
             inbox_port: self.inbox_port,
             gossip_bind: self.gossip_bind.clone(),
             gossip_connect: self.gossip_connect.clone(),
+            ipv6: self.ipv6_group(),
         })?);
         Ok(())
     }

@@ -501,3 +501,106 @@ fn a_host_whose_address_changes_keeps_its_peer() {
         assert_eq!(of_other("ENTER"), 0, "entered once only: {:#?}", chat.seen);
     }
 }
+
+/// IPv6 in namespaces: one LAN where two hosts have IPv4 and IPv6 (`--ipv6`), one
+/// has IPv6 only, one a link-local IPv6 address only, and one IPv4 only (no
+/// `--ipv6`). The IPv6 hosts meet each other and the dual-stack hosts over IPv6
+/// alone, the IPv4-only one meets the dual-stack hosts over IPv4, and each
+/// dual-stack host, heard on both, enters once at each of its peers.
+#[test]
+fn ipv6_only_dual_stack_and_ipv4_hosts_share_a_lan() {
+    use zmesh_toolkit::netns::Namespace;
+    let tag = std::process::id();
+    // (name, IPv4, IPv6)
+    let hosts = [
+        ("d1", Some("10.85.1.2"), Some("fd85::2")),
+        ("d2", Some("10.85.1.3"), Some("fd85::3")),
+        ("six", None, Some("fd85::4")),
+        ("four", Some("10.85.1.5"), None),
+        ("ll", None, Some("fe80::85:6")),
+    ];
+    let made = (|| -> Result<_, String> {
+        let br = Namespace::add(&format!("z6{tag}br"))?;
+        br.ip("link add br0 type bridge")?;
+        br.ip("link set br0 up")?;
+        let mut nss = vec![];
+        for (h, v4, v6) in hosts {
+            let ns = Namespace::add(&format!("z6{tag}{h}"))?;
+            br.ip(&format!(
+                "link add v{h} type veth peer name eth0 netns {}",
+                ns.name()
+            ))?;
+            br.ip(&format!("link set v{h} master br0"))?;
+            br.ip(&format!("link set v{h} up"))?;
+            if let Some(a) = v4 {
+                ns.ip(&format!("addr add {a}/24 brd + dev eth0"))?;
+            }
+            if let Some(a) = v6 {
+                ns.ip(&format!("addr add {a}/64 dev eth0 nodad"))?;
+            }
+            // The link-local address the kernel adds is usable at once: beacons
+            // leave from it, not from a unique-local address a link-local-only
+            // host has no route to.
+            ns.exec(&["sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0"])?;
+            ns.ip("link set eth0 up")?;
+            nss.push(ns);
+        }
+        Ok((br, nss))
+    })();
+    let Some((_br, nss)) = built(made) else {
+        return;
+    };
+    let mut chats: Vec<Chat> = hosts
+        .iter()
+        .zip(&nss)
+        .map(|((h, _, v6), ns)| {
+            let mut args = vec!["--name", h, "--interface", "eth0", "--port", "46461"];
+            if v6.is_some() {
+                args.push("--ipv6");
+            }
+            args.push("--json");
+            Chat::start_in(&ns.exec_prefix(), &args)
+        })
+        .collect();
+    let meets: [(usize, &[&str]); 5] = [
+        (0, &["d2", "six", "four", "ll"]),
+        (1, &["d1", "six", "four", "ll"]),
+        (2, &["d1", "d2", "ll"]),
+        (3, &["d1", "d2"]),
+        (4, &["d1", "d2", "six"]),
+    ];
+    for (i, others) in meets {
+        for o in others {
+            let v = chats[i].wait(|v| v["type"] == "ENTER" && v["name"] == *o);
+            // IPv6-only hosts are told their peers' IPv6 addresses, and they
+            // theirs (a link-local one without its scope).
+            let ep = v["endpoint"].to_string();
+            if *o == "ll" {
+                assert!(ep.contains("[fe80::"), "{v}");
+            } else if i == 2 || i == 4 || *o == "six" {
+                assert!(ep.contains("[fd85::") || ep.contains("[fe80::"), "{v}");
+            }
+        }
+    }
+    chats[2].say("/whisper d1 over-ipv6");
+    chats[0].wait(|v| v["type"] == "WHISPER" && v.to_string().contains("over-ipv6"));
+    chats[3].say("/whisper d2 over-ipv4");
+    chats[1].wait(|v| v["type"] == "WHISPER" && v.to_string().contains("over-ipv4"));
+    chats[4].say("/whisper six link-local");
+    chats[2].wait(|v| v["type"] == "WHISPER" && v.to_string().contains("link-local"));
+    // A few more beacon rounds: no one enters twice, and the single-stack hosts
+    // never meet.
+    std::thread::sleep(Duration::from_secs(3));
+    for (i, others) in meets {
+        let chat = &mut chats[i];
+        while let Ok(v) = chat.lines.try_recv() {
+            chat.seen.push(v);
+        }
+        let enters = chat.seen.iter().filter(|v| v["type"] == "ENTER").count();
+        assert_eq!(enters, 0, "{} entered again: {:#?}", hosts[i].0, chat.seen);
+        chat.say("/peers");
+        let peers = chat.wait(|v| v["type"] == "PEERS");
+        let list = peers["payload"].as_array().unwrap();
+        assert_eq!(list.len(), others.len(), "{}: {peers}", hosts[i].0);
+    }
+}

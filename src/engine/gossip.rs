@@ -554,17 +554,11 @@ impl Engine {
             self.stats.gossip_unusable += 1;
             return;
         }
-        if let Some(p) = self.peers.get(&id) {
+        if self.peers.contains(&id) {
             // A peer we have not reached yet is now said to be elsewhere (it
             // moved, or we had an old address): try there. One that answered
             // keeps its link; if it moves, its own HELLO tells us.
-            if !p.ready && p.endpoint != endpoint {
-                if let Some(addr) = endpoint_addr(endpoint) {
-                    log::debug!("{}: gossip: {id} now at {endpoint}", self.config.name);
-                    self.peers.set_endpoint(id, endpoint.to_string(), addr);
-                    self.new_link_to(id, true);
-                }
-            }
+            self.redirect(id, endpoint, false);
             return;
         }
         match endpoint_addr(endpoint) {

@@ -229,6 +229,10 @@ pub struct Engine {
     /// Our networks (address, netmask) when the inbox listens on more than one:
     /// a peer on one of them is told our address there.
     networks: Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr)>,
+    /// Our IPv6 address and its interface's index, when the inbox takes IPv6: an
+    /// IPv6 peer is told it, and a link-local address without a scope gets this
+    /// interface's.
+    v6: Option<place::V6>,
     /// The latest time handed in, for work done where none is (a peer removed
     /// while outputs are polled).
     now: Option<Instant>,
@@ -265,6 +269,7 @@ impl Engine {
             faults: Faults::default(),
             now: None,
             networks: Vec::new(),
+            v6: None,
         }
     }
 
@@ -368,7 +373,7 @@ impl Engine {
         if self.endpoint.is_some() {
             return;
         }
-        let bound = format!("tcp://{inbox}");
+        let bound = endpoint_of(inbox);
         // Peers connect to the advertised endpoint; beacons carry its port.
         let advertised = self.config.advertised_endpoint.clone();
         self.port = advertised
@@ -522,8 +527,10 @@ impl Engine {
         if self.peers.contains(&id) {
             return;
         }
-        let addr = SocketAddr::new(from.ip(), beacon.port);
-        self.require_peer(now, id, format!("tcp://{addr}"), addr);
+        // `from` keeps the scope of a link-local IPv6 sender.
+        let mut addr = from;
+        addr.set_port(beacon.port);
+        self.require_peer(now, id, endpoint_of(addr), addr);
     }
 
     /// A connection to our inbox was accepted from `from`: returns its id.
@@ -711,17 +718,44 @@ impl Engine {
     }
 }
 
-/// `tcp://1.2.3.4:5670` → address. Host names are not resolved (the engine does
-/// no I/O); the caller falls back to the address the peer was seen at.
+/// `tcp://1.2.3.4:5670` → address. IPv6 is taken with or without brackets, as
+/// libzmq writes it (`tcp://[fe80::1]:5670`) and as Zyre does (`tcp://fe80::1:5670`),
+/// with a numeric scope (`%2`) or a name (`%eth0`, read as no scope: the engine
+/// gives link-local addresses without one the scope of its own interface). Host
+/// names are not resolved (the engine does no I/O); the caller falls back to the
+/// address the peer was seen at.
 pub fn endpoint_addr(endpoint: &str) -> Option<SocketAddr> {
     let rest = endpoint.strip_prefix("tcp://")?;
     if let Ok(a) = rest.parse::<SocketAddr>() {
         return Some(a);
     }
-    // IPv6 link-local with a scope (`fe80::1%eth0`) or a bare host: not handled.
     let (host, port) = rest.rsplit_once(':')?;
-    let ip: IpAddr = host.trim_matches(['[', ']']).parse().ok()?;
-    Some(SocketAddr::new(ip, port.parse().ok()?))
+    let port: u16 = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let (ip, scope) = host.split_once('%').unwrap_or((host, ""));
+    match ip.parse::<IpAddr>().ok()? {
+        IpAddr::V6(v6) => Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+            v6,
+            port,
+            0,
+            scope.parse().unwrap_or(0),
+        ))),
+        IpAddr::V4(v4) if scope.is_empty() => Some(SocketAddr::new(v4.into(), port)),
+        IpAddr::V4(_) => None,
+    }
+}
+
+/// The endpoint peers are told for `addr`: `tcp://1.2.3.4:5670`, or
+/// `tcp://[2001:db8::1]:5670` (brackets as libzmq writes them; a link-local
+/// scope is left out, as Zyre does, because it means something only here).
+pub fn endpoint_of(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("tcp://{a}"),
+        SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
+            Some(v4) => format!("tcp://{v4}:{}", a.port()),
+            None => format!("tcp://[{}]:{}", a.ip(), a.port()),
+        },
+    }
 }
 
 #[cfg(test)]

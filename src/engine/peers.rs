@@ -214,6 +214,7 @@ impl Engine {
         if self.peers.contains(&id) {
             return;
         }
+        let addr = self.scoped(addr);
         if let Some(old) = self.peers.at_endpoint(&endpoint) {
             self.remove_peer(old, ExitReason::EndpointReused);
         }
@@ -234,6 +235,27 @@ impl Engine {
         self.out.touch(link_id);
         self.reap_floor = self.reap_floor.map(|f| f.min(p.evasive_at));
         self.peers.insert(p);
+    }
+
+    /// A peer we know but have not reached (our link to it has not finished its
+    /// handshake, so it cannot have our HELLO; with `failed`, our last attempt to
+    /// connect failed outright) is said to be at `endpoint`: our link goes there
+    /// instead. True if it did.
+    pub(super) fn redirect(&mut self, id: PeerId, endpoint: &str, failed: bool) -> bool {
+        let Some(p) = self.peers.get(&id) else {
+            return false;
+        };
+        let reached = p.hello_out || p.link.is_ready() || (failed && p.reconnect_at.is_none());
+        if p.ready || reached || p.endpoint == endpoint {
+            return false;
+        }
+        let Some(addr) = super::endpoint_addr(endpoint).map(|a| self.scoped(a)) else {
+            return false;
+        };
+        log::debug!("{}: {id} is at {endpoint}", self.config.name);
+        self.peers.set_endpoint(id, endpoint.to_string(), addr);
+        self.new_link_to(id, true);
+        true
     }
 
     /// Gives a known peer a fresh outgoing link to `addr`: the old one is closed,

@@ -2,11 +2,19 @@
 //! is told) and a move to a new address.
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 
-use super::Engine;
+use super::{endpoint_of, Engine};
 use crate::event::PeerId;
+
+/// Where the node is on IPv6 (see [`Engine::set_v6`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct V6 {
+    addr: Ipv6Addr,
+    link_local: Option<Ipv6Addr>,
+    index: u32,
+}
 
 impl Engine {
     /// The networks (address, netmask) the inbox is reachable on, when it listens
@@ -16,22 +24,60 @@ impl Engine {
         self.networks = networks;
     }
 
-    /// The endpoint to tell a peer at `addr` (see [`Engine::set_networks`]).
+    /// Our IPv6 address, our link-local one, and the index of their interface,
+    /// when the inbox takes IPv6 as well as (or instead of) IPv4: a peer at an
+    /// IPv6 address is told the first, or the link-local one if it is at a
+    /// link-local address itself (it may have no route to the other).
+    pub fn set_v6(&mut self, addr: Ipv6Addr, link_local: Option<Ipv6Addr>, index: u32) {
+        self.v6 = Some(V6 {
+            addr,
+            link_local,
+            index,
+        });
+    }
+
+    /// `addr` with our interface's scope if it is link-local IPv6 without one (an
+    /// endpoint from a HELLO or gossip, where scopes are left out).
+    pub(super) fn scoped(&self, addr: SocketAddr) -> SocketAddr {
+        match (addr, self.v6) {
+            (SocketAddr::V6(mut a), Some(v6))
+                if a.scope_id() == 0 && a.ip().is_unicast_link_local() =>
+            {
+                a.set_scope_id(v6.index);
+                SocketAddr::V6(a)
+            }
+            _ => addr,
+        }
+    }
+
+    /// The endpoint to tell a peer at `addr` (see [`Engine::set_networks`] and
+    /// [`Engine::set_v6`]).
     pub(super) fn endpoint_for(&self, addr: SocketAddr) -> String {
         let ours = self.endpoint.clone().unwrap_or_default();
-        let std::net::IpAddr::V4(ip) = addr.ip() else {
-            return ours;
-        };
         if self.config.advertised_endpoint.is_some() {
             return ours;
         }
+        let ip = match addr.ip() {
+            IpAddr::V4(ip) => ip,
+            IpAddr::V6(v6) => match (v6.to_ipv4_mapped(), self.v6) {
+                (Some(ip), _) => ip,
+                (None, Some(mine)) => {
+                    let ip = match mine.link_local {
+                        Some(ll) if v6.is_unicast_link_local() => ll,
+                        _ => mine.addr,
+                    };
+                    return endpoint_of(SocketAddr::new(ip.into(), self.port));
+                }
+                (None, None) => return ours,
+            },
+        };
         let mask = |a: Ipv4Addr, m: Ipv4Addr| u32::from(a) & u32::from(m);
         match self
             .networks
             .iter()
             .find(|(a, m)| mask(*a, *m) == mask(ip, *m))
         {
-            Some((a, _)) => format!("tcp://{}", SocketAddr::new((*a).into(), self.port)),
+            Some((a, _)) => endpoint_of(SocketAddr::new((*a).into(), self.port)),
             None => ours,
         }
     }
@@ -62,7 +108,7 @@ impl Engine {
             .collect();
         let before = self.endpoint.clone();
         if self.config.advertised_endpoint.is_none() {
-            self.endpoint = Some(format!("tcp://{inbox}"));
+            self.endpoint = Some(endpoint_of(inbox));
             self.port = inbox.port();
         }
         self.networks = networks;

@@ -114,7 +114,7 @@ impl Engine {
         let Some(p) = self.peers.get(&id).filter(|p| p.ready) else {
             return false;
         };
-        let Some(addr) = endpoint_addr(&hello.endpoint) else {
+        let Some(addr) = endpoint_addr(&hello.endpoint).map(|a| self.scoped(a)) else {
             return false;
         };
         if hello.endpoint == p.endpoint || addr.port() != p.addr.port() || addr.ip() == p.addr.ip()
@@ -176,6 +176,11 @@ impl Engine {
                 }
             }
         }
+        // The endpoint the node itself gives beats the address its beacon came
+        // from when that address refused us (the beacon may have left from an
+        // address we have no route to). Only then: while our link is connecting,
+        // its HELLO may be there already, and a second would read as a restart.
+        self.redirect(id, &hello.endpoint, true);
         let addr = endpoint_addr(&hello.endpoint).or_else(|| self.peers.get(&id).map(|p| p.addr));
         let Some(addr) = addr else {
             log::debug!(

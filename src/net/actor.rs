@@ -25,6 +25,7 @@ pub(crate) const WAKER: Token = Token(0);
 const BEACON: Token = Token(1);
 const LISTENER: Token = Token(2);
 const GOSSIP: Token = Token(3);
+const BEACON6: Token = Token(4);
 const FIRST_LINK: usize = 16;
 
 /// Output past this many bytes is written at once instead of at the end of the turn.
@@ -142,6 +143,9 @@ pub(crate) struct Sockets {
     pub(crate) listener: TcpListener,
     /// The gossip service's listener, if the node serves gossip.
     pub(crate) gossip: Option<TcpListener>,
+    /// The IPv6 beacon socket and where its beacons go (the multicast group on
+    /// each interface), when the node takes IPv6.
+    pub(crate) beacon6: Option<(UdpSocket, Vec<SocketAddr>)>,
     /// Ignore beacons from anywhere but loopback (the node is on `lo`).
     pub(crate) loopback_only: bool,
     /// Set when the node follows its interfaces' addresses.
@@ -155,6 +159,7 @@ pub(crate) struct Actor {
     beacon_dests: Vec<SocketAddr>,
     listener: TcpListener,
     gossip: Option<TcpListener>,
+    beacon6: Option<(UdpSocket, Vec<SocketAddr>)>,
     loopback_only: bool,
     watch: Option<Watch>,
     commands: Receiver<Command>,
@@ -200,9 +205,13 @@ impl Actor {
             beacon_dests,
             mut listener,
             mut gossip,
+            mut beacon6,
             loopback_only,
             watch,
         } = sockets;
+        if let Some((b, _)) = beacon6.as_mut() {
+            poll.registry().register(b, BEACON6, Interest::READABLE)?;
+        }
         if let Some(b) = beacon.as_mut() {
             poll.registry().register(b, BEACON, Interest::READABLE)?;
         }
@@ -218,6 +227,7 @@ impl Actor {
             beacon_dests,
             listener,
             gossip,
+            beacon6,
             loopback_only,
             watch,
             commands,
@@ -285,7 +295,8 @@ impl Actor {
             for ev in events.iter() {
                 match ev.token() {
                     WAKER => self.commands(),
-                    BEACON => self.read_beacons(),
+                    BEACON => self.read_beacons(false),
+                    BEACON6 => self.read_beacons(true),
                     LISTENER => self.accept(false),
                     GOSSIP => self.accept(true),
                     t => self.link_ready(link_of(t), ev.is_readable(), ev.is_writable()),
@@ -367,14 +378,18 @@ impl Actor {
         }
     }
 
-    fn read_beacons(&mut self) {
+    fn read_beacons(&mut self, v6: bool) {
         loop {
-            let Some(beacon) = self.beacon.as_ref() else {
+            let beacon = match v6 {
+                false => self.beacon.as_ref(),
+                true => self.beacon6.as_ref().map(|(b, _)| b),
+            };
+            let Some(beacon) = beacon else {
                 return;
             };
             match beacon.recv_from(&mut self.buf) {
                 Ok((n, from)) => {
-                    if self.loopback_only && !from.ip().is_loopback() {
+                    if !v6 && self.loopback_only && !from.ip().is_loopback() {
                         continue;
                     }
                     let now = Instant::now();
@@ -573,8 +588,10 @@ impl Actor {
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Broadcast(bytes) => {
-                    if let Some(b) = self.beacon.as_ref() {
-                        for dest in &self.beacon_dests {
+                    let v4 = self.beacon.as_ref().map(|b| (b, &self.beacon_dests));
+                    let v6 = self.beacon6.as_ref().map(|(b, d)| (b, d));
+                    for (b, dests) in v4.into_iter().chain(v6) {
+                        for dest in dests {
                             if let Err(e) = b.send_to(&bytes, *dest) {
                                 log::debug!("beacon send to {dest} failed: {e}");
                             }

@@ -15,7 +15,7 @@
 //! address is skipped.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The interface a node uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,18 +107,120 @@ fn system() -> Vec<(String, Ipv4Addr, Option<Ipv4Addr>)> {
         .collect()
 }
 
-/// True unless the system says the interface is down (Linux: `IFF_UP` in
-/// `/sys/class/net/NAME/flags`; elsewhere every listed interface counts as up).
+/// The interface's flags (Linux: `/sys/class/net/NAME/flags`), or None where
+/// the system does not say.
+fn flags(name: &str) -> Option<u32> {
+    if name.contains('/') || name.contains("..") {
+        return Some(0);
+    }
+    let text = std::fs::read_to_string(format!("/sys/class/net/{name}/flags")).ok()?;
+    u32::from_str_radix(text.trim().trim_start_matches("0x"), 16).ok()
+}
+
+/// True unless the system says the interface is down (`IFF_UP`; where the
+/// system does not say, every listed interface counts as up).
 fn is_up(name: &str) -> bool {
     const IFF_UP: u32 = 0x1;
-    if name.contains('/') || name.contains("..") {
-        return false;
+    flags(name).is_none_or(|f| f & IFF_UP != 0)
+}
+
+/// True unless the system says the interface cannot multicast (`IFF_MULTICAST`).
+fn can_multicast(name: &str) -> bool {
+    const IFF_MULTICAST: u32 = 0x1000;
+    flags(name).is_none_or(|f| f & IFF_MULTICAST != 0)
+}
+
+/// An interface a node beacons on over IPv6, by link-local multicast as czmq
+/// does with `ZSYS_IPV6=1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface6 {
+    /// Its name.
+    pub name: String,
+    /// The address peers are told: a global or unique-local one if the
+    /// interface has one (it needs no scope), else its link-local one.
+    pub addr: Ipv6Addr,
+    /// Its link-local address, which a peer that has only a link-local address
+    /// itself is told (it may have no route to the other).
+    pub link_local: Option<Ipv6Addr>,
+    /// The interface's index: the scope of its link-local addresses and of the
+    /// multicast group beacons go to.
+    pub index: u32,
+}
+
+/// The IPv6 addresses of the interfaces that are up and can multicast:
+/// (name, address, index).
+fn system_v6() -> Vec<(String, Ipv6Addr, u32)> {
+    if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| is_up(&i.name) && can_multicast(&i.name))
+        .filter_map(|i| match i.addr {
+            if_addrs::IfAddr::V6(v6) => Some((i.name, v6.ip, i.index?)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Picks the interfaces to beacon on over IPv6 for `spec`, with the same words
+/// as [`select_all`]: empty (`ZSYS_INTERFACE`, then the first eligible), a name,
+/// an IPv6 address, a digit, `*`, or names separated by commas (those without
+/// IPv6 are left out). Eligible: up, able to multicast, not loopback, with an
+/// IPv6 address.
+pub fn select_v6(spec: Option<&str>) -> Result<Vec<Interface6>, NoInterface> {
+    select_v6_from(&spec_or_env(spec), &system_v6())
+}
+
+/// [`select_v6`] over an explicit list (name, address, index).
+pub fn select_v6_from(
+    spec: &str,
+    all: &[(String, Ipv6Addr, u32)],
+) -> Result<Vec<Interface6>, NoInterface> {
+    let mut eligible: Vec<Interface6> = Vec::new();
+    for (name, addr, index) in all.iter().filter(|(_, a, _)| !a.is_loopback()) {
+        let ll = addr.is_unicast_link_local().then_some(*addr);
+        match eligible.iter_mut().find(|i| i.name == *name) {
+            Some(i) => {
+                if i.addr.is_unicast_link_local() && ll.is_none() {
+                    i.addr = *addr;
+                }
+                i.link_local = i.link_local.or(ll);
+            }
+            None => eligible.push(Interface6 {
+                name: name.clone(),
+                addr: *addr,
+                link_local: ll,
+                index: *index,
+            }),
+        }
     }
-    match std::fs::read_to_string(format!("/sys/class/net/{name}/flags")) {
-        Ok(text) => u32::from_str_radix(text.trim().trim_start_matches("0x"), 16)
-            .map_or(true, |flags| flags & IFF_UP != 0),
-        Err(_) => true,
+    let one = |word: &str| -> Option<Interface6> {
+        if word.is_empty() {
+            return eligible.first().cloned();
+        }
+        if let Ok(ip) = word.parse::<Ipv6Addr>() {
+            let (name, _, _) = all.iter().find(|(_, a, _)| *a == ip)?;
+            let found = eligible.iter().find(|i| i.name == *name)?;
+            return Some(Interface6 {
+                addr: ip,
+                ..found.clone()
+            });
+        }
+        if word.len() == 1 {
+            if let Some(d) = word.chars().next().and_then(|c| c.to_digit(10)) {
+                return eligible.get(d as usize).cloned();
+            }
+        }
+        eligible.iter().find(|i| i.name == word).cloned()
+    };
+    let found: Vec<Interface6> = if spec == "*" {
+        eligible.clone()
+    } else {
+        spec.split(',').filter_map(|w| one(w.trim())).collect()
+    };
+    if found.is_empty() {
+        return Err(NoInterface(spec.to_string()));
     }
+    Ok(found)
 }
 
 /// The netmask of the interface holding `addr`, if one does.
@@ -284,6 +386,30 @@ mod tests {
         assert_eq!(names(select_all_from("eth1", &t).unwrap()), ["eth1"]);
         assert!(select_all_from("eth1,wlan9", &t).is_err());
         assert!(select_all_from("*", &t[..2]).is_err(), "nothing eligible");
+    }
+
+    #[test]
+    fn ipv6_choices() {
+        let ll = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        let t = vec![
+            ("lo".to_string(), Ipv6Addr::LOCALHOST, 1),
+            ("eth0".into(), ll("fe80::1"), 2),
+            ("eth0".into(), ll("fd00::1"), 2),
+            ("eth1".into(), ll("fe80::2"), 3),
+        ];
+        let one = |spec: &str| select_v6_from(spec, &t).map(|v| (v[0].name.clone(), v[0].addr));
+        // The unique-local address is preferred to the link-local one.
+        assert_eq!(one(""), Ok(("eth0".into(), ll("fd00::1"))));
+        assert_eq!(one("eth1"), Ok(("eth1".into(), ll("fe80::2"))));
+        assert_eq!(one("fe80::1"), Ok(("eth0".into(), ll("fe80::1"))));
+        assert_eq!(one("1"), Ok(("eth1".into(), ll("fe80::2"))));
+        let eth0 = &select_v6_from("eth0", &t).unwrap()[0];
+        assert_eq!(eth0.link_local, Some(ll("fe80::1")));
+        assert!(one("lo").is_err(), "loopback cannot carry the beacons");
+        assert_eq!(select_v6_from("*", &t).unwrap().len(), 2);
+        // A list keeps the names that have IPv6.
+        assert_eq!(select_v6_from("eth1,wlan0", &t).unwrap()[0].index, 3);
+        assert!(select_v6_from("wlan0", &t).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ pub(crate) mod actor;
 pub mod iface;
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
@@ -54,6 +54,48 @@ pub fn beacon_socket(port: u16) -> io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
+/// Opens the IPv6 beacon socket (as czmq does with `ZSYS_IPV6=1`): bound to
+/// `[::]:port` (IPv6 only, shared as [`beacon_socket`] is), a member of the
+/// multicast `group` on each interface index given, looping back so that nodes
+/// on one host hear each other.
+pub fn beacon_socket_v6(
+    port: u16,
+    group: Ipv6Addr,
+    interfaces: &[u32],
+) -> io::Result<std::net::UdpSocket> {
+    let s = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_only_v6(true)?;
+    s.set_reuse_address(true)?;
+    #[cfg(unix)]
+    s.set_reuse_port(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    for &index in interfaces {
+        s.join_multicast_v6(&group, index)?;
+    }
+    s.set_multicast_loop_v6(true)?;
+    Ok(s.into())
+}
+
+/// The inbox of a node that takes IPv6: `[::]:port`, taking IPv4 as well.
+fn dual_stack_listener(port: u16) -> Result<std::net::TcpListener, Error> {
+    let addr = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
+    let bind = || -> io::Result<std::net::TcpListener> {
+        let s = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP))?;
+        s.set_only_v6(false)?;
+        s.set_reuse_address(true)?;
+        s.set_nonblocking(true)?;
+        s.bind(&addr.into())?;
+        s.listen(1024)?;
+        Ok(s.into())
+    };
+    bind().map_err(|source| Error::Bind {
+        what: "inbox",
+        addr,
+        source,
+    })
+}
+
 /// Everything a running node is made from.
 pub(crate) struct Spec {
     pub(crate) engine: Config,
@@ -74,6 +116,8 @@ pub(crate) struct Spec {
     pub(crate) gossip_bind: Option<String>,
     /// Gossip servers to be a client of.
     pub(crate) gossip_connect: Vec<String>,
+    /// Beacon over IPv6 multicast to this group too, and take IPv6 peers.
+    pub(crate) ipv6: Option<Ipv6Addr>,
 }
 
 /// `tcp://IP:PORT` or `tcp://*:PORT` as a socket address (`*` is 0.0.0.0).
@@ -120,8 +164,17 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
     // An interface is needed to beacon, and to know our address when the inbox is
     // not bound to one given in full.
     let needs_iface = spec.engine.beacon || explicit.is_none_or(|a| a.ip().is_unspecified());
+    let v6 = match spec.ipv6 {
+        Some(_) if needs_iface => iface::select_v6(spec.interface.as_deref()).unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let ifaces = if needs_iface {
-        iface::select_all(spec.interface.as_deref()).map_err(Error::NoInterface)?
+        match iface::select_all(spec.interface.as_deref()) {
+            Ok(found) => found,
+            // IPv6 only.
+            Err(_) if !v6.is_empty() => Vec::new(),
+            Err(e) => return Err(Error::NoInterface(e)),
+        }
     } else {
         Vec::new()
     };
@@ -129,7 +182,7 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
     // on every address so that peers on each network can reach it.
     let iface = ifaces.first().cloned();
     let every = ifaces.len() > 1;
-    let beacon = if spec.engine.beacon {
+    let beacon = if spec.engine.beacon && !ifaces.is_empty() {
         let beacon_addr = SocketAddr::from(([0, 0, 0, 0], spec.port));
         let socket = beacon_socket(spec.port).map_err(|source| Error::Bind {
             what: "beacon port",
@@ -140,19 +193,46 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
     } else {
         None
     };
+    let beacon6 = match spec.ipv6 {
+        Some(group) if spec.engine.beacon && !v6.is_empty() => {
+            let indices: Vec<u32> = v6.iter().map(|i| i.index).collect();
+            let socket =
+                beacon_socket_v6(spec.port, group, &indices).map_err(|source| Error::Bind {
+                    what: "IPv6 beacon port",
+                    addr: SocketAddr::from((group, spec.port)),
+                    source,
+                })?;
+            let dests = v6
+                .iter()
+                .map(|i| SocketAddr::V6(SocketAddrV6::new(group, spec.port, 0, i.index)))
+                .collect();
+            Some((mio::net::UdpSocket::from_std(socket), dests))
+        }
+        _ => None,
+    };
     let iface_addr = iface.as_ref().map_or(Ipv4Addr::LOCALHOST, |i| i.addr);
     let bind_ip = if every {
         Ipv4Addr::UNSPECIFIED
     } else {
         iface_addr
     };
-    let inbox_addr =
-        explicit.unwrap_or_else(|| SocketAddr::from((bind_ip, spec.inbox_port.unwrap_or(0))));
-    let listener = bind_listener("inbox", inbox_addr)?;
+    let listener = match explicit {
+        Some(addr) => bind_listener("inbox", addr)?,
+        None if !v6.is_empty() => dual_stack_listener(spec.inbox_port.unwrap_or(0))?,
+        None => bind_listener(
+            "inbox",
+            SocketAddr::from((bind_ip, spec.inbox_port.unwrap_or(0))),
+        )?,
+    };
     let mut inbox = listener.local_addr().map_err(Error::Io)?;
     if inbox.ip().is_unspecified() {
-        // Bound to every address: peers are told the interface's.
-        inbox.set_ip(iface_addr.into());
+        // Bound to every address: peers are told the interface's (IPv4 first).
+        match (&iface, v6.first()) {
+            (None, Some(i6)) => {
+                inbox = SocketAddr::V6(SocketAddrV6::new(i6.addr, inbox.port(), 0, i6.index))
+            }
+            _ => inbox.set_ip(iface_addr.into()),
+        }
     }
     let gossip = match &spec.gossip_bind {
         Some(ep) => {
@@ -172,6 +252,9 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         let _ = engine.join(g);
     }
     engine.set_networks(networks(&ifaces));
+    if let Some(i) = v6.first() {
+        engine.set_v6(i.addr, i.link_local, i.index);
+    }
     let now = std::time::Instant::now();
     for ep in &spec.gossip_connect {
         engine
@@ -186,7 +269,7 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         spec: spec.interface.clone(),
         current: ifaces.clone(),
         port: spec.port,
-        own_listener: explicit.is_none(),
+        own_listener: explicit.is_none() && v6.is_empty(),
         next: now + WATCH_PERIOD,
     });
     let sockets = Sockets {
@@ -198,6 +281,7 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
             .collect(),
         listener: mio::net::TcpListener::from_std(listener),
         gossip,
+        beacon6,
         loopback_only,
         watch,
     };
@@ -207,7 +291,11 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         .name(format!("zmesh-{name}"))
         .spawn(move || actor.run(inbox))
         .map_err(Error::Io)?;
-    let names: Vec<&str> = ifaces.iter().map(|i| i.name.as_str()).collect();
+    let names: Vec<String> = ifaces
+        .iter()
+        .map(|i| i.name.clone())
+        .chain(v6.iter().map(|i| format!("{} (IPv6 {})", i.name, i.addr)))
+        .collect();
     log::debug!(
         "{name}: started on {inbox} ({}), beacon port {}",
         if names.is_empty() {
@@ -220,6 +308,6 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
     Ok(Running {
         mailbox,
         thread: Some(thread),
-        endpoint: format!("tcp://{inbox}"),
+        endpoint: crate::engine::endpoint_of(inbox),
     })
 }

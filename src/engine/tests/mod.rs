@@ -554,6 +554,52 @@ fn endpoint_parsing() {
     );
     assert_eq!(endpoint_addr("tcp://host:5"), None);
     assert_eq!(endpoint_addr("udp://1.2.3.4:5"), None);
+    // Zyre's unbracketed IPv6, and scopes by number or by name.
+    let ll: std::net::Ipv6Addr = "fe80::1".parse().unwrap();
+    let v6 = |scope| Some(SocketAddr::V6(std::net::SocketAddrV6::new(ll, 5, 0, scope)));
+    assert_eq!(endpoint_addr("tcp://fe80::1:5"), v6(0));
+    assert_eq!(endpoint_addr("tcp://[fe80::1%3]:5"), v6(3));
+    assert_eq!(endpoint_addr("tcp://fe80::1%eth0:5"), v6(0));
+    assert_eq!(endpoint_addr("tcp://1.2.3.4%eth0:5"), None);
+    // Written back: brackets, no scope, IPv4-mapped as plain IPv4.
+    let scoped: SocketAddr = "[fe80::1%3]:5".parse().unwrap();
+    assert_eq!(crate::engine::endpoint_of(scoped), "tcp://[fe80::1]:5");
+    let mapped: SocketAddr = "[::ffff:10.0.0.1]:5".parse().unwrap();
+    assert_eq!(crate::engine::endpoint_of(mapped), "tcp://10.0.0.1:5");
+}
+
+/// A dual-stack node tells an IPv6 peer its IPv6 address, and gives a link-local
+/// endpoint without a scope (from a HELLO) its own interface's.
+#[test]
+fn ipv6_peers_are_told_our_ipv6_address_and_scoped() {
+    let t0 = Instant::now();
+    let mut e = Engine::new(named(0), PeerId([1; 16]));
+    e.set_v6(
+        "fd00::1".parse().unwrap(),
+        Some("fe80::1".parse().unwrap()),
+        7,
+    );
+    e.start(t0, "10.1.0.1:5000".parse().unwrap());
+    assert_eq!(
+        e.endpoint_for("[fd00::2]:6000".parse().unwrap()),
+        "tcp://[fd00::1]:5000"
+    );
+    assert_eq!(
+        e.endpoint_for("10.1.0.2:6000".parse().unwrap()),
+        "tcp://10.1.0.1:5000"
+    );
+    // A peer with only a link-local address may have no route to the other.
+    assert_eq!(
+        e.endpoint_for("[fe80::2%7]:6000".parse().unwrap()),
+        "tcp://[fe80::1]:5000"
+    );
+    e.connect_peer(t0, PeerId([2; 16]), "tcp://fe80::2:6000")
+        .unwrap();
+    let connect = std::iter::from_fn(|| e.poll_output()).find_map(|o| match o {
+        Output::Connect { addr, .. } => Some(addr),
+        _ => None,
+    });
+    assert_eq!(connect, Some("[fe80::2%7]:6000".parse().unwrap()));
 }
 
 #[test]

@@ -115,3 +115,73 @@ fn a_peer_whose_address_changes_moves_without_exit() {
     };
     assert!(got(&net, 1) && got(&net, 2));
 }
+
+/// A beacon from an address we cannot reach (an IPv6 beacon that left from an
+/// address we have no route to): once connecting there failed, the endpoint the
+/// node gives in its HELLO is where our link goes.
+#[test]
+fn a_hello_redirects_a_link_the_beacon_address_refused() {
+    use crate::wire::zre::{Body, Hello, ZreMessage};
+    let t0 = Instant::now();
+    let mut e = Engine::new(named(0), PeerId([1; 16]));
+    e.start(t0, "10.1.0.1:5000".parse().unwrap());
+    let other = PeerId([9; 16]);
+    let connects = |e: &mut Engine| -> Vec<(LinkId, SocketAddr)> {
+        std::iter::from_fn(|| e.poll_output())
+            .filter_map(|o| match o {
+                Output::Connect { link, addr } => Some((link, addr)),
+                _ => None,
+            })
+            .collect()
+    };
+    e.handle_datagram(
+        t0,
+        "10.9.9.9:5670".parse().unwrap(),
+        &Beacon::new(other.0, 6000).encode(),
+    );
+    assert_eq!(connects(&mut e).len(), 1);
+    // It connects to us and says HELLO while our own attempt is under way: the
+    // link stays (its HELLO may be there already).
+    let hello = |e: &mut Engine, now| {
+        let link = e.handle_accepted(now, "10.1.0.7:40000".parse().unwrap());
+        let mut d = Link::dealer(&[&[1u8][..], &other.0[..]].concat(), 1 << 20);
+        let greeting: Vec<u8> = std::iter::from_fn(|| e.poll_output())
+            .filter_map(|o| match o {
+                Output::Write { link: l, bytes } if l == link => Some(bytes),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        d.handle_bytes(&greeting);
+        assert!(matches!(d.poll(), Ok(Some(link::LinkEvent::Ready { .. }))));
+        let h = Hello {
+            endpoint: "tcp://10.1.0.7:6000".into(),
+            groups: vec![],
+            status: 0,
+            name: "far".into(),
+            headers: vec![],
+        };
+        d.send(&ZreMessage::new(1, Body::Hello(h)).encode().unwrap());
+        e.handle_bytes(now, link, &d.take_output());
+    };
+    hello(&mut e, t0);
+    assert!(connects(&mut e).is_empty());
+    assert!(e.is_ready(other));
+    // Had it failed first, the HELLO's endpoint would have been taken: shown on a
+    // second node whose attempt is refused before the HELLO comes.
+    let mut e = Engine::new(named(0), PeerId([1; 16]));
+    e.start(t0, "10.1.0.1:5000".parse().unwrap());
+    e.handle_datagram(
+        t0,
+        "10.9.9.9:5670".parse().unwrap(),
+        &Beacon::new(other.0, 6000).encode(),
+    );
+    let [(first2, _)] = connects(&mut e)[..] else {
+        panic!("one connect");
+    };
+    e.handle_closed(t0, first2, crate::engine::CloseReason::Network);
+    hello(&mut e, t0);
+    let now_at: Vec<SocketAddr> = connects(&mut e).into_iter().map(|(_, a)| a).collect();
+    assert_eq!(now_at, vec!["10.1.0.7:6000".parse().unwrap()]);
+    assert_eq!(e.peer(other).unwrap().endpoint, "tcp://10.1.0.7:6000");
+}
