@@ -135,7 +135,7 @@ impl Node {
     /// its inbox listens on every address. Default: `ZSYS_INTERFACE`, then the
     /// first broadcast-capable non-loopback interface that is up (see
     /// [`interfaces`](crate::interfaces)). A running node looks at its interfaces
-    /// every 2 s and follows a change of their IPv4 addresses: it rebinds its inbox
+    /// every 2 s and follows a change of their addresses: it rebinds its inbox
     /// on the same port and tells its peers, which keep it (no EXIT).
     pub fn set_interface(&mut self, interface: &str) {
         self.interface = Some(interface.to_string());

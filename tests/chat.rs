@@ -437,16 +437,41 @@ fn gossip_joins_two_routed_subnets() {
 /// whispers both ways still arrive.
 #[test]
 fn a_host_whose_address_changes_keeps_its_peer() {
+    address_change(false);
+}
+
+/// The same over IPv6 alone: the host's link-local address changes (a new MAC
+/// address, or one the administrator set).
+#[test]
+fn a_host_whose_ipv6_address_changes_keeps_its_peer() {
+    address_change(true);
+}
+
+fn address_change(v6: bool) {
     use zmesh_toolkit::netns::Namespace;
     let tag = std::process::id();
-    let (stay, go) = (format!("zm{tag}s"), format!("zm{tag}m"));
+    let (stay, go) = (format!("zm{tag}s{v6}"), format!("zm{tag}m{v6}"));
+    // (address of the stayer, of the mover, and the mover's new one)
+    let (a, b, c) = if v6 {
+        ("fe80::84:2/64", "fe80::84:3/64", "fe80::84:9/64")
+    } else {
+        ("10.84.1.2/24", "10.84.1.3/24", "10.84.1.9/24")
+    };
     let made = (|| -> Result<_, String> {
         let nss = (Namespace::add(&stay)?, Namespace::add(&go)?);
         nss.0.ip(&format!(
             "link add eth0 type veth peer name eth0 netns {go}"
         ))?;
-        for (ns, last) in [(&nss.0, 2), (&nss.1, 3)] {
-            ns.ip(&format!("addr add 10.84.1.{last}/24 brd + dev eth0"))?;
+        for (ns, addr) in [(&nss.0, a), (&nss.1, b)] {
+            if v6 {
+                // Only the link-local address given, usable at once.
+                for knob in ["accept_dad=0", "addr_gen_mode=1"] {
+                    ns.exec(&["sysctl", "-qw", &format!("net.ipv6.conf.eth0.{knob}")])?;
+                }
+                ns.ip(&format!("addr add {addr} dev eth0 nodad"))?;
+            } else {
+                ns.ip(&format!("addr add {addr} brd + dev eth0"))?;
+            }
             ns.ip("link set eth0 up")?;
         }
         Ok(nss)
@@ -454,23 +479,22 @@ fn a_host_whose_address_changes_keeps_its_peer() {
     let Some((s, m)) = built(made) else {
         return;
     };
+    let port = if v6 { "46452" } else { "46451" };
     let args = |name: &'static str| {
-        vec![
-            "--name",
-            name,
-            "--interface",
-            "eth0",
-            "--port",
-            "46451",
-            "--json",
-        ]
+        let mut v = vec!["--name", name, "--interface", "eth0", "--port", port];
+        if v6 {
+            v.push("--ipv6");
+        }
+        v.push("--json");
+        v
     };
     let mut stayer = Chat::start_in(&s.exec_prefix(), &args("stayer"));
     let mut mover = Chat::start_in(&m.exec_prefix(), &args("mover"));
     stayer.wait(|v| v["type"] == "ENTER" && v["name"] == "mover");
     mover.wait(|v| v["type"] == "ENTER" && v["name"] == "stayer");
-    m.ip("addr del 10.84.1.3/24 dev eth0").unwrap();
-    m.ip("addr add 10.84.1.9/24 brd + dev eth0").unwrap();
+    m.ip(&format!("addr del {b} dev eth0")).unwrap();
+    let extra = if v6 { "nodad" } else { "brd +" };
+    m.ip(&format!("addr add {c} {extra} dev eth0")).unwrap();
     // The move takes a look at the interface (every 2 s) and a HELLO: whisper
     // until one gets through, from each side.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -53,6 +53,7 @@ use link::{Link, Router, RouterEvent};
 use output::Outputs;
 use peer::Peer;
 use peers::PeerTable;
+pub use place::V6Place;
 use timers::{Due, Fixed, Timers};
 
 use crate::event::{Event, ExitReason, PeerId};
@@ -232,7 +233,7 @@ pub struct Engine {
     /// Our IPv6 address and its interface's index, when the inbox takes IPv6: an
     /// IPv6 peer is told it, and a link-local address without a scope gets this
     /// interface's.
-    v6: Option<place::V6>,
+    v6: Option<V6Place>,
     /// The latest time handed in, for work done where none is (a peer removed
     /// while outputs are polled).
     now: Option<Instant>,

@@ -9,11 +9,14 @@ use super::{endpoint_of, Engine};
 use crate::event::PeerId;
 
 /// Where the node is on IPv6 (see [`Engine::set_v6`]).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct V6 {
-    addr: Ipv6Addr,
-    link_local: Option<Ipv6Addr>,
-    index: u32,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V6Place {
+    /// The address IPv6 peers are told.
+    pub addr: Ipv6Addr,
+    /// The link-local address peers at link-local addresses are told.
+    pub link_local: Option<Ipv6Addr>,
+    /// The interface's index: the scope of link-local addresses.
+    pub index: u32,
 }
 
 impl Engine {
@@ -28,12 +31,8 @@ impl Engine {
     /// when the inbox takes IPv6 as well as (or instead of) IPv4: a peer at an
     /// IPv6 address is told the first, or the link-local one if it is at a
     /// link-local address itself (it may have no route to the other).
-    pub fn set_v6(&mut self, addr: Ipv6Addr, link_local: Option<Ipv6Addr>, index: u32) {
-        self.v6 = Some(V6 {
-            addr,
-            link_local,
-            index,
-        });
+    pub fn set_v6(&mut self, v6: Option<V6Place>) {
+        self.v6 = v6;
     }
 
     /// `addr` with our interface's scope if it is link-local IPv6 without one (an
@@ -84,17 +83,24 @@ impl Engine {
 
     /// Our address changed (a DHCP renewal, roaming): the inbox now listens at
     /// `inbox`, on `networks` (see [`Engine::set_networks`]; empty with one
-    /// interface). Every peer that we would now tell another endpoint than before
+    /// interface) and at `v6` (see [`Engine::set_v6`]). Every peer that we would now tell another endpoint than before
     /// gets a fresh link that starts with a HELLO naming the new one (zmesh peers
     /// take a HELLO that moves a known peer to a new address on the same port as a
     /// move, not a restart: no EXIT, no ENTER), and its next message is taken
     /// whatever its sequence number (what was in flight on the dead links is lost).
     /// Peers that would be told the same endpoint (on a network whose address did
     /// not change) keep their links. Our gossip tuple is published again.
-    pub fn rebind(&mut self, now: Instant, inbox: SocketAddr, networks: Vec<(Ipv4Addr, Ipv4Addr)>) {
+    pub fn rebind(
+        &mut self,
+        now: Instant,
+        inbox: SocketAddr,
+        networks: Vec<(Ipv4Addr, Ipv4Addr)>,
+        v6: Option<V6Place>,
+    ) {
         self.now = Some(now);
         if !self.is_running() {
             self.networks = networks;
+            self.v6 = v6;
             return;
         }
         let told: Vec<(PeerId, SocketAddr, String)> = self
@@ -112,6 +118,7 @@ impl Engine {
             self.port = inbox.port();
         }
         self.networks = networks;
+        self.v6 = v6;
         let moved: BTreeSet<PeerId> = told
             .into_iter()
             .filter(|(_, addr, was)| self.endpoint_for(*addr) != *was)

@@ -147,6 +147,17 @@ pub struct Interface6 {
     pub index: u32,
 }
 
+impl Interface6 {
+    /// Where a node on this interface is, as the engine takes it.
+    pub fn place(&self) -> crate::engine::V6Place {
+        crate::engine::V6Place {
+            addr: self.addr,
+            link_local: self.link_local,
+            index: self.index,
+        }
+    }
+}
+
 /// The IPv6 addresses of the interfaces that are up and can multicast:
 /// (name, address, index).
 fn system_v6() -> Vec<(String, Ipv6Addr, u32)> {

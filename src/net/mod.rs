@@ -16,6 +16,7 @@ use crate::engine::{Config, Engine};
 use crate::error::Error;
 use crate::event::{Event, PeerId};
 use actor::{networks, Actor, Command, Mailbox, Sockets, Watch, WAKER, WATCH_PERIOD};
+use iface::Interface6;
 
 /// Limits of the driver, per node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,9 +253,7 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         let _ = engine.join(g);
     }
     engine.set_networks(networks(&ifaces));
-    if let Some(i) = v6.first() {
-        engine.set_v6(i.addr, i.link_local, i.index);
-    }
+    engine.set_v6(v6.first().map(Interface6::place));
     let now = std::time::Instant::now();
     for ep in &spec.gossip_connect {
         engine
@@ -265,13 +264,18 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
     // The interface's address is followed unless the inbox is bound to an address
     // given in full (loopback never changes).
     let follow = explicit.is_none_or(|a| a.ip().is_unspecified());
-    let watch = (follow && !ifaces.is_empty() && !loopback_only).then(|| Watch {
-        spec: spec.interface.clone(),
-        current: ifaces.clone(),
-        port: spec.port,
-        own_listener: explicit.is_none() && v6.is_empty(),
-        next: now + WATCH_PERIOD,
-    });
+    let watch =
+        (follow && !(ifaces.is_empty() && v6.is_empty()) && !loopback_only).then(|| Watch {
+            spec: spec.interface.clone(),
+            current: ifaces.clone(),
+            port: spec.port,
+            own_listener: explicit.is_none() && v6.is_empty(),
+            next: now + WATCH_PERIOD,
+            v6: spec
+                .ipv6
+                .filter(|_| !v6.is_empty())
+                .map(|g| (g, v6.clone())),
+        });
     let sockets = Sockets {
         poll,
         beacon,

@@ -574,11 +574,11 @@ fn endpoint_parsing() {
 fn ipv6_peers_are_told_our_ipv6_address_and_scoped() {
     let t0 = Instant::now();
     let mut e = Engine::new(named(0), PeerId([1; 16]));
-    e.set_v6(
-        "fd00::1".parse().unwrap(),
-        Some("fe80::1".parse().unwrap()),
-        7,
-    );
+    e.set_v6(Some(crate::engine::V6Place {
+        addr: "fd00::1".parse().unwrap(),
+        link_local: Some("fe80::1".parse().unwrap()),
+        index: 7,
+    }));
     e.start(t0, "10.1.0.1:5000".parse().unwrap());
     assert_eq!(
         e.endpoint_for("[fd00::2]:6000".parse().unwrap()),

@@ -44,6 +44,7 @@ fn a_change_on_one_network_tells_only_its_peers() {
         t0,
         "10.1.0.1:5000".parse().unwrap(),
         vec![([10, 1, 0, 1].into(), mask), ([10, 2, 0, 9].into(), mask)],
+        None,
     );
     let connects: Vec<SocketAddr> = std::iter::from_fn(|| e.poll_output())
         .filter_map(|o| match o {
@@ -58,7 +59,7 @@ fn a_change_on_one_network_tells_only_its_peers() {
     );
     // Nothing changed at all: nobody is told.
     let same = vec![([10, 1, 0, 1].into(), mask), ([10, 2, 0, 9].into(), mask)];
-    e.rebind(t0, "10.1.0.1:5000".parse().unwrap(), same);
+    e.rebind(t0, "10.1.0.1:5000".parse().unwrap(), same, None);
     assert!(std::iter::from_fn(|| e.poll_output()).next().is_none());
 }
 
@@ -80,7 +81,7 @@ fn a_peer_whose_address_changes_moves_without_exit() {
     let moved: SocketAddr = "127.0.0.42:49153".parse().unwrap();
     net.addrs[1] = moved;
     let now = net.now;
-    net.nodes[1].rebind(now, moved, Vec::new());
+    net.nodes[1].rebind(now, moved, Vec::new(), None);
     net.drain();
     net.run_for(Duration::from_secs(40));
     let id1 = net.id(1);

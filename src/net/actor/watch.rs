@@ -5,14 +5,14 @@
 //! [`Engine::rebind`](crate::engine::Engine::rebind)). An interface that is gone
 //! is waited for: nothing changes until it comes back.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
 use mio::Interest;
 
 use super::{Actor, LISTENER};
-use crate::net::iface::{self, Interface};
+use crate::net::iface::{self, Interface, Interface6};
 
 /// How often the interfaces are looked at: one `getifaddrs` call.
 pub(crate) const PERIOD: Duration = Duration::from_secs(2);
@@ -30,6 +30,8 @@ pub(crate) struct Watch {
     pub(crate) own_listener: bool,
     /// When to look next.
     pub(crate) next: Instant,
+    /// With IPv6: the beacon group and the IPv6 interfaces in use.
+    pub(crate) v6: Option<(Ipv6Addr, Vec<Interface6>)>,
 }
 
 /// (address, netmask) of each interface, for [`Engine::set_networks`]; empty with
@@ -56,62 +58,111 @@ impl Actor {
             return;
         }
         w.next = now + PERIOD;
-        let Ok(found) = iface::select_all(w.spec.as_deref()) else {
-            return;
+        // A family whose interfaces are gone keeps what it had: it is waited for.
+        let found = match iface::select_all(w.spec.as_deref()) {
+            Ok(found) => found,
+            Err(_) if w.v6.is_some() => w.current.clone(),
+            Err(_) => return,
         };
-        if found == w.current {
+        let found6 = w
+            .v6
+            .as_ref()
+            .map(|(_, had)| iface::select_v6(w.spec.as_deref()).unwrap_or_else(|_| had.clone()));
+        let same6 = match (&w.v6, &found6) {
+            (Some((_, had)), Some(now6)) => had == now6,
+            _ => true,
+        };
+        if found == w.current && same6 {
             return;
         }
         let (port, own_listener) = (w.port, w.own_listener);
-        let Some(first) = found.first().map(|i| i.addr) else {
-            return;
-        };
         let every = found.len() > 1;
         let Ok(bound) = self.listener.local_addr() else {
             return;
         };
-        let want = if every { Ipv4Addr::UNSPECIFIED } else { first };
-        if own_listener && bound.ip() != want {
-            // The same port if it is free there, so that peers see a move.
-            let Some(listener) = [bound.port(), 0]
-                .into_iter()
-                .find_map(|p| TcpListener::bind(SocketAddr::from((want, p))).ok())
-            else {
-                log::warn!("{}: cannot listen on {want} yet", self.engine.name());
-                return;
-            };
-            let mut listener = listener;
-            if let Err(e) =
-                self.poll
-                    .registry()
-                    .register(&mut listener, LISTENER, Interest::READABLE)
-            {
-                log::warn!("{}: cannot watch the new inbox: {e}", self.engine.name());
+        if let Some(first) = found.first().map(|i| i.addr).filter(|_| own_listener) {
+            let want = if every { Ipv4Addr::UNSPECIFIED } else { first };
+            if bound.ip() != want && !self.relisten(SocketAddr::from((want, bound.port()))) {
                 return;
             }
-            let mut old = std::mem::replace(&mut self.listener, listener);
-            let _ = self.poll.registry().deregister(&mut old);
         }
         let Ok(mut inbox) = self.listener.local_addr() else {
             return;
         };
-        inbox.set_ip(first.into());
+        let v6 = found6.unwrap_or_default();
+        match (found.first(), v6.first()) {
+            (Some(i), _) => inbox.set_ip(i.addr.into()),
+            (None, Some(i)) => {
+                inbox = SocketAddr::V6(SocketAddrV6::new(i.addr, inbox.port(), 0, i.index))
+            }
+            (None, None) => return,
+        }
         log::info!(
             "{}: interfaces now {:?}",
             self.engine.name(),
             found
                 .iter()
                 .map(|i| format!("{} {}", i.name, i.addr))
+                .chain(v6.iter().map(|i| format!("{} {}", i.name, i.addr)))
                 .collect::<Vec<_>>()
         );
         self.beacon_dests = found
             .iter()
             .map(|i| SocketAddr::from((i.broadcast, port)))
             .collect();
-        self.engine.rebind(now, inbox, networks(&found));
         if let Some(w) = self.watch.as_mut() {
-            w.current = found;
+            w.current = found.clone();
+            if let Some((group, had)) = w.v6.as_mut() {
+                let group = *group;
+                if let Some((socket, dests)) = self.beacon6.as_mut() {
+                    // Leave the group where the interface went, join it where one came.
+                    for i in had
+                        .iter()
+                        .filter(|i| !v6.iter().any(|n| n.index == i.index))
+                    {
+                        let _ = socket.leave_multicast_v6(&group, i.index);
+                    }
+                    for i in v6
+                        .iter()
+                        .filter(|i| !had.iter().any(|o| o.index == i.index))
+                    {
+                        if let Err(e) = socket.join_multicast_v6(&group, i.index) {
+                            log::warn!("joining {group} on {} failed: {e}", i.name);
+                        }
+                    }
+                    *dests = v6
+                        .iter()
+                        .map(|i| SocketAddr::V6(SocketAddrV6::new(group, port, 0, i.index)))
+                        .collect();
+                }
+                *had = v6.clone();
+            }
         }
+        let place = v6.first().map(Interface6::place);
+        self.engine.rebind(now, inbox, networks(&found), place);
         self.drain_outputs();
+    }
+
+    /// Moves the inbox to `addr` (the same port if it is free there, so that peers
+    /// see a move, else another). False if it cannot listen there yet.
+    fn relisten(&mut self, addr: SocketAddr) -> bool {
+        let Some(mut listener) = [addr.port(), 0]
+            .into_iter()
+            .find_map(|p| TcpListener::bind(SocketAddr::new(addr.ip(), p)).ok())
+        else {
+            log::warn!("{}: cannot listen on {} yet", self.engine.name(), addr.ip());
+            return false;
+        };
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+        {
+            log::warn!("{}: cannot watch the new inbox: {e}", self.engine.name());
+            return false;
+        }
+        let mut old = std::mem::replace(&mut self.listener, listener);
+        let _ = self.poll.registry().deregister(&mut old);
+        true
     }
 }
