@@ -190,3 +190,42 @@ fn two_zyre_and_two_zmesh_nodes_form_one_mesh() {
         },
     );
 }
+
+/// Over IPv6 alone (the veth keeps only its link-local address): Zyre with
+/// `ZSYS_IPV6=1` and zmesh with `set_ipv6(true)` find each other by multicast
+/// beacons to ff02::1 and hold the whole conversation; each reads the other's
+/// endpoint form (Zyre's `tcp://fe80::1:P`, zmesh's `tcp://[fe80::1]:P`).
+#[test]
+fn zyre_and_zmesh_converse_over_ipv6() {
+    in_namespace("zyre_and_zmesh_converse_over_ipv6", "e", |py, dir| {
+        let ip = |args: &[&str]| zmesh_toolkit::netns::run(&[&["ip"][..], args].concat());
+        ip(&["-4", "addr", "flush", "dev", IFACE]).unwrap();
+        // The link-local address is usable once duplicate detection is over.
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            let shown = ip(&["-6", "addr", "show", "dev", IFACE]).unwrap();
+            if shown.contains("fe80::") && !shown.contains("tentative") {
+                break;
+            }
+            assert!(Instant::now() < end, "no link-local address: {shown}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let port = 46209;
+        let mut args = other_args();
+        args.push("ipv6".into());
+        let mut zy = zyre(&py, &dir, "zyre1", port, &args);
+        let zyre_id = started(&mut zy);
+        let mut z = Node::new("zmesh1");
+        z.set_interface(IFACE);
+        z.set_port(port);
+        z.set_ipv6(true);
+        z.set_header("X-ZMESH", "yes");
+        z.join("EARLY-Z").unwrap();
+        z.start().unwrap();
+        assert!(z.endpoint().unwrap().starts_with("tcp://[fe80::"));
+        converse(&mut zy, zyre_id, "zyre1", "tcp://fe80::", &z);
+        let zid = z.uuid().to_string();
+        z.stop();
+        zy.wait("EXIT", of_type("EXIT", &zid));
+    });
+}

@@ -6,8 +6,9 @@ namespace made by the test (`tests/interop_zyre.rs`), on a veth interface there.
 It refuses to start when it sees any interface the test did not make.
 
 usage: zyre_peer.py LIBDIR IFACE NAME PORT [KEY=VALUE | +GROUP | evasive=MS | expired=MS |
-                     endpoint=EP | gossip-bind=EP | gossip-connect=EP ...]
-(endpoint= and the gossip options switch Zyre to gossip discovery: no beacons)
+                     endpoint=EP | gossip-bind=EP | gossip-connect=EP | ipv6 ...]
+(endpoint= and the gossip options switch Zyre to gossip discovery: no beacons;
+ipv6 sets ZSYS_IPV6=1 before czmq starts, for IPv6 multicast beacons)
 commands: {"cmd": "join"|"leave", "group": G}
           {"cmd": "shout", "group": G, "frames": [hex, ...]}
           {"cmd": "whisper", "peer": HEX32, "frames": [hex, ...]}
@@ -158,6 +159,8 @@ class Peer:
 def main():
     libdir, iface, name, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     check_confined(iface)
+    if "ipv6" in sys.argv[5:]:
+        os.environ["ZSYS_IPV6"] = "1"
     zy, cz = load(libdir)
     p = Peer(zy, cz)
     node = c_void_p(zy.zyre_new(name.encode()))
@@ -166,6 +169,8 @@ def main():
     for arg in sys.argv[5:]:
         if arg.startswith("+"):
             zy.zyre_join(node, arg[1:].encode())
+        elif arg == "ipv6":
+            pass
         elif arg.startswith("evasive="):
             zy.zyre_set_evasive_timeout(node, int(arg.split("=")[1]))
         elif arg.startswith("expired="):
