@@ -13,6 +13,7 @@
 //! them panics on any byte sequence (property-tested and fuzzed).
 
 pub mod beacon;
+pub mod z85;
 pub mod zgossip;
 pub mod zmtp;
 pub mod zre;
