@@ -29,6 +29,7 @@
 //! ```
 
 pub mod config;
+pub mod curve;
 pub mod gossip;
 mod groups;
 pub mod hash;

@@ -69,6 +69,23 @@ impl Greeting {
         }
     }
 
+    /// The greeting of a CURVE endpoint (`as_server` for the server side).
+    pub fn curve(as_server: bool) -> Greeting {
+        let mut mechanism = [0u8; 20];
+        mechanism[..5].copy_from_slice(b"CURVE");
+        Greeting {
+            major: 3,
+            minor: 1,
+            mechanism,
+            as_server,
+        }
+    }
+
+    /// True if the mechanism is CURVE.
+    pub fn is_curve(&self) -> bool {
+        self.mechanism == Greeting::curve(false).mechanism
+    }
+
     /// True if the mechanism is NULL.
     pub fn is_null(&self) -> bool {
         self.mechanism == Greeting::null().mechanism
@@ -111,6 +128,11 @@ impl Greeting {
     /// Parses a complete 64-byte greeting. The padding (bytes 1..9) and the filler are
     /// never validated; the mechanism must be NULL.
     pub fn parse(buf: &[u8]) -> Result<Greeting, WireError> {
+        Greeting::parse_as(buf, false)
+    }
+
+    /// Parses a greeting whose mechanism must be CURVE (`curve`) or NULL.
+    pub fn parse_as(buf: &[u8], curve: bool) -> Result<Greeting, WireError> {
         if buf.len() < GREETING_LEN {
             return Err(WireError::Truncated);
         }
@@ -123,7 +145,8 @@ impl Greeting {
             mechanism,
             as_server: buf[32] != 0,
         };
-        if !g.is_null() {
+        let ok = if curve { g.is_curve() } else { g.is_null() };
+        if !ok {
             return Err(WireError::UnsupportedMechanism);
         }
         Ok(g)
@@ -310,12 +333,56 @@ pub fn encode_ready_into(
     Ok(())
 }
 
+/// Appends the ZMTP properties `Socket-Type` and `Identity` (the metadata of a
+/// READY, or of CURVE's INITIATE and READY boxes).
+pub fn encode_properties_into(out: &mut Vec<u8>, socket_type: &str, identity: &[u8]) {
+    for (name, value) in [
+        (&b"Socket-Type"[..], socket_type.as_bytes()),
+        (b"Identity", identity),
+    ] {
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        out.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        out.extend_from_slice(value);
+    }
+}
+
+/// Parses ZMTP properties (name, value) in wire order.
+pub fn parse_properties(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, WireError> {
+    let mut body = Vec::with_capacity(6 + data.len());
+    body.extend_from_slice(b"\x05READY");
+    body.extend_from_slice(data);
+    match Command::parse(&body)? {
+        Command::Ready(props) => Ok(props),
+        _ => Err(WireError::BadCommand),
+    }
+}
+
+/// The frames of bytes written by [`encode_message_into`] (and the like): (MORE,
+/// body) each; None if they are not whole frames.
+pub fn split_frames(mut bytes: &[u8]) -> Option<Vec<(bool, &[u8])>> {
+    let mut frames = Vec::new();
+    while !bytes.is_empty() {
+        let flags = bytes[0];
+        let (header, size): (usize, usize) = if flags & FLAG_LONG != 0 {
+            let s: [u8; 8] = bytes.get(1..9)?.try_into().ok()?;
+            (9, usize::try_from(u64::from_be_bytes(s)).ok()?)
+        } else {
+            (2, *bytes.get(1)? as usize)
+        };
+        let body = bytes.get(header..header.checked_add(size)?)?;
+        frames.push((flags & FLAG_MORE != 0, body));
+        bytes = &bytes[header + size..];
+    }
+    Some(frames)
+}
+
 /// Bytes a message frame with a `len`-byte body takes on the wire.
 pub fn frame_size(len: usize) -> usize {
     len + if len > 255 { 9 } else { 2 }
 }
 
-fn encode_frame_header(out: &mut Vec<u8>, flags: u8, len: usize) {
+pub(crate) fn encode_frame_header(out: &mut Vec<u8>, flags: u8, len: usize) {
     // LONG exactly when the body exceeds 255 bytes, as libzmq does.
     if len > 255 {
         out.push(flags | FLAG_LONG);
@@ -368,6 +435,9 @@ pub struct Decoder {
     /// its bytes are copied once instead of into `buf` and then out of it.
     big: Option<BigFrame>,
     failed: Option<WireError>,
+    /// CURVE: the greeting must name it, and commands other than ERROR are
+    /// handed over as they are (their bodies are boxes, not properties).
+    curve: bool,
 }
 
 #[derive(Debug)]
@@ -396,6 +466,15 @@ impl Decoder {
             parts_size: 0,
             big: None,
             failed: None,
+            curve: false,
+        }
+    }
+
+    /// A decoder for a CURVE connection (see [`Decoder::new`]).
+    pub fn curve(max_message: usize) -> Decoder {
+        Decoder {
+            curve: true,
+            ..Decoder::new(max_message)
         }
     }
 
@@ -455,7 +534,7 @@ impl Decoder {
             if avail.len() < GREETING_LEN {
                 return Ok(None);
             }
-            let g = Greeting::parse(&avail[..GREETING_LEN])?;
+            let g = Greeting::parse_as(&avail[..GREETING_LEN], self.curve)?;
             self.pos += GREETING_LEN;
             self.greeted = true;
             return Ok(Some(Item::Greeting(g)));
@@ -525,7 +604,17 @@ impl Decoder {
     /// a part to keep.
     fn frame_done(&mut self, flags: u8, body: Vec<u8>) -> Result<Option<Item>, WireError> {
         if flags & FLAG_COMMAND != 0 {
-            return Ok(Some(Item::Command(Command::parse(&body)?)));
+            let name_len = 1 + *body.first().ok_or(WireError::BadCommand)? as usize;
+            let raw = self.curve && body.get(1..name_len) != Some(&b"ERROR"[..]);
+            let cmd = if raw {
+                let name = body.get(1..name_len).ok_or(WireError::BadCommand)?.to_vec();
+                let mut data = body;
+                data.drain(..name_len);
+                Command::Unknown { name, data }
+            } else {
+                Command::parse(&body)?
+            };
+            return Ok(Some(Item::Command(cmd)));
         }
         self.parts_size += body.len() + FRAME_OVERHEAD;
         self.parts.push(body);

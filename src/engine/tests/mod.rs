@@ -7,6 +7,7 @@ use crate::wire::zre::ZreMessage;
 use std::collections::HashMap;
 use std::time::Duration;
 
+mod curve;
 mod gossip;
 mod place;
 
