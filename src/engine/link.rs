@@ -23,10 +23,12 @@
 use super::hash::FixedMap;
 use std::fmt;
 
-use super::curve::{Curve, CurveKeys, KEY_LEN};
 use super::LinkId;
-use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item, FRAME_OVERHEAD, GREETING_LEN};
+use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item, GREETING_LEN};
+
+mod sealed;
 use crate::wire::WireError;
+use sealed::CurveLink;
 
 /// The socket type a link presents in its READY.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,15 +127,6 @@ pub struct Link {
     curve: Option<Box<CurveLink>>,
 }
 
-#[derive(Debug)]
-struct CurveLink {
-    mech: Curve,
-    metadata: Vec<u8>,
-    parts: Vec<Vec<u8>>,
-    parts_size: usize,
-    max_message: usize,
-}
-
 impl Link {
     fn new(role: Role, identity: &[u8], max_message: usize) -> Link {
         let mut out = Vec::with_capacity(GREETING_LEN + 64 + identity.len());
@@ -150,78 +143,6 @@ impl Link {
             failed: None,
             curve: None,
         }
-    }
-
-    /// A CURVE link whose output so far (greeting, and HELLO for a client) is
-    /// `out`.
-    fn new_curve(
-        role: Role,
-        identity: &[u8],
-        max_message: usize,
-        mech: Curve,
-        out: Vec<u8>,
-    ) -> Link {
-        let mut metadata = Vec::new();
-        zmtp::encode_properties_into(&mut metadata, role.socket_type(), identity);
-        Link {
-            role,
-            decoder: Decoder::curve(max_message),
-            out,
-            held: Vec::new(),
-            greeting: None,
-            peer_identity: None,
-            failed: None,
-            curve: Some(Box::new(CurveLink {
-                mech,
-                metadata,
-                parts: Vec::new(),
-                parts_size: 0,
-                max_message,
-            })),
-        }
-    }
-
-    /// A connecting DEALER over CURVE: a client of the server whose public key is
-    /// `server_key`, vouching with `keys`. Its greeting and HELLO are queued.
-    pub fn curve_dealer(
-        identity: &[u8],
-        max_message: usize,
-        keys: CurveKeys,
-        server_key: [u8; KEY_LEN],
-        rng: &mut dyn rand::RngCore,
-    ) -> Link {
-        let identity = &identity[..identity.len().min(255)];
-        let mut out = Greeting::curve(false).encode().to_vec();
-        let mech = Curve::client(keys, server_key, rng, &mut out);
-        Link::new_curve(Role::Dealer, identity, max_message, mech, out)
-    }
-
-    /// An accepting ROUTER-side link over CURVE: a server with `keys`. Which client
-    /// keys it accepts is its owner's call, once [`Link::peer_key`] is known.
-    pub fn curve_router(max_message: usize, keys: CurveKeys, rng: &mut dyn rand::RngCore) -> Link {
-        let out = Greeting::curve(true).encode().to_vec();
-        let mech = Curve::server(keys, rng);
-        Link::new_curve(Role::Router, b"", max_message, mech, out)
-    }
-
-    /// CURVE, once ready: queues a ZMTP command (its body, such as an encoded PING)
-    /// sealed in a MESSAGE box, as libzmq sends its heartbeats. No effect on a NULL
-    /// link or before the handshake.
-    pub fn send_command_sealed(&mut self, body: &[u8]) {
-        if let Some((mech, out)) = self.sealer() {
-            mech.seal_frame(out, 0x02, body);
-        }
-    }
-
-    /// True for a CURVE link.
-    pub fn is_curve(&self) -> bool {
-        self.curve.is_some()
-    }
-
-    /// CURVE: the peer's long-term public key (for a client, the server's; for a
-    /// server, the client's once its handshake checked out).
-    pub fn peer_key(&self) -> Option<&[u8; KEY_LEN]> {
-        self.curve.as_ref()?.mech.peer_key()
     }
 
     /// A connecting DEALER presenting `identity` (ZRE uses `0x01` + UUID). Identities
@@ -268,13 +189,6 @@ impl Link {
         } else {
             &mut self.held
         }
-    }
-
-    /// CURVE, once ready: the mechanism and the output, to seal frames into.
-    fn sealer(&mut self) -> Option<(&mut Curve, &mut Vec<u8>)> {
-        self.peer_identity.as_ref()?;
-        let c = self.curve.as_deref_mut()?;
-        Some((&mut c.mech, &mut self.out))
     }
 
     /// Queues a multipart message (held until the handshake completes).
@@ -420,103 +334,6 @@ impl Link {
                 }
             }
         }
-    }
-}
-
-impl Link {
-    /// [`Link::poll`] for a CURVE link: the handshake, then MESSAGE boxes.
-    fn poll_curve(&mut self) -> Result<Option<LinkEvent>, LinkError> {
-        loop {
-            let Some(item) = self.decoder.next_item()? else {
-                return Ok(None);
-            };
-            let c = self.curve.as_deref_mut().expect("a CURVE link");
-            let (name, data) = match item {
-                Item::Greeting(g) => {
-                    // libzmq's CURVE server does not set as-server in its greeting:
-                    // the roles show in the handshake instead.
-                    self.greeting = Some(g);
-                    continue;
-                }
-                // libzmq sends each MESSAGE as a data frame of its own.
-                Item::Message(mut parts)
-                    if parts.len() == 1 && parts[0].starts_with(b"\x07MESSAGE") =>
-                {
-                    let mut data = parts.pop().expect("one part");
-                    data.drain(..8);
-                    (b"MESSAGE".to_vec(), data)
-                }
-                Item::Message(_) => return Err(LinkError::Security("CURVE: a frame in clear")),
-                Item::Command(Command::Error(reason)) => return Err(LinkError::PeerError(reason)),
-                Item::Command(Command::Unknown { name, data }) => (name, data),
-                Item::Command(_) => return Err(LinkError::Security("CURVE: a command in clear")),
-            };
-            if name != b"MESSAGE" {
-                let meta = c
-                    .mech
-                    .handshake(&name, &data, &c.metadata, &mut self.out)
-                    .map_err(LinkError::Security)?;
-                if let Some(meta) = meta {
-                    return self.curve_ready(&meta).map(Some);
-                }
-                continue;
-            }
-            if self.peer_identity.is_none() {
-                return Err(LinkError::Security("CURVE: MESSAGE before READY"));
-            }
-            let (flags, frame) = c.mech.open_message(&data).map_err(LinkError::Security)?;
-            if flags & 0x02 != 0 {
-                // A ZMTP command inside the box: PING is answered, others absorbed.
-                if let Ok(Command::Ping { context, .. }) = Command::parse(&frame) {
-                    let pong = Command::Pong { context }.encode()?;
-                    c.mech.seal_frame(&mut self.out, 0x02, &pong);
-                }
-                continue;
-            }
-            c.parts_size += frame.len() + FRAME_OVERHEAD;
-            if c.parts_size > c.max_message {
-                return Err(LinkError::Wire(crate::wire::WireError::TooLarge {
-                    size: c.parts_size as u64,
-                    limit: c.max_message as u64,
-                }));
-            }
-            c.parts.push(frame);
-            if flags & 0x01 == 0 {
-                c.parts_size = 0;
-                return Ok(Some(LinkEvent::Message(std::mem::take(&mut c.parts))));
-            }
-        }
-    }
-
-    /// The CURVE handshake is over with the peer's `metadata`: as a NULL READY.
-    fn curve_ready(&mut self, metadata: &[u8]) -> Result<LinkEvent, LinkError> {
-        let props = zmtp::parse_properties(metadata)?;
-        let prop = |n: &str| {
-            props
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(n))
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let socket_type = prop("Socket-Type");
-        if !self.role.accepts(&socket_type) {
-            let t = String::from_utf8_lossy(&socket_type).into_owned();
-            return Err(LinkError::BadSocketType(t));
-        }
-        let identity = prop("Identity");
-        self.peer_identity = Some(identity.clone());
-        // What waited for the handshake goes out sealed, frame by frame.
-        let held = std::mem::take(&mut self.held);
-        let frames = zmtp::split_frames(&held).unwrap_or_default();
-        if let Some(c) = self.curve.as_deref_mut() {
-            for (more, body) in frames {
-                c.mech.seal_frame(&mut self.out, u8::from(more), body);
-            }
-        }
-        Ok(LinkEvent::Ready {
-            identity,
-            socket_type: String::from_utf8_lossy(&socket_type).into_owned(),
-        })
     }
 }
 
