@@ -73,6 +73,10 @@ struct Args {
     /// where there is no IPv4).
     #[arg(long)]
     ipv6: bool,
+    /// CURVE mode with a fresh key pair (as Zyre's zyre_set_zcert): encrypted,
+    /// authenticated links; meets only other CURVE nodes.
+    #[arg(long)]
+    curve: bool,
 }
 
 /// Applies the discovery options; an error names the bad one.
@@ -94,6 +98,9 @@ fn discovery(node: &mut Node, args: &Args) -> Result<(), zmesh::Error> {
     }
     if args.ipv6 {
         node.set_ipv6(true);
+    }
+    if args.curve {
+        node.set_curve(zmesh::new_curve_keys());
     }
     Ok(())
 }

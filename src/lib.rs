@@ -44,8 +44,10 @@ pub mod net;
 mod node;
 pub mod wire;
 
+pub use engine::curve::CurveKeys;
 pub use event::{Event, ExitReason, PeerId};
 pub use net::iface::{interfaces, Candidate};
+pub use net::new_curve_keys;
 pub use node::{Error, Node, DEFAULT_PORT};
 
 /// The README's examples compile as doctests.

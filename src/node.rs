@@ -238,6 +238,23 @@ impl Node {
             .map_err(|e| Error::BadEndpoint(e.0))
     }
 
+    /// CURVE mode, as Zyre's `zyre_set_zcert`: the node is its key pair. Its
+    /// beacons carry the public key (version 3), its HELLO says it in
+    /// `X-PUBLICKEY`, every link is CurveZMQ-encrypted and authenticated, and a
+    /// peer is known by its key: a message whose sender authenticated with another
+    /// key than the one its UUID was announced with is dropped. A CURVE node and a
+    /// plain one never meet. Takes effect at start.
+    ///
+    /// ```no_run
+    /// let mut node = zmesh::Node::new("alice");
+    /// node.set_curve(zmesh::new_curve_keys());
+    /// node.start()?;
+    /// # Ok::<(), zmesh::Error>(())
+    /// ```
+    pub fn set_curve(&mut self, keys: crate::CurveKeys) {
+        self.config.curve = Some(keys);
+    }
+
     /// Takes IPv6 as well as IPv4 (czmq's `ZSYS_IPV6`, which is the default when
     /// this is not called): beacons go to the IPv6 multicast group too (see
     /// [`set_ipv6_multicast`](Node::set_ipv6_multicast)) on the interfaces

@@ -153,6 +153,48 @@ fn two_chat_shells_talk_in_json() {
     assert!(a.child.wait().unwrap().success());
 }
 
+/// `--curve` on loopback: two CURVE shells meet and whisper over sealed links; a
+/// plain shell on the same beacon port meets neither.
+#[test]
+fn curve_shells_meet_each_other_only() {
+    let args = |name: &'static str, curve: bool| {
+        let mut v = vec![
+            "--name",
+            name,
+            "--interface",
+            "lo",
+            "--port",
+            "46402",
+            "--json",
+        ];
+        if curve {
+            v.push("--curve");
+        }
+        v
+    };
+    let mut a = Chat::start(&args("ann", true));
+    let mut b = Chat::start(&args("ben", true));
+    let mut p = Chat::start(&args("pat", false));
+    let enter = b.wait(|v| v["type"] == "ENTER");
+    assert_eq!(enter["name"], "ann");
+    assert_eq!(
+        enter["headers"]["X-PUBLICKEY"].as_str().map(str::len),
+        Some(40)
+    );
+    a.wait(|v| v["type"] == "ENTER" && v["name"] == "ben");
+    b.say("/whisper ann sealed");
+    let w = a.wait(|v| v["type"] == "WHISPER");
+    assert_eq!(w["payload"], serde_json::json!(["sealed"]));
+    // Some beacon rounds later, the plain shell still knows nobody.
+    std::thread::sleep(Duration::from_secs(2));
+    p.say("/peers");
+    let peers = p.wait(|v| v["type"] == "PEERS");
+    assert_eq!(peers["payload"], serde_json::json!([]), "{peers}");
+    a.say("/peers");
+    let peers = a.wait(|v| v["type"] == "PEERS");
+    assert_eq!(peers["payload"].as_array().unwrap().len(), 1, "{peers}");
+}
+
 /// The namespaces a test built, or None (and a skip, outside CI) where this
 /// machine cannot build them.
 fn built<T>(made: Result<T, String>) -> Option<T> {

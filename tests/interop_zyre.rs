@@ -229,3 +229,60 @@ fn zyre_and_zmesh_converse_over_ipv6() {
         zy.wait("EXIT", of_type("EXIT", &zid));
     });
 }
+
+/// CURVE mode beacons: Zyre with `zyre_set_zcert` sends version-3 beacons with
+/// its key; a zmesh node in CURVE mode takes them (it knows the Zyre node and
+/// connects to it with that key), a plain zmesh node on the same port counts and
+/// ignores them, and Zyre never meets the plain node. (The CURVE handshake itself
+/// cannot complete with this Zyre build: its links present an all-zero client key,
+/// so two of its own nodes never meet either; see docs/security.md.)
+#[test]
+fn zyre_curve_beacons_reach_curve_nodes_only() {
+    in_namespace(
+        "zyre_curve_beacons_reach_curve_nodes_only",
+        "f",
+        |py, dir| {
+            let port = 46210;
+            let mut zy = zyre(&py, &dir, "zyre1", port, &["curve".to_string()]);
+            let zyre_id = started(&mut zy);
+            let mut z = Node::new("zmesh1");
+            z.set_interface(IFACE);
+            z.set_port(port);
+            z.set_curve(zmesh::new_curve_keys());
+            z.start().unwrap();
+            let plain = zmesh_node("plain", IFACE, port);
+            let end = Instant::now() + Duration::from_secs(20);
+            while z.peer_address(zyre_id).unwrap().is_none() {
+                assert!(
+                    Instant::now() < end,
+                    "the CURVE node never heard Zyre's beacon"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert!(z
+                .peer_address(zyre_id)
+                .unwrap()
+                .unwrap()
+                .starts_with(PREFIX));
+            while plain.stats().unwrap().wrong_security < 2 {
+                assert!(
+                    Instant::now() < end,
+                    "the plain node never heard a CURVE beacon"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert_eq!(plain.peer_address(zyre_id).unwrap(), None);
+            zy.send(json!({"cmd": "peers"}));
+            let peers = zy.wait("PEERS", |v| v["type"] == "PEERS");
+            let plain_id = plain.uuid().to_string();
+            assert!(
+                !peers["peers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p == &plain_id),
+                "Zyre in CURVE mode ignores plain beacons: {peers}"
+            );
+        },
+    );
+}

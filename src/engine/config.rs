@@ -74,6 +74,11 @@ pub struct Config {
     pub advertised_endpoint: Option<String>,
     /// Time to live of our gossip tuple (zero: it never expires, as Zyre's).
     pub gossip_ttl: Duration,
+    /// CURVE mode (Zyre's `zyre_set_zcert`): our long-term key pair. Beacons are
+    /// version 3 with the public key, HELLO carries it as `X-PUBLICKEY`, the inbox
+    /// is a CURVE server and every link to a peer a CURVE client of the key the peer
+    /// announced. Such a node never speaks NULL and ignores plain beacons.
+    pub curve: Option<crate::engine::curve::CurveKeys>,
 }
 
 impl Config {
@@ -92,6 +97,7 @@ impl Config {
             beacon: true,
             advertised_endpoint: None,
             gossip_ttl: defaults::GOSSIP_TTL,
+            curve: None,
         }
     }
 

@@ -32,7 +32,7 @@ pub const KEY_LEN: usize = 32;
 const TAG: usize = 16;
 
 /// A long-term CURVE key pair: what a node is, in CURVE mode.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct CurveKeys {
     public: [u8; KEY_LEN],
     secret: [u8; KEY_LEN],

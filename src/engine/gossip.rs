@@ -278,7 +278,7 @@ impl Engine {
     /// Publishes our own tuple and connects to the servers we were given.
     pub(super) fn gossip_start(&mut self, now: Instant) {
         let ttl = u32::try_from(self.config.gossip_ttl.as_millis()).unwrap_or(u32::MAX);
-        let value = self.endpoint.clone().unwrap_or_default();
+        let value = self.own_tuple_value();
         self.gossip.tuples.insert(
             self.id.to_string(),
             Tuple {
@@ -316,7 +316,7 @@ impl Engine {
     /// connected again.
     pub(super) fn gossip_moved(&mut self, now: Instant) {
         let key = self.id.to_string();
-        let value = self.endpoint.clone().unwrap_or_default();
+        let value = self.own_tuple_value();
         if let Some(t) = self.gossip.tuples.get_mut(&key) {
             t.value = value;
         }
@@ -564,7 +564,11 @@ impl Engine {
         match endpoint_addr(endpoint) {
             Some(addr) => {
                 log::debug!("{}: gossip: {id} at {endpoint}", self.config.name);
-                self.require_peer(now, id, endpoint.to_string(), addr)
+                // Zyre's CURVE nodes publish `endpoint|public key`.
+                let key = value
+                    .split_once('|')
+                    .and_then(|(_, k)| crate::wire::z85::decode_key(k));
+                self.require_peer(now, id, endpoint.to_string(), addr, key)
             }
             None => {
                 log::debug!(

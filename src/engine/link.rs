@@ -449,6 +449,23 @@ impl<T: Copy> Router<T> {
         );
     }
 
+    /// Registers an accepted link made by the owner (a CURVE server, say).
+    pub fn accept_link(&mut self, link: LinkId, made: Link) {
+        self.links.insert(
+            link,
+            Box::new(Accepted {
+                link: made,
+                identity: None,
+                tag: None,
+            }),
+        );
+    }
+
+    /// CURVE: the public key the client on `link` authenticated with.
+    pub fn peer_key(&self, link: LinkId) -> Option<[u8; 32]> {
+        self.links.get(&link)?.link.peer_key().copied()
+    }
+
     /// Attaches the owner's tag to a link (no effect on an unknown link).
     pub fn set_tag(&mut self, link: LinkId, tag: T) {
         if let Some(a) = self.links.get_mut(&link) {

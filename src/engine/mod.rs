@@ -42,6 +42,7 @@ mod peer;
 mod peers;
 mod place;
 mod recv;
+mod secure;
 mod timers;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,7 +53,7 @@ pub use config::Config;
 pub use endpoint::{endpoint_addr, endpoint_of};
 use gossip::Gossip;
 use groups::Groups;
-use link::{Link, Router, RouterEvent};
+use link::{Router, RouterEvent};
 use output::Outputs;
 use peer::Peer;
 use peers::PeerTable;
@@ -120,6 +121,12 @@ pub struct Stats {
     pub malformed: u64,
     /// Inbox messages whose routing id is not `0x01` + a 16-byte UUID.
     pub bad_identity: u64,
+    /// Beacons and HELLOs of the other security mode (a plain one to a CURVE node,
+    /// or the reverse), and peers announced without the key CURVE needs: ignored.
+    pub wrong_security: u64,
+    /// CURVE: a message whose sender's authenticated key is not the one its UUID
+    /// is known by (a spoofed beacon, a HELLO with another key): dropped.
+    pub key_mismatch: u64,
     /// Messages from a peer before its HELLO (or from an unknown peer).
     pub before_hello: u64,
     /// Links closed for a ZMTP error.
@@ -237,6 +244,9 @@ pub struct Engine {
     /// IPv6 peer is told it, and a link-local address without a scope gets this
     /// interface's.
     v6: Option<V6Place>,
+    /// Where the keys and nonces of CURVE handshakes come from: seeded from the
+    /// UUID until the driver seeds it from the OS ([`Engine::seed_random`]).
+    rng: rand::rngs::StdRng,
     /// The latest time handed in, for work done where none is (a peer removed
     /// while outputs are polled).
     now: Option<Instant>,
@@ -252,7 +262,14 @@ impl Engine {
             config.name = id.short(6);
         }
         truncate_string(&mut config.name);
+        if let Some(keys) = &config.curve {
+            // Zyre announces the key in HELLO too.
+            let z = crate::wire::z85::encode(keys.public()).unwrap_or_default();
+            config.headers.insert("X-PUBLICKEY".into(), z);
+        }
+        let seed = u64::from_le_bytes(id.0[..8].try_into().expect("8 bytes"));
         Engine {
+            rng: rand::SeedableRng::seed_from_u64(seed),
             inbox: Router::tagged(config.max_message),
             out: Outputs::new(config.max_pending),
             gossip: Gossip::new(config.max_message),
@@ -398,6 +415,9 @@ impl Engine {
     /// Connects to a peer known by its UUID and endpoint, without discovery (Zyre's
     /// `zyre_require_peer`): it is greeted as if its beacon had arrived. No effect
     /// if the peer is known or the endpoint is our own.
+    ///
+    /// In CURVE mode the endpoint carries the peer's public key as Zyre's gossip
+    /// writes it: `tcp://10.0.0.7:5670|<40 Z85 characters>`.
     pub fn connect_peer(
         &mut self,
         now: Instant,
@@ -405,9 +425,14 @@ impl Engine {
         endpoint: &str,
     ) -> Result<(), BadEndpoint> {
         self.now = Some(now);
-        let addr = endpoint_addr(endpoint).ok_or_else(|| BadEndpoint(endpoint.to_string()))?;
-        if id != self.id && self.endpoint.as_deref() != Some(endpoint) && self.is_running() {
-            self.require_peer(now, id, endpoint.to_string(), addr);
+        let bad = || BadEndpoint(endpoint.to_string());
+        let (ep, key) = match endpoint.split_once('|') {
+            Some((ep, key)) => (ep, Some(crate::wire::z85::decode_key(key).ok_or_else(bad)?)),
+            None => (endpoint, None),
+        };
+        let addr = endpoint_addr(ep).ok_or_else(bad)?;
+        if id != self.id && self.endpoint.as_deref() != Some(ep) && self.is_running() {
+            self.require_peer(now, id, ep.to_string(), addr, key);
         }
         Ok(())
     }
@@ -509,13 +534,13 @@ impl Engine {
         if !self.is_running() {
             return;
         }
-        let beacon = match Beacon::parse(bytes) {
-            Ok(b) if b.public_key.is_none() => b,
-            _ => {
-                self.stats.bad_beacons += 1;
-                return;
-            }
+        let Ok(beacon) = Beacon::parse(bytes) else {
+            self.stats.bad_beacons += 1;
+            return;
         };
+        if !self.beacon_usable(&beacon) {
+            return;
+        }
         let id = PeerId(beacon.uuid);
         if id == self.id {
             return;
@@ -534,7 +559,7 @@ impl Engine {
         // `from` keeps the scope of a link-local IPv6 sender.
         let mut addr = from;
         addr.set_port(beacon.port);
-        self.require_peer(now, id, endpoint_of(addr), addr);
+        self.require_peer(now, id, endpoint_of(addr), addr, beacon.public_key);
     }
 
     /// A connection to our inbox was accepted from `from`: returns its id.
@@ -542,7 +567,8 @@ impl Engine {
         self.now = Some(now);
         let link = self.new_link();
         log::trace!("{}: accepted {from} as {link:?}", self.config.name);
-        self.inbox.accept(link);
+        let made = self.inbox_link();
+        self.inbox.accept_link(link, made);
         self.timers
             .handshake_by(now + self.config.handshake_timeout, link);
         self.out.touch(link);
@@ -598,6 +624,11 @@ impl Engine {
             return;
         }
         let new_link = self.new_link();
+        let key = self.peers.get(&id).and_then(|p| p.key);
+        let Some(fresh) = self.dealer_link(key) else {
+            self.remove_peer(id, ExitReason::Left);
+            return;
+        };
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
@@ -614,7 +645,7 @@ impl Engine {
         } else {
             p.link.take_unsent_messages()
         };
-        p.link = Link::dealer(&self.identity, self.config.max_message);
+        p.link = fresh;
         p.link.restore_unsent_messages(unsent);
         let at = now + self.config.reconnect_interval;
         p.reconnect_at = Some(at);
@@ -712,8 +743,9 @@ impl Engine {
     }
 
     fn send_beacon(&mut self, port: u16) {
-        self.out
-            .push(Output::Broadcast(Beacon::new(self.id.0, port).encode()));
+        let mut b = Beacon::new(self.id.0, port);
+        b.public_key = self.config.curve.as_ref().map(|k| *k.public());
+        self.out.push(Output::Broadcast(b.encode()));
     }
 
     fn emit(&mut self, e: Event) {

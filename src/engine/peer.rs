@@ -26,6 +26,9 @@ pub(crate) struct Peer {
     pub(crate) ready: bool,
     /// True once one of our links to it finished its handshake, which is when our
     /// HELLO (queued first) went out.
+    /// CURVE: the public key the peer announced (beacon, gossip or HELLO), which
+    /// our link to it expects and its links into our inbox must present.
+    pub(crate) key: Option<[u8; 32]>,
     pub(crate) hello_out: bool,
     /// Our copy of its group status counter.
     pub(crate) status: u8,
@@ -71,6 +74,7 @@ impl Peer {
             want_sequence: 0,
             resync: false,
             reconnect_at: None,
+            key: None,
             link,
             endpoint,
             addr,

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::hash::FixedMap;
-use super::link::Link;
 use super::peer::Peer;
 use super::{Engine, LinkId, Output};
 use crate::event::{Event, ExitReason, PeerId};
@@ -210,18 +209,24 @@ impl Engine {
         id: PeerId,
         endpoint: String,
         addr: SocketAddr,
+        key: Option<[u8; 32]>,
     ) {
         if self.peers.contains(&id) {
             return;
         }
         let addr = self.scoped(addr);
+        // CURVE: a peer is reached only through the key it announced.
+        let Some(link) = self.dealer_link(key) else {
+            self.stats.wrong_security += 1;
+            return;
+        };
         if let Some(old) = self.peers.at_endpoint(&endpoint) {
             self.remove_peer(old, ExitReason::EndpointReused);
         }
         let link_id = self.new_link();
         log::debug!("{}: new peer {id} at {endpoint}", self.config.name);
-        let link = Link::dealer(&self.identity, self.config.max_message);
         let mut p = Peer::new(id, endpoint, addr, link_id, link, now);
+        p.key = key;
         p.refresh(
             now,
             self.config.evasive_timeout,
@@ -265,7 +270,10 @@ impl Engine {
         let Some(p) = self.peers.get(&id) else {
             return;
         };
-        let (old, at, addr) = (p.link_id, p.reconnect_at, p.addr);
+        let (old, at, addr, key) = (p.link_id, p.reconnect_at, p.addr, p.key);
+        let Some(fresh) = self.dealer_link(key) else {
+            return;
+        };
         if self.peers.unlink(old).is_some() {
             self.out.close(old);
         }
@@ -277,7 +285,7 @@ impl Engine {
             return;
         };
         p.reconnect_at = None;
-        p.link = Link::dealer(&self.identity, self.config.max_message);
+        p.link = fresh;
         if let Some(body) = body {
             p.sent_sequence = 0;
             p.hello_out = false;
@@ -351,7 +359,7 @@ mod tests {
             endpoint.to_string(),
             "127.0.0.1:1".parse().unwrap(),
             LinkId(link),
-            Link::dealer(b"\x01x", 1024),
+            crate::engine::link::Link::dealer(b"\x01x", 1024),
             Instant::now(),
         )
     }

@@ -36,10 +36,17 @@ impl Engine {
         if id == self.id {
             return;
         }
+        let hello = match &msg.body {
+            Body::Hello(h) => Some(h),
+            _ => None,
+        };
+        let Some(key) = self.sender_key(link, id, hello) else {
+            return;
+        };
         let mut moved = false;
         if let Body::Hello(hello) = &msg.body {
             moved = self.moved(id, hello);
-            if !moved && !self.greet(now, id, hello) {
+            if !moved && !self.greet(now, id, hello, key) {
                 return;
             }
         }
@@ -157,7 +164,7 @@ impl Engine {
     /// The first part of a HELLO: a peer that is already ready restarted with the
     /// same UUID (it leaves and enters again); the sender becomes a known, ready
     /// peer. False if the HELLO is unusable.
-    fn greet(&mut self, now: Instant, id: PeerId, hello: &Hello) -> bool {
+    fn greet(&mut self, now: Instant, id: PeerId, hello: &Hello, key: Option<[u8; 32]>) -> bool {
         if self.peers.get(&id).is_some_and(|p| p.ready) {
             self.remove_peer(id, ExitReason::Restarted);
         }
@@ -191,7 +198,7 @@ impl Engine {
             self.stats.malformed += 1;
             return false;
         };
-        self.require_peer(now, id, hello.endpoint.clone(), addr);
+        self.require_peer(now, id, hello.endpoint.clone(), addr, key);
         self.peers.set_ready(&id);
         true
     }

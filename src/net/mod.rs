@@ -97,6 +97,26 @@ fn dual_stack_listener(port: u16) -> Result<std::net::TcpListener, Error> {
     })
 }
 
+/// 32 bytes from the OS's generator.
+fn os_seed() -> [u8; 32] {
+    use rand::{RngCore, SeedableRng};
+    let mut seed = [0u8; 32];
+    rand::rngs::StdRng::from_os_rng().fill_bytes(&mut seed);
+    seed
+}
+
+/// A fresh CURVE key pair from the OS's generator, for
+/// [`Node::set_curve`](crate::Node::set_curve).
+///
+/// ```
+/// let keys = zmesh::new_curve_keys();
+/// assert_ne!(keys.public(), zmesh::new_curve_keys().public());
+/// ```
+pub fn new_curve_keys() -> crate::engine::curve::CurveKeys {
+    use rand::SeedableRng;
+    crate::engine::curve::CurveKeys::generate(&mut rand::rngs::StdRng::from_os_rng())
+}
+
 /// Everything a running node is made from.
 pub(crate) struct Spec {
     pub(crate) engine: Config,
@@ -248,6 +268,8 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
     let (mailbox, commands, asleep) = Mailbox::new(waker);
     let name = spec.engine.name.clone();
     let mut engine = Engine::new(spec.engine, spec.id);
+    // CURVE handshakes draw their keys and nonces from here.
+    engine.seed_random(os_seed());
     for g in &spec.groups {
         // Node::join checked the name.
         let _ = engine.join(g);

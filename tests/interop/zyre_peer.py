@@ -8,6 +8,7 @@ It refuses to start when it sees any interface the test did not make.
 usage: zyre_peer.py LIBDIR IFACE NAME PORT [KEY=VALUE | +GROUP | evasive=MS | expired=MS |
                      endpoint=EP | gossip-bind=EP | gossip-connect=EP | ipv6 ...]
 (endpoint= and the gossip options switch Zyre to gossip discovery: no beacons;
+curve gives the node a fresh certificate: CURVE mode, zyre_set_zcert;
 ipv6 sets ZSYS_IPV6=1 before czmq starts, for IPv6 multicast beacons)
 commands: {"cmd": "join"|"leave", "group": G}
           {"cmd": "shout", "group": G, "frames": [hex, ...]}
@@ -41,6 +42,7 @@ def load(libdir):
     os.chdir(cwd)
     sig = {
         zy: {
+            "zyre_set_zcert": (None, [c_void_p, c_void_p]),
             "zyre_new": (c_void_p, [c_char_p]),
             "zyre_destroy": (None, [POINTER(c_void_p)]),
             "zyre_uuid": (c_char_p, [c_void_p]),
@@ -69,6 +71,7 @@ def load(libdir):
         },
         cz: {
             "zmsg_new": (c_void_p, []),
+            "zcert_new": (c_void_p, []),
             "zmsg_destroy": (None, [POINTER(c_void_p)]),
             "zmsg_addmem": (c_int, [c_void_p, c_char_p, c_size_t]),
             "zmsg_pop": (c_void_p, [c_void_p]),
@@ -171,6 +174,9 @@ def main():
             zy.zyre_join(node, arg[1:].encode())
         elif arg == "ipv6":
             pass
+        elif arg == "curve":
+            cert = c_void_p(cz.zcert_new())
+            zy.zyre_set_zcert(node, cert)
         elif arg.startswith("evasive="):
             zy.zyre_set_evasive_timeout(node, int(arg.split("=")[1]))
         elif arg.startswith("expired="):

@@ -2,6 +2,7 @@
 //! carries broadcasts, connections and bytes between engines. No sockets, no sleeps.
 
 use super::*;
+use crate::engine::link::Link;
 use crate::wire::beacon::DEFAULT_PORT;
 use crate::wire::zre::ZreMessage;
 use std::collections::HashMap;
@@ -10,6 +11,7 @@ use std::time::Duration;
 mod curve;
 mod gossip;
 mod place;
+mod secure;
 
 struct Net {
     t0: Instant,
@@ -522,6 +524,7 @@ fn sequence_wrap_accepts_zyre_and_pyre() {
         link_id: LinkId(1),
         link: Link::router(10),
         reconnect_at: None,
+        key: None,
         ready: true,
         hello_out: true,
         name: String::new(),
