@@ -77,6 +77,13 @@ struct Args {
     /// authenticated links; meets only other CURVE nodes.
     #[arg(long)]
     curve: bool,
+    /// CURVE mode with the certificate FILE (czmq's zcert format; FILE_secret
+    /// holds the secret key). Created if it does not exist.
+    #[arg(long)]
+    cert: Option<std::path::PathBuf>,
+    /// CURVE: talk only to the keys of the public certificates in DIR.
+    #[arg(long)]
+    allow: Option<std::path::PathBuf>,
 }
 
 /// Applies the discovery options; an error names the bad one.
@@ -101,6 +108,19 @@ fn discovery(node: &mut Node, args: &Args) -> Result<(), zmesh::Error> {
     }
     if args.curve {
         node.set_curve(zmesh::new_curve_keys());
+    }
+    if let Some(path) = &args.cert {
+        let keys = if path.exists() {
+            zmesh::cert::load(path)?
+        } else {
+            let keys = zmesh::new_curve_keys();
+            zmesh::cert::save(&keys, node.name(), path)?;
+            keys
+        };
+        node.set_curve(keys);
+    }
+    if let Some(dir) = &args.allow {
+        node.set_curve_allow(zmesh::cert::load_dir(dir)?);
     }
     Ok(())
 }

@@ -58,3 +58,9 @@ impl std::error::Error for Error {
         }
     }
 }
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}

@@ -47,7 +47,7 @@ pub mod wire;
 pub use engine::curve::CurveKeys;
 pub use event::{Event, ExitReason, PeerId};
 pub use net::iface::{interfaces, Candidate};
-pub use net::new_curve_keys;
+pub use net::{cert, new_curve_keys};
 pub use node::{Error, Node, DEFAULT_PORT};
 
 /// The README's examples compile as doctests.

@@ -255,6 +255,16 @@ impl Node {
         self.config.curve = Some(keys);
     }
 
+    /// CURVE mode: talk only to these public keys (czmq's `zauth` with a
+    /// certificate store; [`cert::load_dir`](crate::cert::load_dir) reads one). A
+    /// connection that authenticates with another key is closed as soon as its
+    /// handshake is done, a peer announced with another key is not connected to,
+    /// and neither ever enters; both are counted (`Stats::not_allowed`). Takes
+    /// effect at start.
+    pub fn set_curve_allow(&mut self, keys: impl IntoIterator<Item = [u8; 32]>) {
+        self.config.allow = Some(keys.into_iter().collect());
+    }
+
     /// Takes IPv6 as well as IPv4 (czmq's `ZSYS_IPV6`, which is the default when
     /// this is not called): beacons go to the IPv6 multicast group too (see
     /// [`set_ipv6_multicast`](Node::set_ipv6_multicast)) on the interfaces

@@ -195,6 +195,72 @@ fn curve_shells_meet_each_other_only() {
     assert_eq!(peers["payload"].as_array().unwrap().len(), 1, "{peers}");
 }
 
+/// `--cert` makes a certificate in czmq's format the first time and uses it after;
+/// `--allow DIR` lets in only the keys of the certificates in DIR.
+#[test]
+fn certificates_and_an_allow_list() {
+    let d = std::env::temp_dir().join(format!("zmesh-chat-certs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("allow")).unwrap();
+    let path = |n: &str| d.join(n).to_str().unwrap().to_string();
+    let start = |name: &str, extra: &[&str]| {
+        let cert = path(name);
+        let mut v = vec![
+            "--name",
+            name,
+            "--interface",
+            "lo",
+            "--port",
+            "46403",
+            "--json",
+        ];
+        v.extend_from_slice(&["--cert", &cert]);
+        v.extend_from_slice(extra);
+        Chat::start(&v)
+    };
+    let mut ann = start("ann", &[]);
+    let mut ben = start("ben", &[]);
+    ann.wait(|v| v["type"] == "ENTER" && v["name"] == "ben");
+    ben.wait(|v| v["type"] == "ENTER" && v["name"] == "ann");
+    let ann_key = public_key_in(&path("ann"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path("ann_secret"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    std::fs::copy(path("ann"), d.join("allow").join("ann")).unwrap();
+    let allow = path("allow");
+    let mut cal = start("cal", &["--allow", &allow]);
+    let enter = cal.wait(|v| v["type"] == "ENTER");
+    assert_eq!(enter["name"], "ann");
+    assert_eq!(enter["headers"]["X-PUBLICKEY"], ann_key.as_str());
+    std::thread::sleep(Duration::from_secs(2));
+    cal.say("/peers");
+    let peers = cal.wait(|v| v["type"] == "PEERS");
+    assert_eq!(peers["payload"].as_array().unwrap().len(), 1, "{peers}");
+    ben.say("/peers");
+    let peers = ben.wait(|v| v["type"] == "PEERS");
+    assert!(!peers.to_string().contains("cal"), "{peers}");
+    // The same certificate again: the same key.
+    drop(ann);
+    let mut ann = start("ann", &[]);
+    let enter = ben.wait(|v| v["type"] == "ENTER" && v["name"] == "ann");
+    assert_eq!(enter["headers"]["X-PUBLICKEY"], ann_key.as_str());
+    drop(ann.stdin.take());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// The public key written in a certificate file.
+fn public_key_in(path: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let line = text.lines().find(|l| l.contains("public-key")).unwrap();
+    line.split('"').nth(1).unwrap().to_string()
+}
+
 /// The namespaces a test built, or None (and a skip, outside CI) where this
 /// machine cannot build them.
 fn built<T>(made: Result<T, String>) -> Option<T> {

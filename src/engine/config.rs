@@ -79,6 +79,11 @@ pub struct Config {
     /// is a CURVE server and every link to a peer a CURVE client of the key the peer
     /// announced. Such a node never speaks NULL and ignores plain beacons.
     pub curve: Option<crate::engine::curve::CurveKeys>,
+    /// CURVE mode: if set, the only public keys a node talks to. A connection that
+    /// authenticates with another key is closed as soon as its handshake is done,
+    /// and a peer announced with another key is not connected to; both counted
+    /// (`Stats::not_allowed`). A peer off the list never enters.
+    pub allow: Option<std::collections::BTreeSet<[u8; 32]>>,
 }
 
 impl Config {
@@ -98,6 +103,7 @@ impl Config {
             advertised_endpoint: None,
             gossip_ttl: defaults::GOSSIP_TTL,
             curve: None,
+            allow: None,
         }
     }
 

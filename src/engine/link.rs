@@ -544,6 +544,21 @@ impl<T: Copy> Router<T> {
                         id.extend_from_slice(&self.next_anonymous.to_be_bytes());
                         id
                     };
+                    // CURVE: a connection takes over a known identity only with the
+                    // key the identity's connection authenticated with, so that an
+                    // impostor cannot push the real peer's connection out.
+                    let key = acc.link.peer_key().copied();
+                    let held_by = self.by_identity.get(&id).copied().filter(|o| *o != link);
+                    let old_key = held_by
+                        .and_then(|o| self.links.get(&o))
+                        .and_then(|a| a.link.peer_key().copied());
+                    if old_key.is_some() && old_key != key {
+                        self.remove(link);
+                        return Err(LinkError::Security(
+                            "CURVE: another key under a known identity",
+                        ));
+                    }
+                    let acc = self.links.get_mut(&link).expect("link present");
                     acc.identity = Some(RoutingId::new(&id));
                     if let Some(old) = self.by_identity.insert(id.clone(), link) {
                         if old != link {

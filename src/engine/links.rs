@@ -18,6 +18,10 @@ impl Engine {
         }
         for ev in events.drain(..) {
             match ev {
+                RouterEvent::Connected { link, .. } if !self.inbox_key_allowed(link) => {
+                    self.inbox.remove(link);
+                    self.out.close(link);
+                }
                 RouterEvent::Connected { link, identity } => {
                     // The sender's UUID, resolved once for every message to come.
                     if let Some(id) = zre_identity(&identity) {

@@ -127,6 +127,8 @@ pub struct Stats {
     /// CURVE: a message whose sender's authenticated key is not the one its UUID
     /// is known by (a spoofed beacon, a HELLO with another key): dropped.
     pub key_mismatch: u64,
+    /// CURVE: connections and announced peers whose key is not on the allow-list.
+    pub not_allowed: u64,
     /// Messages from a peer before its HELLO (or from an unknown peer).
     pub before_hello: u64,
     /// Links closed for a ZMTP error.

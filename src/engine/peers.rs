@@ -215,6 +215,9 @@ impl Engine {
             return;
         }
         let addr = self.scoped(addr);
+        if key.is_some_and(|k| !self.key_allowed(&k)) {
+            return;
+        }
         // CURVE: a peer is reached only through the key it announced.
         let Some(link) = self.dealer_link(key) else {
             self.stats.wrong_security += 1;

@@ -42,6 +42,29 @@ impl Engine {
         }
     }
 
+    /// True unless an allow-list leaves `key` out (then counted and logged).
+    pub(super) fn key_allowed(&mut self, key: &[u8; 32]) -> bool {
+        let ok = self.config.allow.as_ref().is_none_or(|a| a.contains(key));
+        if !ok {
+            let z = crate::wire::z85::encode(key).unwrap_or_default();
+            log::info!("{}: key {z} is not on the allow-list", self.config.name);
+            self.stats.not_allowed += 1;
+        }
+        ok
+    }
+
+    /// True if the client on inbox `link` may stay: plain mode, or its key is
+    /// allowed.
+    pub(super) fn inbox_key_allowed(&mut self, link: LinkId) -> bool {
+        if self.config.curve.is_none() {
+            return true;
+        }
+        match self.inbox.peer_key(link) {
+            Some(k) => self.key_allowed(&k),
+            None => false,
+        }
+    }
+
     /// A new link for a connection accepted on our inbox.
     pub(super) fn inbox_link(&mut self) -> Link {
         let max = self.config.max_message;

@@ -3,6 +3,7 @@
 //! this module holds the parts it is built from.
 
 pub(crate) mod actor;
+pub mod cert;
 pub mod iface;
 
 use std::io;
