@@ -51,6 +51,9 @@ struct Args {
     /// Expired timeout (default 30s).
     #[arg(long, value_parser = parse_duration)]
     expired: Option<Duration>,
+    /// Every node in CURVE mode (keys drawn from the seed).
+    #[arg(long)]
+    curve: bool,
     /// Break the engine on purpose: never PING quiet peers (to see the oracle catch it).
     #[arg(long, hide = true)]
     fault_no_ping: bool,
@@ -93,6 +96,7 @@ fn main() {
     if let Some(d) = args.expired {
         cfg.engine.expired_timeout = d;
     }
+    cfg.curve = args.curve;
     if args.fault_no_ping {
         cfg.faults = zmesh::engine::Faults::no_ping();
     }

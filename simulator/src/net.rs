@@ -72,6 +72,8 @@ pub(crate) struct SimNode {
     pub(crate) timer_at: Option<Instant>,
     /// Groups to join when (re)started.
     pub(crate) groups: BTreeSet<String>,
+    /// CURVE: the node's secret key, drawn at its first start and kept.
+    pub(crate) key: Option<[u8; 32]>,
 }
 
 /// What the fabric saw happen, in order, for the trace and the oracle.
@@ -233,6 +235,8 @@ pub struct Net<W = ()> {
     pub(crate) harness: Stream,
     pub(crate) engine: Config,
     pub(crate) faults: Faults,
+    /// Every node in CURVE mode, keys drawn from the harness stream.
+    pub(crate) curve: bool,
     pub(crate) seen: Vec<(Instant, Seen)>,
     /// Per node: when it started, stopped, crashed or restarted.
     pub(crate) lifecycle: Vec<Vec<Instant>>,
@@ -265,6 +269,7 @@ impl<W> Net<W> {
                 up_since: epoch,
                 timer_at: None,
                 groups: BTreeSet::new(),
+                key: None,
             });
         }
         let links = (0..n * n)
@@ -294,6 +299,7 @@ impl<W> Net<W> {
             harness,
             engine,
             faults: Faults::default(),
+            curve: false,
             seen: Vec::new(),
             lifecycle: vec![Vec::new(); n],
             disturbed: vec![Vec::new(); n],

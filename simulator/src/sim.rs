@@ -36,6 +36,9 @@ pub struct SimConfig {
     /// Discovery by gossip instead of beacons: these nodes serve it, every node is a
     /// client of each (the scenario's `gossip` line, unless set here).
     pub gossip: Option<Nodes>,
+    /// CURVE mode on every node, with keys and handshake randomness drawn from the
+    /// seed (so runs stay deterministic).
+    pub curve: bool,
     /// Keep the trace lines (for `--trace`); the hash is computed either way.
     pub keep_trace: bool,
     /// Print a progress line to stderr every few wall seconds.
@@ -53,6 +56,7 @@ impl SimConfig {
             engine: Config::new(""),
             faults: Faults::default(),
             gossip: None,
+            curve: false,
             keep_trace: false,
             progress: false,
         }
@@ -126,6 +130,7 @@ impl Sim {
         }
         let mut net = Net::new(cfg.nodes, cfg.profile, cfg.seed, engine);
         net.inject_faults(cfg.faults);
+        net.curve = cfg.curve;
         if let Some(servers) = gossip {
             net.serve_gossip(&servers.resolve(cfg.nodes));
         }

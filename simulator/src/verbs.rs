@@ -215,7 +215,30 @@ impl<W> Net<W> {
         n.timer_at = None;
         let mut cfg = self.engine.clone();
         cfg.name = format!("n{i}");
+        // CURVE: a node keeps its key pair across restarts (as one kept in a
+        // certificate); each start draws fresh handshake randomness.
+        let mut draw = || {
+            let mut b = [0u8; 32];
+            for chunk in b.chunks_mut(8) {
+                chunk.copy_from_slice(&self.harness.next_u64().to_le_bytes());
+            }
+            b
+        };
+        let mut random = [0u8; 32];
+        if self.curve {
+            let secret = match self.nodes[i].key {
+                Some(k) => k,
+                None => draw(),
+            };
+            random = draw();
+            self.nodes[i].key = Some(secret);
+            cfg.curve = Some(zmesh::engine::curve::CurveKeys::from_secret(secret));
+        }
+        let n = &mut self.nodes[i];
         let mut e = Engine::new(cfg, n.id);
+        if self.curve {
+            e.seed_random(random);
+        }
         e.inject_faults(self.faults);
         for g in &n.groups {
             let _ = e.join(g);
