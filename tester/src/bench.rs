@@ -28,9 +28,7 @@ pub const ACK_EVERY: u64 = 128;
 pub const WINDOW: u64 = 512;
 
 fn node(name: &str, interface: &str, port: u16) -> Result<Node, String> {
-    let mut n = Node::new(name);
-    n.set_interface(interface);
-    n.set_port(port);
+    let mut n = crate::common::bench_node(name, interface, port);
     n.start().map_err(|e| format!("{name}: {e}"))?;
     Ok(n)
 }

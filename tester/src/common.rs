@@ -2,6 +2,27 @@
 //! (random streams, percentiles, /proc readings, namespaces, the delivery ledger)
 //! is in `zmesh-toolkit`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Benchmarks' nodes in CURVE mode (`--curve`), each with a fresh key pair.
+static CURVE: AtomicBool = AtomicBool::new(false);
+
+/// Puts the benchmarks' nodes in CURVE mode.
+pub fn use_curve(on: bool) {
+    CURVE.store(on, Ordering::Relaxed);
+}
+
+/// A benchmark node, not started: CURVE mode if asked for.
+pub fn bench_node(name: &str, interface: &str, port: u16) -> zmesh::Node {
+    let mut n = zmesh::Node::new(name);
+    n.set_interface(interface);
+    n.set_port(port);
+    if CURVE.load(Ordering::Relaxed) {
+        n.set_curve(zmesh::new_curve_keys());
+    }
+    n
+}
+
 /// Every tester message starts with this frame: `ZT`, the message id (unique per run,
 /// increasing per sender), and a hop count (replies to replies are not answered).
 pub fn payload(id: u64, hop: u8) -> Vec<u8> {

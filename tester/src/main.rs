@@ -195,6 +195,9 @@ enum BenchWhat {
         /// Pyre's twin) instead of one in this process.
         #[arg(long)]
         external_echo: bool,
+        /// Both nodes in CURVE mode.
+        #[arg(long)]
+        curve: bool,
     },
     /// One-way whispers to a peer called `sink`, per payload size.
     Throughput {
@@ -217,6 +220,9 @@ enum BenchWhat {
         /// twin) instead of one in this process.
         #[arg(long)]
         external_sink: bool,
+        /// Both nodes in CURVE mode.
+        #[arg(long)]
+        curve: bool,
     },
     /// Time for N nodes started together in this process to reach a full mesh.
     Mesh {
@@ -407,10 +413,11 @@ fn main() {
                 interface,
                 port,
                 external_echo,
-            } => report(
-                "bench latency",
-                perf::latency(count.max(10), &sizes, &interface, port, !external_echo),
-            ),
+                curve,
+            } => report("bench latency", {
+                common::use_curve(curve);
+                perf::latency(count.max(10), &sizes, &interface, port, !external_echo)
+            }),
             BenchWhat::Throughput {
                 count,
                 sizes,
@@ -418,10 +425,11 @@ fn main() {
                 interface,
                 port,
                 external_sink,
-            } => report(
-                "bench throughput",
-                bench::throughput(count, &sizes, mib, &interface, port, !external_sink),
-            ),
+                curve,
+            } => report("bench throughput", {
+                common::use_curve(curve);
+                bench::throughput(count, &sizes, mib, &interface, port, !external_sink)
+            }),
             BenchWhat::Mesh {
                 nodes,
                 interface,

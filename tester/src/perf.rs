@@ -23,9 +23,7 @@ fn first_frame(e: &Event) -> &[u8] {
 }
 
 fn node(name: &str, interface: &str, port: u16) -> Result<Node, String> {
-    let mut n = Node::new(name);
-    n.set_interface(interface);
-    n.set_port(port);
+    let mut n = crate::common::bench_node(name, interface, port);
     n.start().map_err(|e| format!("{name}: {e}"))?;
     n.join("GLOBAL").map_err(|e| e.to_string())?;
     Ok(n)
