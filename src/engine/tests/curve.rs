@@ -225,3 +225,76 @@ proptest! {
         while let Ok(Some(_)) = d.poll() {}
     }
 }
+
+/// Every command's layout, byte for byte where the bytes are not random (RFC 26,
+/// and the sizes libzmq checks).
+#[test]
+fn command_layouts() {
+    use crate::wire::zmtp::{split_frames, Greeting};
+    let mut r = rng(10);
+    let server = CurveKeys::generate(&mut r);
+    let client = CurveKeys::generate(&mut r);
+    let mut d = Link::curve_dealer(b"\x01c", 1 << 20, client, *server.public(), &mut r);
+    let mut s = Link::curve_router(1 << 20, server, &mut r);
+    // The client's greeting names CURVE without as-server; the server's sets it.
+    let out = d.take_output();
+    assert_eq!(&out[..64], &Greeting::curve(false).encode()[..]);
+    assert_eq!(&out[12..17], b"CURVE");
+    assert_eq!(out[32], 0);
+    // HELLO: a command frame of 200 bytes.
+    assert_eq!(&out[64..66], &[0x04, 200]);
+    let hello = &out[66..];
+    assert_eq!(hello.len(), 200);
+    assert_eq!(&hello[..6], b"\x05HELLO");
+    assert_eq!(&hello[6..8], &[1, 0], "version 1.0");
+    assert!(hello[8..80].iter().all(|&b| b == 0), "72 bytes of padding");
+    assert_eq!(
+        &hello[112..120],
+        &1u64.to_be_bytes(),
+        "the first short nonce"
+    );
+    let greeting = s.take_output();
+    assert_eq!(greeting[32], 1, "the server's greeting says as-server");
+    s.handle_bytes(&out);
+    assert_eq!(s.poll(), Ok(None));
+    // WELCOME: 168 bytes.
+    let welcome = s.take_output();
+    assert_eq!(&welcome[..2], &[0x04, 168]);
+    assert_eq!(&welcome[2..10], b"\x07WELCOME");
+    d.handle_bytes(&greeting);
+    d.handle_bytes(&welcome);
+    assert_eq!(d.poll(), Ok(None));
+    // INITIATE: 257 bytes plus the metadata (Socket-Type DEALER, Identity 01 63).
+    let initiate = d.take_output();
+    let meta = 1 + 11 + 4 + 6 + 1 + 8 + 4 + 2;
+    assert_eq!(initiate[0], 0x04 | 0x02, "a long command frame");
+    assert_eq!(&initiate[1..9], &((257 + meta) as u64).to_be_bytes());
+    assert_eq!(&initiate[9..18], b"\x08INITIATE");
+    assert_eq!(
+        &initiate[9 + 105..9 + 113],
+        &2u64.to_be_bytes(),
+        "the second short nonce"
+    );
+    s.handle_bytes(&initiate);
+    assert!(matches!(s.poll(), Ok(Some(LinkEvent::Ready { .. }))));
+    // READY: 30 bytes plus the metadata (Socket-Type ROUTER, an empty Identity).
+    let ready = s.take_output();
+    let meta = 1 + 11 + 4 + 6 + 1 + 8 + 4;
+    assert_eq!(&ready[..2], &[0x04, (30 + meta) as u8]);
+    assert_eq!(&ready[2..8], b"\x05READY");
+    assert_eq!(&ready[8..16], &1u64.to_be_bytes());
+    d.handle_bytes(&ready);
+    assert!(matches!(d.poll(), Ok(Some(LinkEvent::Ready { .. }))));
+    // MESSAGE: a data frame of 33 bytes plus the frame's, one per frame.
+    d.send(&[b"ab".to_vec(), b"c".to_vec()]);
+    let msgs = d.take_output();
+    let frames = split_frames(&msgs).unwrap();
+    assert_eq!(frames.len(), 2, "one MESSAGE per frame");
+    for ((more, body), (len, nonce)) in frames.iter().zip([(2usize, 3u64), (1, 4)]) {
+        assert!(!more, "the MORE flag travels inside the box");
+        assert_eq!(msgs[0] & 0x04, 0, "a data frame");
+        assert_eq!(body.len(), 33 + len);
+        assert_eq!(&body[..8], b"\x07MESSAGE");
+        assert_eq!(&body[8..16], &nonce.to_be_bytes());
+    }
+}
