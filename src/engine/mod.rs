@@ -34,6 +34,7 @@ mod endpoint;
 pub mod gossip;
 mod groups;
 pub mod hash;
+mod info;
 pub mod link;
 mod links;
 mod liveness;
@@ -53,9 +54,9 @@ pub use config::Config;
 pub use endpoint::{endpoint_addr, endpoint_of};
 use gossip::Gossip;
 use groups::Groups;
+pub use info::{BadEndpoint, Faults, PeerInfo};
 use link::{Router, RouterEvent};
 use output::Outputs;
-use peer::Peer;
 use peers::PeerTable;
 pub use place::V6Place;
 use timers::{Due, Fixed, Timers};
@@ -148,66 +149,6 @@ pub struct Stats {
     pub gossip_unusable: u64,
     /// Peers dropped, by reason.
     pub exits: BTreeMap<&'static str, u64>,
-}
-
-/// An endpoint that is not `tcp://` and an IP address and port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadEndpoint(pub String);
-
-impl std::fmt::Display for BadEndpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?} is not tcp://IP:PORT", self.0)
-    }
-}
-
-impl std::error::Error for BadEndpoint {}
-
-/// A summary of one known peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PeerInfo {
-    /// The peer's id.
-    pub id: PeerId,
-    /// Its name (empty until its HELLO).
-    pub name: String,
-    /// The endpoint we connect to.
-    pub endpoint: String,
-    /// Its headers.
-    pub headers: BTreeMap<String, String>,
-    /// The groups it is in.
-    pub groups: BTreeSet<String>,
-    /// True once its HELLO arrived (it has entered).
-    pub ready: bool,
-}
-
-/// Faults injected on purpose, to show that the simulator's oracle and the tests
-/// catch a broken engine. Never set in an application.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Faults {
-    /// Never PING a quiet peer, so idle peers expire.
-    pub no_ping: bool,
-}
-
-impl Faults {
-    /// No faults but the heartbeat one (the struct is non-exhaustive).
-    pub fn no_ping() -> Faults {
-        Faults { no_ping: true }
-    }
-}
-
-impl PeerInfo {
-    fn of(p: &Peer) -> PeerInfo {
-        PeerInfo {
-            id: p.id,
-            name: p.name.clone(),
-            endpoint: p.endpoint.clone(),
-            headers: p.headers.clone(),
-            groups: p.groups.clone(),
-            ready: p.ready,
-        }
-    }
 }
 
 /// One mesh node's protocol state. See the [module docs](self) for the call order.

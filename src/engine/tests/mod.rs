@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::engine::link::Link;
+use crate::engine::peer::Peer;
 use crate::wire::beacon::DEFAULT_PORT;
 use crate::wire::zre::ZreMessage;
 use std::collections::HashMap;
