@@ -84,6 +84,9 @@ struct Args {
     /// CURVE: talk only to the keys of the public certificates in DIR.
     #[arg(long)]
     allow: Option<std::path::PathBuf>,
+    /// Contest the leadership of GROUP (repeatable); LEADER events follow.
+    #[arg(long = "contest")]
+    contest: Vec<String>,
 }
 
 /// Applies the discovery options; an error names the bad one.
@@ -121,6 +124,9 @@ fn discovery(node: &mut Node, args: &Args) -> Result<(), zmesh::Error> {
     }
     if let Some(dir) = &args.allow {
         node.set_curve_allow(zmesh::cert::load_dir(dir)?);
+    }
+    for g in &args.contest {
+        node.set_contest_in_group(g)?;
     }
     Ok(())
 }
@@ -176,6 +182,7 @@ fn print_event(e: &Event) {
         Event::Whisper { name, content, .. } => println!("(whisper) {name}: {}", text(content)),
         Event::Evasive { name, .. } => println!("* {name} is quiet"),
         Event::Silent { name, .. } => println!("* {name} is silent"),
+        Event::Leader { name, group, .. } => println!("* {name} leads {group}"),
         Event::Stop { .. } => println!("* stopped"),
         _ => {}
     }

@@ -207,6 +207,15 @@ pub enum Event {
         /// Its name.
         name: String,
     },
+    /// An election in a group is over: `peer` leads it (our own id if we do).
+    Leader {
+        /// The leader.
+        peer: PeerId,
+        /// Its name.
+        name: String,
+        /// The group.
+        group: String,
+    },
     /// This node stopped; `peer` and `name` are its own.
     Stop {
         /// Our own id.
@@ -228,6 +237,7 @@ impl Event {
             Event::Shout { .. } => "SHOUT",
             Event::Evasive { .. } => "EVASIVE",
             Event::Silent { .. } => "SILENT",
+            Event::Leader { .. } => "LEADER",
             Event::Stop { .. } => "STOP",
         }
     }
@@ -243,6 +253,7 @@ impl Event {
             | Event::Shout { peer, .. }
             | Event::Evasive { peer, .. }
             | Event::Silent { peer, .. }
+            | Event::Leader { peer, .. }
             | Event::Stop { peer, .. } => *peer,
         }
     }
@@ -258,16 +269,18 @@ impl Event {
             | Event::Shout { name, .. }
             | Event::Evasive { name, .. }
             | Event::Silent { name, .. }
+            | Event::Leader { name, .. }
             | Event::Stop { name, .. } => name,
         }
     }
 
-    /// The group, for `Join`, `Leave` and `Shout`.
+    /// The group, for `Join`, `Leave`, `Shout` and `Leader`.
     pub fn group(&self) -> Option<&str> {
         match self {
-            Event::Join { group, .. } | Event::Leave { group, .. } | Event::Shout { group, .. } => {
-                Some(group)
-            }
+            Event::Join { group, .. }
+            | Event::Leave { group, .. }
+            | Event::Shout { group, .. }
+            | Event::Leader { group, .. } => Some(group),
             _ => None,
         }
     }

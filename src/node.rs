@@ -238,6 +238,28 @@ impl Node {
             .map_err(|e| Error::BadEndpoint(e.0))
     }
 
+    /// Contests the leadership of `group` (Zyre's `zyre_set_contest_in_group`),
+    /// before or after start. When a member joins the group or its leader goes, an
+    /// election runs among the group's members (every member takes part, contesting
+    /// or not) and each member gets an [`Event::Leader`](crate::Event::Leader); the
+    /// lowest UUID among those contesting wins. See docs/election.md.
+    pub fn set_contest_in_group(&mut self, group: &str) -> Result<(), Error> {
+        check_string(group).map_err(|_| Error::GroupTooLong)?;
+        if self.running.is_some() {
+            let g = group.to_string();
+            return self.query(move |e| e.set_contest_in_group(&g));
+        }
+        self.config.contest.insert(group.to_string());
+        Ok(())
+    }
+
+    /// The leader of `group` after its last election, if one finished (our own id
+    /// if we lead it).
+    pub fn leader(&self, group: &str) -> Result<Option<PeerId>, Error> {
+        let g = group.to_string();
+        self.query(move |e| e.leader(&g))
+    }
+
     /// CURVE mode, as Zyre's `zyre_set_zcert`: the node is its key pair. Its
     /// beacons carry the public key (version 3), its HELLO says it in
     /// `X-PUBLICKEY`, every link is CurveZMQ-encrypted and authenticated, and a

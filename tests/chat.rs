@@ -153,6 +153,52 @@ fn two_chat_shells_talk_in_json() {
     assert!(a.child.wait().unwrap().success());
 }
 
+/// `--contest` (repeatable): two shells contesting two groups both print the
+/// same LEADER for each, the lower UUID, in `--json` mode.
+#[test]
+fn contesting_shells_agree_on_a_leader() {
+    let port = "46404";
+    let args = |name: &'static str| {
+        vec![
+            "--name",
+            name,
+            "--interface",
+            "lo",
+            "--port",
+            port,
+            "--group",
+            "room",
+            "--group",
+            "ops",
+            "--contest",
+            "room",
+            "--contest",
+            "ops",
+            "--json",
+        ]
+    };
+    let mut a = Chat::start(&args("alice"));
+    let a_id = a.wait(|v| v["type"] == "STARTED")["peer"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut b = Chat::start(&args("bob"));
+    let b_id = b.wait(|v| v["type"] == "STARTED")["peer"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lower = a_id.clone().min(b_id.clone());
+    for chat in [&mut a, &mut b] {
+        for group in ["room", "ops"] {
+            let l = chat.wait(|v| {
+                v["type"] == "LEADER" && v["group"] == group && v["peer"] == lower.as_str()
+            });
+            let name = if lower == a_id { "alice" } else { "bob" };
+            assert_eq!(l["name"], name, "{l}");
+        }
+    }
+}
+
 /// `--curve` on loopback: two CURVE shells meet and whisper over sealed links; a
 /// plain shell on the same beacon port meets neither.
 #[test]

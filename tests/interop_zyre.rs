@@ -286,3 +286,183 @@ fn zyre_curve_beacons_reach_curve_nodes_only() {
         },
     );
 }
+
+/// One member of an election test: a Zyre helper or a zmesh node, and whether it
+/// contests.
+enum Voter {
+    Zyre(Helper, PeerId, bool),
+    Zmesh(Box<Node>, bool),
+}
+
+impl Voter {
+    fn id(&self) -> PeerId {
+        match self {
+            Voter::Zyre(_, id, _) => *id,
+            Voter::Zmesh(z, _) => z.uuid(),
+        }
+    }
+    fn contests(&self) -> bool {
+        match self {
+            Voter::Zyre(_, _, c) | Voter::Zmesh(_, c) => *c,
+        }
+    }
+    fn join(&mut self) {
+        match self {
+            Voter::Zyre(h, _, _) => h.send(json!({"cmd": "join", "group": "VOTE"})),
+            Voter::Zmesh(z, _) => z.join("VOTE").unwrap(),
+        }
+    }
+    /// Waits until this member has seen `peer` join VOTE.
+    fn sees_join(&mut self, peer: PeerId) {
+        match self {
+            Voter::Zyre(h, _, _) => {
+                let p = peer.to_string();
+                h.wait("JOIN", |v| v["type"] == "JOIN" && v["peer"] == p.as_str());
+            }
+            Voter::Zmesh(z, _) => {
+                let end = Instant::now() + Duration::from_secs(30);
+                while !z.peers_by_group("VOTE").unwrap().contains(&peer) {
+                    assert!(Instant::now() < end, "{} sees {peer} join", z.name());
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
+    /// Waits until this member names `leader` for VOTE.
+    fn names(&mut self, leader: PeerId) {
+        match self {
+            Voter::Zyre(h, _, _) => {
+                let w = leader.to_string();
+                h.wait("LEADER", |v| {
+                    v["type"] == "LEADER" && v["peer"] == w.as_str() && v["group"] == "VOTE"
+                });
+            }
+            Voter::Zmesh(z, _) => {
+                let end = Instant::now() + Duration::from_secs(30);
+                while z.leader("VOTE").unwrap() != Some(leader) {
+                    let now = z.leader("VOTE");
+                    assert!(
+                        Instant::now() < end,
+                        "{}: leader {now:?}, want {leader}",
+                        z.name()
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+}
+
+/// Elections across implementations. Two Zyre and two zmesh nodes meet, then join
+/// the group VOTE one at a time, Zyre first; `zyre_contest` and `zmesh_contest` say
+/// who contests. After each join that starts an election, every member names the
+/// same leader: the lowest UUID (as 32 upper-case hex digits) among the contesting
+/// members that start a wave. Those are the contesting members already in the group,
+/// which hear the JOIN, and a contesting zmesh node joining (Zyre does not start an
+/// election when it joins a group itself).
+fn election(
+    py: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    zyre_contest: [bool; 2],
+    zmesh_contest: [bool; 2],
+) {
+    let mut voters = Vec::new();
+    for i in 0..2 {
+        let mut args = Vec::new();
+        if zyre_contest[i] {
+            args.push("contest=VOTE".to_string());
+        }
+        let mut h = zyre(&py, &dir, &format!("zyre{i}"), port, &args);
+        let id = started(&mut h);
+        voters.push(Voter::Zyre(h, id, zyre_contest[i]));
+        let mut z = Node::new(&format!("zmesh{i}"));
+        z.set_interface(IFACE);
+        z.set_port(port);
+        if zmesh_contest[i] {
+            z.set_contest_in_group("VOTE").unwrap();
+        }
+        z.start().unwrap();
+        voters.push(Voter::Zmesh(Box::new(z), zmesh_contest[i]));
+    }
+    // Everybody meets before anybody joins: a Zyre node that contests a group starts
+    // an election on any HELLO that lists it, member or not.
+    let ids: Vec<PeerId> = voters.iter().map(Voter::id).collect();
+    for v in voters.iter_mut() {
+        let others: BTreeSet<String> = ids
+            .iter()
+            .filter(|i| **i != v.id())
+            .map(|i| i.to_string())
+            .collect();
+        match v {
+            Voter::Zyre(h, _, _) => {
+                let mut seen = BTreeSet::new();
+                while seen != others {
+                    let e = h.wait("ENTER", |e| e["type"] == "ENTER");
+                    seen.insert(e["peer"].as_str().unwrap().to_string());
+                }
+            }
+            Voter::Zmesh(z, _) => {
+                let end = Instant::now() + Duration::from_secs(30);
+                while z.peers().unwrap().len() < 3 {
+                    assert!(Instant::now() < end, "{} meets the others", z.name());
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+    for n in 0..voters.len() {
+        let joiner_starts = matches!(voters[n], Voter::Zmesh(_, true));
+        voters[n].join();
+        // The next join waits until everybody has this one.
+        let joiner = voters[n].id();
+        for (i, v) in voters.iter_mut().enumerate() {
+            if i != n {
+                v.sees_join(joiner);
+            }
+        }
+        let starters: Vec<PeerId> = voters[..n]
+            .iter()
+            .filter(|v| v.contests())
+            .map(Voter::id)
+            .chain(joiner_starts.then(|| voters[n].id()))
+            .collect();
+        let Some(leader) = starters.iter().copied().min_by_key(|id| id.to_string()) else {
+            continue;
+        };
+        if n == 0 {
+            // Alone: a zmesh node leads at once; nobody to tell.
+            voters[0].names(leader);
+            continue;
+        }
+        for v in voters[..=n].iter_mut() {
+            v.names(leader);
+        }
+    }
+}
+
+#[test]
+fn zyre_contests_and_a_zmesh_member_carries_the_wave() {
+    in_namespace(
+        "zyre_contests_and_a_zmesh_member_carries_the_wave",
+        "g",
+        |py, dir| election(py, dir, 46211, [true, true], [false, false]),
+    );
+}
+
+#[test]
+fn zmesh_contests_and_a_zyre_member_carries_the_wave() {
+    in_namespace(
+        "zmesh_contests_and_a_zyre_member_carries_the_wave",
+        "h",
+        |py, dir| election(py, dir, 46212, [false, false], [true, true]),
+    );
+}
+
+#[test]
+fn zyre_and_zmesh_all_contest_and_agree() {
+    in_namespace("zyre_and_zmesh_all_contest_and_agree", "i", |py, dir| {
+        election(py, dir, 46213, [true, true], [true, true])
+    });
+}

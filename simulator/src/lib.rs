@@ -32,6 +32,7 @@
 //! assert_eq!(summary.enter_latency.count, 12);
 //! ```
 
+pub mod elections;
 pub mod net;
 pub mod oracle;
 pub mod plot;

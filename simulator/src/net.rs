@@ -72,6 +72,8 @@ pub(crate) struct SimNode {
     pub(crate) timer_at: Option<Instant>,
     /// Groups to join when (re)started.
     pub(crate) groups: BTreeSet<String>,
+    /// Groups whose leadership it contests, from (re)start.
+    pub(crate) contest: BTreeSet<String>,
     /// CURVE: the node's secret key, drawn at its first start and kept.
     pub(crate) key: Option<[u8; 32]>,
 }
@@ -269,6 +271,7 @@ impl<W> Net<W> {
                 up_since: epoch,
                 timer_at: None,
                 groups: BTreeSet::new(),
+                contest: BTreeSet::new(),
                 key: None,
             });
         }

@@ -9,6 +9,7 @@ use zmesh::{Event, ExitReason, PeerId};
 
 use zmesh_toolkit::ledger::Ledger;
 
+use crate::elections::ElectionWatch;
 use crate::net::{FastMap, FastSet, Net, NodeState};
 use crate::sim::SimConfig;
 use crate::summary::{Percentiles, Summary};
@@ -39,6 +40,7 @@ pub struct Oracle {
     false_exits: Vec<String>,
     /// The expired timeout the crash-detection check assumes (default: the engine's).
     expected_expired: Option<Duration>,
+    elections: ElectionWatch,
 }
 
 /// The id a simulated message carries in its first frame, if it has one.
@@ -74,6 +76,7 @@ impl Oracle {
     /// false EXIT (a live, reachable, undisturbed peer dropped).
     pub fn observe<W>(&mut self, net: &Net<W>, now: Instant, i: usize, e: &Event) -> Option<usize> {
         let peer = e.peer();
+        self.elections.observe(now, e);
         match e {
             Event::Enter { .. } => {
                 if let Some(j) = net.node_of(peer) {
@@ -236,9 +239,10 @@ impl Oracle {
         }
         violations.extend(unexplained);
         // 3. Crashed nodes are seen to EXIT within expired + one reap (+ 1 s for
-        //    the network).
+        //    the network, + the longest TCP stall: what was sent just before the
+        //    crash may land that late).
         let expired = self.expected_expired.unwrap_or(cfg.engine.expired_timeout);
-        let detect_bound = expired + reap + Duration::from_secs(1);
+        let detect_bound = expired + reap + Duration::from_secs(1) + cfg.profile.max_stall();
         let mut detection = Vec::new();
         let mut unchecked = 0;
         for crash in net.crashes() {
@@ -299,6 +303,9 @@ impl Oracle {
                 }
             }
         }
+        let elections = self
+            .elections
+            .judge(net, end, cfg.engine.expired_timeout, &mut violations);
         let stats = net.stats();
         Summary {
             nodes: n,
@@ -320,6 +327,7 @@ impl Oracle {
             beacon_deliveries_lost: stats.beacons_lost,
             tcp_writes: stats.writes,
             trace_hash: String::new(),
+            elections,
             violations,
         }
     }

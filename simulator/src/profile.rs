@@ -116,6 +116,16 @@ impl Profile {
         }
     }
 
+    /// The longest a TCP write can stall under this profile: a message sent just
+    /// before a crash can land this late and refresh the peer's liveness.
+    pub fn max_stall(&self) -> Duration {
+        match self {
+            Profile::Lan => Duration::ZERO,
+            Profile::Wifi => Duration::from_secs(4),
+            Profile::Lossy(_) => Duration::from_secs(5),
+        }
+    }
+
     /// How long after both ends are up a pair must have met, for the oracle.
     pub fn enter_bound(&self) -> Duration {
         match self {

@@ -21,7 +21,7 @@
 //! [same-uuid]`, `partition NODES NODES` (both ways), `partition-oneway FROM TO`,
 //! `heal NODES NODES` or `heal all`, `isolate NODES`, `profile NODES PROFILE`
 //! (`lan`, `wifi`, `lossy:P`), `link-profile NODES NODES PROFILE` (the links
-//! between two sets, both ways), `join NODES GROUP`, `leave NODES GROUP`,
+//! between two sets, both ways), `join NODES GROUP`, `leave NODES GROUP`, `contest NODES GROUP`, `crash-leader GROUP`,
 //! `traffic whisper RATE shout RATE`. The vocabulary follows turmoil and raft-rs.
 
 use std::time::Duration;
@@ -75,6 +75,10 @@ pub enum Action {
     Join(Nodes, String),
     /// Leave a group.
     Leave(Nodes, String),
+    /// Contest the leadership of a group (from now on, and after restarts).
+    Contest(Nodes, String),
+    /// Crash the node that the first live member names leader of a group.
+    CrashLeader(String),
     /// Per-node message rates (per second).
     Traffic {
         /// Whispers per node per second.
@@ -115,6 +119,12 @@ impl Action {
             Action::SetProfile(a, p) => net.set_profile(&a.resolve(n), *p),
             Action::Join(a, g) => a.resolve(n).into_iter().for_each(|i| net.join(i, g)),
             Action::Leave(a, g) => a.resolve(n).into_iter().for_each(|i| net.leave(i, g)),
+            Action::Contest(a, g) => a.resolve(n).into_iter().for_each(|i| net.contest(i, g)),
+            Action::CrashLeader(g) => {
+                if let Some(k) = net.leader_node(g) {
+                    net.crash(k);
+                }
+            }
             Action::Traffic { .. } => {}
         }
     }
@@ -277,6 +287,8 @@ fn parse_action(w: &[&str]) -> Result<Action, String> {
         ),
         "join" => Action::Join(parse_nodes(arg(1)?)?, arg(2)?.to_string()),
         "leave" => Action::Leave(parse_nodes(arg(1)?)?, arg(2)?.to_string()),
+        "contest" => Action::Contest(parse_nodes(arg(1)?)?, arg(2)?.to_string()),
+        "crash-leader" => Action::CrashLeader(arg(1)?.to_string()),
         "traffic" => {
             let mut whisper = 0.0;
             let mut shout = 0.0;

@@ -309,6 +309,11 @@ impl Sim {
             Event::Stop { .. } => self
                 .trace
                 .log(at, [8, i as u64, 0], || format!("n{i} STOP")),
+            Event::Leader { group, .. } => {
+                let key = [11, i as u64, key ^ str_key(group.as_bytes())];
+                self.trace
+                    .log(at, key, || format!("n{i} LEADER {} {group}", name()))
+            }
             _ => {}
         }
         if let Some(j) = self.oracle.observe(&self.net, at, i, e) {

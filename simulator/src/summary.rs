@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 
 pub use zmesh_toolkit::stats::Percentiles;
 
+use crate::elections::ElectionFigures;
+
 fn percentiles_json(p: &Percentiles) -> Value {
     json!({"count": p.count, "p50_s": p.p50, "p99_s": p.p99, "max_s": p.max})
 }
@@ -52,6 +54,8 @@ pub struct Summary {
     pub tcp_writes: u64,
     /// Hash of the trace: same seed and scenario, same hash.
     pub trace_hash: String,
+    /// Elections, when some node contests a group.
+    pub elections: Option<ElectionFigures>,
     /// What the oracle found wrong; empty means the run passed.
     pub violations: Vec<String>,
 }
@@ -69,7 +73,7 @@ impl Summary {
 
     /// The summary as one JSON object.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "nodes": self.nodes, "profile": self.profile, "seed": self.seed,
             "virtual_s": self.virtual_secs, "wall_s": self.wall_secs, "speed": self.speed(),
             "cpu_s": self.cpu_secs,
@@ -85,7 +89,11 @@ impl Summary {
             "trace_hash": self.trace_hash,
             "verdict": if self.passed() { "pass" } else { "fail" },
             "violations": self.violations,
-        })
+        });
+        if let Some(e) = &self.elections {
+            v["elections"] = e.to_json();
+        }
+        v
     }
 }
 
@@ -126,6 +134,17 @@ impl fmt::Display for Summary {
             "beacons            sent {}  deliveries lost {}   tcp writes {}",
             self.beacons_sent, self.beacon_deliveries_lost, self.tcp_writes
         )?;
+        if let Some(e) = &self.elections {
+            let s = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.3}s"));
+            writeln!(
+                f,
+                "elections          LEADER events {}  last at {}  membership last changed at {}  settled {}",
+                e.leader_events,
+                s(e.last_leader_secs),
+                s(e.last_change_secs),
+                e.settled
+            )?;
+        }
         writeln!(f, "trace hash         {}", self.trace_hash)?;
         if self.passed() {
             write!(f, "verdict            PASS")

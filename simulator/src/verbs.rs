@@ -2,6 +2,7 @@
 //! hosts, cut and heal paths, change link profiles, and give commands to engines.
 //! Every fault is recorded, so the oracle can tell which losses it explains.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use zmesh::engine::Engine;
@@ -158,9 +159,43 @@ impl<W> Net<W> {
     pub fn join(&mut self, i: usize, group: &str) {
         self.nodes[i].groups.insert(group.to_string());
         if let Some(e) = self.nodes[i].engine.as_mut() {
+            e.set_now(self.now);
             let _ = e.join(group); // too long a name: refused, as by the engine
         }
         self.drain(i);
+    }
+
+    /// Node `i` contests the leadership of a group (and again after every restart).
+    pub fn contest(&mut self, i: usize, group: &str) {
+        self.nodes[i].contest.insert(group.to_string());
+        let now = self.now;
+        if let Some(e) = self.nodes[i].engine.as_mut() {
+            e.set_now(now);
+            e.set_contest_in_group(group);
+        }
+        self.drain(i);
+    }
+
+    /// Whether node `i` contests `group`.
+    pub fn contests(&self, i: usize, group: &str) -> bool {
+        self.nodes[i].contest.contains(group)
+    }
+
+    /// The node the first live member of `group` names its leader.
+    pub fn leader_node(&self, group: &str) -> Option<usize> {
+        let l = self.nodes.iter().find_map(|n| {
+            let e = n.engine.as_ref().filter(|_| n.state == NodeState::Up)?;
+            e.leader(group)
+        })?;
+        self.node_of(l)
+    }
+
+    /// The groups some node contests.
+    pub fn contested(&self) -> BTreeSet<String> {
+        self.nodes
+            .iter()
+            .flat_map(|n| n.contest.iter().cloned())
+            .collect()
     }
 
     /// Node `i` leaves a group.
@@ -174,7 +209,11 @@ impl<W> Net<W> {
 
     /// Runs `f` on a running node's engine, then carries out what it asked for.
     pub fn command<R>(&mut self, i: usize, f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
-        let r = self.nodes[i].engine.as_mut().map(f);
+        let now = self.now;
+        let r = self.nodes[i].engine.as_mut().map(|e| {
+            e.set_now(now);
+            f(e)
+        });
         self.drain(i);
         r
     }
@@ -242,6 +281,9 @@ impl<W> Net<W> {
         e.inject_faults(self.faults);
         for g in &n.groups {
             let _ = e.join(g);
+        }
+        for g in &n.contest {
+            e.set_contest_in_group(g);
         }
         for ep in &servers {
             let _ = e.gossip_connect(now, ep);

@@ -26,6 +26,16 @@ pub mod defaults {
     /// How often a gossip client pings its servers (czmq's server forgets a quiet
     /// client after 1 s) and the node looks for expired tuples.
     pub const GOSSIP_TICK: Duration = Duration::from_millis(500);
+    /// How long membership must stay still before a contesting node starts an
+    /// election: long enough for a JOIN or a departure to reach every member
+    /// first (an ELECT passed on by a member that has not yet heard of a joiner
+    /// never reaches it, and the wave never ends).
+    pub const ELECTION_DELAY: Duration = Duration::from_millis(500);
+    /// How long a member holds a wave that has not ended before it drops it (its
+    /// challenger waits twice as long, then tries again): a member that vanished
+    /// or a message lost with a broken link would otherwise hold the election for
+    /// ever.
+    pub const ELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 }
 
 /// How an [`Engine`](super::Engine) behaves. Build it with [`Config::new`] and the
@@ -84,6 +94,15 @@ pub struct Config {
     /// and a peer announced with another key is not connected to; both counted
     /// (`Stats::not_allowed`). A peer off the list never enters.
     pub allow: Option<std::collections::BTreeSet<[u8; 32]>>,
+    /// Groups whose leadership this node contests from the start (see
+    /// [`Engine::set_contest_in_group`](crate::engine::Engine::set_contest_in_group)).
+    pub contest: std::collections::BTreeSet<String>,
+    /// How long a group's membership must stay still before this node, when it
+    /// contests, starts an election in it (default 500 ms).
+    pub election_delay: Duration,
+    /// How long a member holds an election wave that has not ended (default 5 s;
+    /// the challenger waits twice as long, then tries again).
+    pub election_timeout: Duration,
 }
 
 impl Config {
@@ -104,6 +123,9 @@ impl Config {
             gossip_ttl: defaults::GOSSIP_TTL,
             curve: None,
             allow: None,
+            contest: Default::default(),
+            election_delay: defaults::ELECTION_DELAY,
+            election_timeout: defaults::ELECTION_TIMEOUT,
         }
     }
 

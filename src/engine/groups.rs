@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Engine;
+use super::{Change, Engine};
 use crate::event::{Event, ExitReason, PeerId};
 
 /// Our groups, our status counter and the members of every group we know of.
@@ -110,11 +110,25 @@ impl Engine {
         let (peer, name, group) = (id, p.name.clone(), group.to_string());
         if joined {
             self.groups.add_member(&group, id);
-            self.emit(Event::Join { peer, name, group });
+            self.emit(Event::Join {
+                peer,
+                name,
+                group: group.clone(),
+            });
         } else {
             self.groups.remove_member(&group, id);
-            self.emit(Event::Leave { peer, name, group });
+            self.emit(Event::Leave {
+                peer,
+                name,
+                group: group.clone(),
+            });
         }
+        let change = if joined {
+            Change::Joined(id)
+        } else {
+            Change::Gone(id)
+        };
+        self.membership_changed(&group, change);
     }
 
     /// Compares a peer's status counter with ours of it. Zyre asserts here; zmesh

@@ -44,12 +44,35 @@ pub struct PeerInfo {
 pub struct Faults {
     /// Never PING a quiet peer, so idle peers expire.
     pub no_ping: bool,
+    /// Keep naming a leader that has gone, and hold no election for it.
+    pub keep_gone_leader: bool,
+    /// Elect the highest UUID instead of the lowest.
+    pub elect_highest: bool,
 }
 
 impl Faults {
     /// No faults but the heartbeat one (the struct is non-exhaustive).
     pub fn no_ping() -> Faults {
-        Faults { no_ping: true }
+        Faults {
+            no_ping: true,
+            ..Faults::default()
+        }
+    }
+
+    /// No faults but keeping a leader that went.
+    pub fn keep_gone_leader() -> Faults {
+        Faults {
+            keep_gone_leader: true,
+            ..Faults::default()
+        }
+    }
+
+    /// No faults but electing the highest UUID.
+    pub fn elect_highest() -> Faults {
+        Faults {
+            elect_highest: true,
+            ..Faults::default()
+        }
     }
 }
 

@@ -30,6 +30,8 @@
 
 pub mod config;
 pub mod curve;
+mod election;
+use election::Change;
 mod endpoint;
 pub mod gossip;
 mod groups;
@@ -190,6 +192,7 @@ pub struct Engine {
     /// Where the keys and nonces of CURVE handshakes come from: seeded from the
     /// UUID until the driver seeds it from the OS ([`Engine::seed_random`]).
     rng: rand::rngs::StdRng,
+    elections: election::Elections,
     /// The latest time handed in, for work done where none is (a peer removed
     /// while outputs are polled).
     now: Option<Instant>,
@@ -213,6 +216,7 @@ impl Engine {
         let seed = u64::from_le_bytes(id.0[..8].try_into().expect("8 bytes"));
         Engine {
             rng: rand::SeedableRng::seed_from_u64(seed),
+            elections: election::Elections::contesting(&config.contest),
             inbox: Router::tagged(config.max_message),
             out: Outputs::new(config.max_pending),
             gossip: Gossip::new(config.max_message),
@@ -353,6 +357,7 @@ impl Engine {
         self.timers
             .set(Fixed::Reap, Some(now + self.config.reap_interval()));
         self.gossip_start(now);
+        self.contest_at_start();
     }
 
     /// Connects to a peer known by its UUID and endpoint, without discovery (Zyre's
@@ -425,6 +430,9 @@ impl Engine {
             group: group.to_string(),
             status,
         });
+        if self.is_running() {
+            self.membership_changed(group, Change::Us);
+        }
         Ok(())
     }
 
@@ -438,6 +446,7 @@ impl Engine {
             group: group.to_string(),
             status,
         });
+        self.left_group(group);
     }
 
     /// Sends content to one peer. Returns false (and counts it) if the peer is unknown.
@@ -596,6 +605,12 @@ impl Engine {
         self.peers.relink(id, new_link);
     }
 
+    /// Tells the engine the time before a command, without running timers: what a
+    /// command schedules (an election's delay) counts from it.
+    pub fn set_now(&mut self, now: Instant) {
+        self.now = Some(now);
+    }
+
     /// Runs the timers that are due: beacons, reconnects, handshake deadlines and
     /// the reaper.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -646,6 +661,7 @@ impl Engine {
                         .set(Fixed::Reap, Some(now + self.config.reap_interval()));
                 }
                 Due::Gossip => self.gossip_tick(now),
+                Due::Election => self.elections_due(now),
             }
         }
     }

@@ -339,6 +339,7 @@ impl Engine {
             self.gossip.withdraw(&id.to_string(), now, keep);
         }
         self.groups.forget_peer(id, &p.groups);
+        let groups: Vec<String> = p.groups.iter().cloned().collect();
         if removed.link_open {
             self.out.close(p.link_id);
         }
@@ -348,6 +349,11 @@ impl Engine {
                 name: p.name,
                 reason,
             }));
+        }
+        if !self.stopped {
+            for g in groups {
+                self.membership_changed(&g, super::Change::Gone(id));
+            }
         }
     }
 }

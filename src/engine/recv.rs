@@ -109,8 +109,12 @@ impl Engine {
             // A node that leaves says GOODBYE (without beacons, the port-0 beacon
             // cannot tell us).
             Body::Goodbye => self.remove_peer(id, ExitReason::Left),
-            // Elections are not implemented yet: decoded and ignored, the link stays.
-            Body::PingOk | Body::Elect { .. } | Body::Leader { .. } => {}
+            Body::Elect {
+                group,
+                challenger_id,
+            } => self.on_elect(id, group, challenger_id),
+            Body::Leader { group, leader_id } => self.on_leader(id, group, leader_id),
+            Body::PingOk => {}
         }
     }
 

@@ -22,6 +22,8 @@ pub(crate) enum Due {
     Reap,
     /// Gossip: pings, reconnects, expiry (re-arm with [`Timers::set`]).
     Gossip,
+    /// Elections waiting for membership to settle (re-arm with [`Timers::set`]).
+    Election,
 }
 
 /// The node's fixed timers, each armed at most once.
@@ -30,11 +32,12 @@ pub(crate) enum Fixed {
     Beacon = 0,
     Reap = 1,
     Gossip = 2,
+    Election = 3,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    fixed: [Option<Instant>; 3],
+    fixed: [Option<Instant>; 4],
     /// Outgoing links waiting to be reconnected, by due time.
     reconnects: BTreeSet<(Instant, PeerId)>,
     /// Accepted links by handshake deadline, in accept order (so in deadline order:
@@ -73,7 +76,7 @@ impl Timers {
 
     /// Disarms everything.
     pub(crate) fn clear(&mut self) {
-        self.fixed = [None; 3];
+        self.fixed = [None; 4];
         self.reconnects.clear();
         self.handshakes.clear();
     }
@@ -86,6 +89,7 @@ impl Timers {
             self.fixed[0],
             self.fixed[1],
             self.fixed[2],
+            self.fixed[3],
             reconnect,
             handshake,
         ]
@@ -95,7 +99,7 @@ impl Timers {
     }
 
     /// The next timer due at `now`: the beacon first, then reconnects and
-    /// handshakes in deadline order, then the reaper, then gossip. A fixed timer stays due until
+    /// handshakes in deadline order, then the reaper, gossip and elections. A fixed timer stays due until
     /// it is re-armed, so the caller re-arms it before asking again.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Due> {
         if self.fixed[Fixed::Beacon as usize].is_some_and(|at| now >= at) {
@@ -118,6 +122,9 @@ impl Timers {
         }
         if self.fixed[Fixed::Gossip as usize].is_some_and(|at| now >= at) {
             return Some(Due::Gossip);
+        }
+        if self.fixed[Fixed::Election as usize].is_some_and(|at| now >= at) {
+            return Some(Due::Election);
         }
         None
     }

@@ -337,6 +337,7 @@ impl Actor {
     }
 
     fn commands(&mut self) {
+        self.engine.set_now(Instant::now());
         loop {
             let cmd = match self.commands.try_recv() {
                 Ok(cmd) => cmd,

@@ -9,7 +9,8 @@ usage: zyre_peer.py LIBDIR IFACE NAME PORT [KEY=VALUE | +GROUP | evasive=MS | ex
                      endpoint=EP | gossip-bind=EP | gossip-connect=EP | ipv6 ...]
 (endpoint= and the gossip options switch Zyre to gossip discovery: no beacons;
 curve gives the node a fresh certificate: CURVE mode, zyre_set_zcert;
-ipv6 sets ZSYS_IPV6=1 before czmq starts, for IPv6 multicast beacons)
+ipv6 sets ZSYS_IPV6=1 before czmq starts, for IPv6 multicast beacons;
+contest=GROUP contests the group's leadership, zyre_set_contest_in_group)
 commands: {"cmd": "join"|"leave", "group": G}
           {"cmd": "shout", "group": G, "frames": [hex, ...]}
           {"cmd": "whisper", "peer": HEX32, "frames": [hex, ...]}
@@ -43,6 +44,8 @@ def load(libdir):
     sig = {
         zy: {
             "zyre_set_zcert": (None, [c_void_p, c_void_p]),
+            "zyre_set_contest_in_group": (None, [c_void_p, c_char_p]),
+            "zyre_set_verbose": (None, [c_void_p]),
             "zyre_new": (c_void_p, [c_char_p]),
             "zyre_destroy": (None, [POINTER(c_void_p)]),
             "zyre_uuid": (c_char_p, [c_void_p]),
@@ -149,7 +152,7 @@ class Peer:
                     v = cz.zhash_next(h)
             ev["headers"] = headers
             ev["endpoint"] = (zy.zyre_event_peer_addr(e) or b"").decode()
-        if kind in ("JOIN", "LEAVE", "SHOUT"):
+        if kind in ("JOIN", "LEAVE", "SHOUT", "LEADER"):
             ev["group"] = zy.zyre_event_group(e).decode()
         if kind in ("SHOUT", "WHISPER"):
             msg = c_void_p(zy.zyre_event_get_msg(e))
@@ -172,8 +175,12 @@ def main():
     for arg in sys.argv[5:]:
         if arg.startswith("+"):
             zy.zyre_join(node, arg[1:].encode())
+        elif arg == "verbose":
+            zy.zyre_set_verbose(node)
         elif arg == "ipv6":
             pass
+        elif arg.startswith("contest="):
+            zy.zyre_set_contest_in_group(node, arg.split("=", 1)[1].encode())
         elif arg == "curve":
             cert = c_void_p(cz.zcert_new())
             zy.zyre_set_zcert(node, cert)

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 mod curve;
+mod election;
 mod gossip;
 mod place;
 mod secure;
