@@ -87,6 +87,10 @@ struct Args {
     /// Contest the leadership of GROUP (repeatable); LEADER events follow.
     #[arg(long = "contest")]
     contest: Vec<String>,
+    /// Log every message sent and received, each line naming this node (on
+    /// stderr, as Zyre's verbose mode).
+    #[arg(long)]
+    verbose: bool,
 }
 
 /// Applies the discovery options; an error names the bad one.
@@ -128,6 +132,7 @@ fn discovery(node: &mut Node, args: &Args) -> Result<(), zmesh::Error> {
     for g in &args.contest {
         node.set_contest_in_group(g)?;
     }
+    node.set_verbose(args.verbose);
     Ok(())
 }
 
@@ -189,8 +194,12 @@ fn print_event(e: &Event) {
 }
 
 fn main() {
-    env_logger::init();
     let args = Args::parse();
+    let mut log = env_logger::Builder::from_default_env();
+    if args.verbose {
+        log.filter_module("zmesh::verbose", log::LevelFilter::Info);
+    }
+    log.init();
     if args.list_interfaces {
         for c in zmesh::interfaces() {
             let i = &c.interface;

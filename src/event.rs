@@ -274,6 +274,27 @@ impl Event {
         }
     }
 
+    /// One header of an `Enter` event (Zyre's `zyre_event_header`).
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use zmesh::{Event, PeerId};
+    /// let e = Event::Enter {
+    ///     peer: PeerId([1; 16]),
+    ///     name: "bob".into(),
+    ///     headers: BTreeMap::from([("X-ROLE".to_string(), "hub".to_string())]),
+    ///     endpoint: "tcp://127.0.0.1:5000".into(),
+    /// };
+    /// assert_eq!(e.header("X-ROLE"), Some("hub"));
+    /// assert_eq!(e.header("X-NONE"), None);
+    /// ```
+    pub fn header(&self, key: &str) -> Option<&str> {
+        match self {
+            Event::Enter { headers, .. } => headers.get(key).map(String::as_str),
+            _ => None,
+        }
+    }
+
     /// The group, for `Join`, `Leave`, `Shout` and `Leader`.
     pub fn group(&self) -> Option<&str> {
         match self {

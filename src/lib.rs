@@ -45,10 +45,29 @@ mod node;
 pub mod wire;
 
 pub use engine::curve::CurveKeys;
+pub use engine::PeerInfo;
 pub use event::{Event, ExitReason, PeerId};
 pub use net::iface::{interfaces, Candidate};
 pub use net::{cert, new_curve_keys};
 pub use node::{Error, Node, DEFAULT_PORT};
+
+/// This crate's version, as `"major.minor.patch"`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// This crate's version as numbers (Zyre's `zyre_version`).
+///
+/// ```
+/// let (major, minor, patch) = zmesh::version();
+/// assert_eq!(format!("{major}.{minor}.{patch}"), zmesh::VERSION);
+/// ```
+pub fn version() -> (u32, u32, u32) {
+    let n = |s: &str| s.parse().unwrap_or(0);
+    (
+        n(env!("CARGO_PKG_VERSION_MAJOR")),
+        n(env!("CARGO_PKG_VERSION_MINOR")),
+        n(env!("CARGO_PKG_VERSION_PATCH")),
+    )
+}
 
 /// The README's examples compile as doctests.
 #[cfg(doctest)]

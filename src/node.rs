@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::engine::{Config, Engine};
+use crate::engine::{Config, Engine, PeerInfo};
 pub use crate::error::Error;
 use crate::event::{Event, PeerId};
 use crate::net::actor::Command;
@@ -117,6 +117,40 @@ impl Node {
     /// Our name.
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Renames the node before it starts (Zyre's `zyre_set_name`; empty: the first
+    /// 6 hex digits of its UUID). Peers learn the name from HELLO, so a running
+    /// node cannot change it: [`Error::AlreadyStarted`].
+    ///
+    /// ```
+    /// let mut node = zmesh::Node::new("first");
+    /// node.set_name("alice")?;
+    /// assert_eq!(node.name(), "alice");
+    /// # Ok::<(), zmesh::Error>(())
+    /// ```
+    pub fn set_name(&mut self, name: &str) -> Result<(), Error> {
+        if self.running.is_some() {
+            return Err(Error::AlreadyStarted);
+        }
+        self.config.name = if name.is_empty() {
+            self.id.short(6)
+        } else {
+            name.to_string()
+        };
+        Ok(())
+    }
+
+    /// Verbose mode (Zyre's `zyre_set_verbose`), before or after start: a line for
+    /// every message this node sends and receives, each starting with its name,
+    /// `(alice) send WHISPER to peer=bob sequence=3`. The lines are logged at
+    /// `info` under the target `zmesh::verbose` (with `env_logger`:
+    /// `RUST_LOG=zmesh::verbose=info`).
+    pub fn set_verbose(&mut self, on: bool) {
+        self.config.verbose = on;
+        if self.running.is_some() {
+            let _ = self.query(move |e| e.set_verbose(on));
+        }
     }
 
     /// Adds a header sent to peers in HELLO. Takes effect at start.
@@ -514,9 +548,48 @@ impl Node {
         self.query(move |e| e.peer(peer).map(|p| p.headers))
     }
 
+    /// A peer's whole record in one call: name, endpoint, headers, groups, and
+    /// whether it has entered; `None` for a peer we do not know.
+    pub fn peer(&self, peer: PeerId) -> Result<Option<PeerInfo>, Error> {
+        self.query(move |e| e.peer(peer))
+    }
+
+    /// Every known peer's record, in id order.
+    pub fn peer_records(&self) -> Result<Vec<PeerInfo>, Error> {
+        self.query(|e| e.peers().collect())
+    }
+
     /// The engine's counters of dropped input.
     pub fn stats(&self) -> Result<crate::engine::Stats, Error> {
         self.query(|e| e.stats().clone())
+    }
+}
+
+/// The node's state, as Zyre's `zyre_print`: name, UUID, endpoint, groups, and each
+/// peer with its endpoint, groups and headers. A running node is asked for it (one
+/// round trip to its thread).
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "zmesh node {} ({})", self.config.name, self.id)?;
+        let state = self.query(|e| {
+            let groups: Vec<String> = e.own_groups().map(String::from).collect();
+            (groups, e.peers().collect::<Vec<_>>())
+        });
+        let Ok((groups, peers)) = state else {
+            return write!(f, "  not running");
+        };
+        writeln!(f, "  endpoint: {}", self.endpoint().unwrap_or("-"))?;
+        writeln!(f, "  groups: {}", groups.join(", "))?;
+        write!(f, "  peers: {}", peers.len())?;
+        for p in peers {
+            let groups: Vec<&str> = p.groups.iter().map(String::as_str).collect();
+            write!(f, "\n    {} ({}) {}", p.name, p.id, p.endpoint)?;
+            write!(f, "\n      groups: {}", groups.join(", "))?;
+            for (k, v) in &p.headers {
+                write!(f, "\n      {k}: {v}")?;
+            }
+        }
+        Ok(())
     }
 }
 

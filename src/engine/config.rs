@@ -103,6 +103,10 @@ pub struct Config {
     /// How long a member holds an election wave that has not ended (default 5 s;
     /// the challenger waits twice as long, then tries again).
     pub election_timeout: Duration,
+    /// Verbose mode (Zyre's `zyre_set_verbose`): a line for every message sent and
+    /// received, each naming this node, logged at `info` under the target
+    /// `zmesh::verbose`.
+    pub verbose: bool,
 }
 
 impl Config {
@@ -126,6 +130,7 @@ impl Config {
             contest: Default::default(),
             election_delay: defaults::ELECTION_DELAY,
             election_timeout: defaults::ELECTION_TIMEOUT,
+            verbose: false,
         }
     }
 

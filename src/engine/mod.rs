@@ -47,6 +47,7 @@ mod place;
 mod recv;
 mod secure;
 mod timers;
+mod verbose;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;

@@ -49,6 +49,8 @@ pub(crate) struct Peer {
     pub(crate) name: String,
     pub(crate) headers: BTreeMap<String, String>,
     pub(crate) groups: BTreeSet<String>,
+    /// Verbose mode: our own name, which every send line carries.
+    pub(crate) trace_as: Option<std::sync::Arc<str>>,
 }
 
 impl Peer {
@@ -81,6 +83,7 @@ impl Peer {
             name: String::new(),
             headers: BTreeMap::new(),
             groups: BTreeSet::new(),
+            trace_as: None,
         }
     }
 
@@ -90,6 +93,7 @@ impl Peer {
     pub(crate) fn send(&mut self, body: Body, scratch: &mut Vec<u8>) {
         self.sent_sequence = self.sent_sequence.wrapping_add(1);
         let msg = ZreMessage::new(self.sent_sequence, body);
+        self.trace_send(msg.body.name());
         log::trace!(
             "send {} seq {} to {}",
             msg.body.name(),
@@ -111,6 +115,7 @@ impl Peer {
         scratch: &mut Vec<u8>,
     ) {
         self.sent_sequence = self.sent_sequence.wrapping_add(1);
+        self.trace_send(if group.is_some() { "SHOUT" } else { "WHISPER" });
         log::trace!(
             "send {} seq {} to {}",
             if group.is_some() { "SHOUT" } else { "WHISPER" },
@@ -121,6 +126,28 @@ impl Peer {
         match ZreMessage::encode_content_header_into(scratch, self.sent_sequence, group) {
             Ok(()) => self.link.send_parts(scratch, content),
             Err(e) => log::warn!("not sending to {}: {e}", self.id),
+        }
+    }
+
+    /// In verbose mode, one line per message sent, as Zyre's: who sends, what, to
+    /// whom, with which sequence number.
+    fn trace_send(&self, what: &str) {
+        if let Some(me) = &self.trace_as {
+            log::info!(
+                target: "zmesh::verbose",
+                "({me}) send {what} to peer={} sequence={}",
+                self.label(),
+                self.sent_sequence
+            );
+        }
+    }
+
+    /// The peer's name, or its id before its HELLO has told us the name.
+    pub(crate) fn label(&self) -> String {
+        if self.name.is_empty() {
+            self.id.to_string()
+        } else {
+            self.name.clone()
         }
     }
 

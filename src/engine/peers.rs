@@ -230,6 +230,7 @@ impl Engine {
         log::debug!("{}: new peer {id} at {endpoint}", self.config.name);
         let mut p = Peer::new(id, endpoint, addr, link_id, link, now);
         p.key = key;
+        p.trace_as = self.trace_as();
         p.refresh(
             now,
             self.config.evasive_timeout,

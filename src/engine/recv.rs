@@ -36,6 +36,7 @@ impl Engine {
         if id == self.id {
             return;
         }
+        self.trace_recv(id, msg.body.name(), msg.sequence);
         let hello = match &msg.body {
             Body::Hello(h) => Some(h),
             _ => None,
