@@ -87,6 +87,12 @@ struct Args {
     /// Contest the leadership of GROUP (repeatable); LEADER events follow.
     #[arg(long = "contest")]
     contest: Vec<String>,
+    /// Seconds of quiet before a peer is pinged and reported quiet (default 5).
+    #[arg(long, value_name = "SECS")]
+    evasive_timeout: Option<f64>,
+    /// Seconds of quiet before a peer is dropped (default 30).
+    #[arg(long, value_name = "SECS")]
+    expired_timeout: Option<f64>,
     /// Log every message sent and received, each line naming this node (on
     /// stderr, as Zyre's verbose mode).
     #[arg(long)]
@@ -131,6 +137,16 @@ fn discovery(node: &mut Node, args: &Args) -> Result<(), zmesh::Error> {
     }
     for g in &args.contest {
         node.set_contest_in_group(g)?;
+    }
+    let secs = |s: f64| {
+        std::time::Duration::try_from_secs_f64(s)
+            .map_err(|_| zmesh::Error::BadSetting(format!("{s} is not a number of seconds")))
+    };
+    if let Some(s) = args.evasive_timeout {
+        node.set_evasive_timeout(secs(s)?)?;
+    }
+    if let Some(s) = args.expired_timeout {
+        node.set_expired_timeout(secs(s)?)?;
     }
     node.set_verbose(args.verbose);
     Ok(())
@@ -220,7 +236,12 @@ fn main() {
     node.set_port(args.port);
     for h in &args.headers {
         match h.split_once('=') {
-            Some((k, v)) => node.set_header(k, v),
+            Some((k, v)) => {
+                if let Err(e) = node.set_header(k, v) {
+                    eprintln!("--header: {e}");
+                    std::process::exit(2);
+                }
+            }
             None => {
                 eprintln!("--header wants KEY=VALUE, got {h:?}");
                 std::process::exit(2);

@@ -31,6 +31,9 @@ pub enum Error {
     GroupTooLong,
     /// An endpoint that is not `tcp://IP:PORT` (or `tcp://*:PORT` to bind).
     BadEndpoint(String),
+    /// A setting out of its range (a header key over 255 bytes, a timeout of zero
+    /// or over a day); the text says which and why.
+    BadSetting(String),
 }
 
 impl fmt::Display for Error {
@@ -45,6 +48,7 @@ impl fmt::Display for Error {
             Error::NotRunning => write!(f, "the node is not running"),
             Error::GroupTooLong => write!(f, "group names are at most 255 bytes"),
             Error::BadEndpoint(e) => write!(f, "{e:?} is not tcp://IP:PORT"),
+            Error::BadSetting(e) => write!(f, "{e}"),
         }
     }
 }

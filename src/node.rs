@@ -153,9 +153,22 @@ impl Node {
         }
     }
 
-    /// Adds a header sent to peers in HELLO. Takes effect at start.
-    pub fn set_header(&mut self, key: &str, value: &str) {
+    /// Adds a header sent to peers in HELLO. Takes effect at start. The key is at
+    /// most 255 bytes (a ZRE `string`): a longer one would make every HELLO
+    /// unencodable and the node invisible, so it is refused.
+    pub fn set_header(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        if key.len() > 255 {
+            return Err(Error::BadSetting(format!(
+                "header keys are at most 255 bytes; {:?}... has {}",
+                key.chars().take(16).collect::<String>(),
+                key.len()
+            )));
+        }
+        if u32::try_from(value.len()).is_err() {
+            return Err(Error::BadSetting("header values are below 4 GiB".into()));
+        }
         self.config.headers.insert(key.into(), value.into());
+        Ok(())
     }
 
     /// The UDP beacon port (default 5670); nodes on different ports never meet.
@@ -180,20 +193,24 @@ impl Node {
         self.config = self.config.clone().with_beacon_interval(interval);
     }
 
-    /// Quiet time before a peer is pinged and reported EVASIVE (default 5 s).
-    pub fn set_evasive_timeout(&mut self, t: Duration) {
-        self.config.evasive_timeout = t;
+    /// Quiet time before a peer is pinged and reported EVASIVE (default 5 s; from
+    /// 10 ms to a day).
+    pub fn set_evasive_timeout(&mut self, t: Duration) -> Result<(), Error> {
+        self.config.evasive_timeout = timeout("evasive", t)?;
+        Ok(())
     }
 
     /// Zyre's name for the same setting as [`Node::set_evasive_timeout`]: SILENT
     /// follows EVASIVE by one reap interval.
-    pub fn set_silent_timeout(&mut self, t: Duration) {
-        self.config.evasive_timeout = t;
+    pub fn set_silent_timeout(&mut self, t: Duration) -> Result<(), Error> {
+        self.set_evasive_timeout(t)
     }
 
-    /// Quiet time before a peer is dropped with EXIT (default 30 s).
-    pub fn set_expired_timeout(&mut self, t: Duration) {
-        self.config.expired_timeout = t;
+    /// Quiet time before a peer is dropped with EXIT (default 30 s; from 10 ms to
+    /// a day).
+    pub fn set_expired_timeout(&mut self, t: Duration) -> Result<(), Error> {
+        self.config.expired_timeout = timeout("expired", t)?;
+        Ok(())
     }
 
     /// Driver limits (per-peer output, event backlog).
@@ -565,6 +582,18 @@ impl Node {
     }
 }
 
+/// A liveness timeout in its range: zero would ping every peer on every reap tick,
+/// and a huge one overflows the clock.
+fn timeout(what: &str, t: Duration) -> Result<Duration, Error> {
+    const RANGE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(86_400));
+    if t < RANGE.0 || t > RANGE.1 {
+        return Err(Error::BadSetting(format!(
+            "the {what} timeout is from 10 ms to a day, not {t:?}"
+        )));
+    }
+    Ok(t)
+}
+
 /// The node's state, as Zyre's `zyre_print`: name, UUID, endpoint, groups, and each
 /// peer with its endpoint, groups and headers. A running node is asked for it (one
 /// round trip to its thread).
@@ -596,5 +625,35 @@ impl fmt::Display for Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An actor that dies (here of a panic in a query) still tells the
+    /// application: STOP on the event channel, and commands that fail.
+    #[test]
+    fn a_dead_actor_says_stop() {
+        let mut n = Node::new("doomed");
+        n.set_interface("lo");
+        n.set_port(46502);
+        n.start().unwrap();
+        let events = n.events();
+        let _ = n.query(|_| -> () { panic!("a bug in the actor") });
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match events.recv_timeout(left) {
+                Ok(Event::Stop { peer, .. }) => {
+                    assert_eq!(peer, n.uuid());
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => panic!("no STOP from a dead actor: {e}"),
+            }
+        }
+        assert!(n.join("late").is_err());
     }
 }

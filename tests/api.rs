@@ -60,7 +60,7 @@ fn zyre_api_rest() {
     a.set_name("alice").unwrap();
     assert_eq!(a.name(), "alice");
     a.set_verbose(true);
-    a.set_header("X-ROLE", "hub");
+    a.set_header("X-ROLE", "hub").unwrap();
     let mut b = node("bob");
     a.start().unwrap();
     b.start().unwrap();
@@ -141,4 +141,26 @@ fn zyre_api_rest() {
         before,
         "verbose off: no more lines"
     );
+}
+
+/// Setters refuse what would break the node later: a header key over 255 bytes
+/// (every HELLO would fail to encode and no peer would see the node), timeouts of
+/// zero (a PING to every peer every millisecond) or beyond a day (the clock
+/// overflows).
+#[test]
+fn setters_validate() {
+    let mut n = Node::new("strict");
+    let long = "K".repeat(256);
+    assert!(matches!(
+        n.set_header(&long, "v"),
+        Err(zmesh::Error::BadSetting(_))
+    ));
+    n.set_header(&"K".repeat(255), "v").unwrap();
+    for bad in [Duration::ZERO, Duration::from_secs(86_401), Duration::MAX] {
+        assert!(n.set_evasive_timeout(bad).is_err(), "{bad:?}");
+        assert!(n.set_expired_timeout(bad).is_err(), "{bad:?}");
+        assert!(n.set_silent_timeout(bad).is_err(), "{bad:?}");
+    }
+    n.set_evasive_timeout(Duration::from_millis(10)).unwrap();
+    n.set_expired_timeout(Duration::from_secs(86_400)).unwrap();
 }

@@ -77,8 +77,8 @@ fn zyre_and_zmesh_heartbeats_then_zyre_crashes() {
             let mut z = Node::new("zmesh1");
             z.set_interface(IFACE);
             z.set_port(port);
-            z.set_evasive_timeout(Duration::from_secs(1));
-            z.set_expired_timeout(Duration::from_secs(3));
+            z.set_evasive_timeout(Duration::from_secs(1)).unwrap();
+            z.set_expired_timeout(Duration::from_secs(3)).unwrap();
             z.start().unwrap();
             let zid = z.uuid().to_string();
             let rx = z.events();
@@ -219,7 +219,7 @@ fn zyre_and_zmesh_converse_over_ipv6() {
         z.set_interface(IFACE);
         z.set_port(port);
         z.set_ipv6(true);
-        z.set_header("X-ZMESH", "yes");
+        z.set_header("X-ZMESH", "yes").unwrap();
         z.join("EARLY-Z").unwrap();
         z.start().unwrap();
         assert!(z.endpoint().unwrap().starts_with("tcp://[fe80::"));

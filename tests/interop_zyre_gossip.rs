@@ -40,10 +40,10 @@ fn zmesh_gossip(name: &str, beacon_port: u16, setup: impl FnOnce(&mut Node)) -> 
     let mut z = Node::new(name);
     z.set_interface(common::zyre::IFACE);
     z.set_port(beacon_port);
-    z.set_header("X-ZMESH", "yes");
+    z.set_header("X-ZMESH", "yes").unwrap();
     z.join("EARLY-Z").unwrap();
-    z.set_evasive_timeout(Duration::from_secs(1));
-    z.set_expired_timeout(Duration::from_secs(3));
+    z.set_evasive_timeout(Duration::from_secs(1)).unwrap();
+    z.set_expired_timeout(Duration::from_secs(3)).unwrap();
     setup(&mut z);
     z.start().unwrap();
     z

@@ -41,7 +41,7 @@ fn discovery_headers_groups_shout_whisper_leave() {
     let port = 46101;
     let mut a = node("alice", port);
     let mut b = node("bob", port);
-    b.set_header("X-HELLO", "World");
+    b.set_header("X-HELLO", "World").unwrap();
     a.start().unwrap();
     b.start().unwrap();
     let (ra, rb) = (a.events(), b.events());
@@ -128,7 +128,7 @@ fn polite_stop_is_an_exit_at_once() {
     let mut a = node("a", port);
     let mut b = node("b", port);
     // Long timeouts: only the port-0 beacon can explain a quick EXIT.
-    a.set_expired_timeout(Duration::from_secs(600));
+    a.set_expired_timeout(Duration::from_secs(600)).unwrap();
     a.start().unwrap();
     b.start().unwrap();
     let ra = a.events();
@@ -155,8 +155,8 @@ fn polite_stop_is_an_exit_at_once() {
 fn vanished_node_is_evasive_then_expires() {
     let port = 46103;
     let mut a = node("a", port);
-    a.set_evasive_timeout(Duration::from_millis(300));
-    a.set_expired_timeout(Duration::from_millis(1500));
+    a.set_evasive_timeout(Duration::from_millis(300)).unwrap();
+    a.set_expired_timeout(Duration::from_millis(1500)).unwrap();
     let mut b = node("b", port);
     a.start().unwrap();
     b.start().unwrap();
@@ -304,7 +304,7 @@ fn slow_application_slows_the_network_without_losing_events() {
 fn dropping_a_node_stops_it_politely() {
     let port = 46108;
     let mut a = node("a", port);
-    a.set_expired_timeout(Duration::from_secs(600));
+    a.set_expired_timeout(Duration::from_secs(600)).unwrap();
     a.start().unwrap();
     let ra = a.events();
     let mut sa = Vec::new();

@@ -168,7 +168,7 @@ impl Config {
         self.evasive_timeout
             .min(self.expired_timeout)
             .min(defaults::REAP_INTERVAL)
-            .max(Duration::from_millis(1))
+            .max(Duration::from_millis(10))
     }
 }
 

@@ -6,6 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Change, Engine};
 use crate::event::{Event, ExitReason, PeerId};
 
+/// The most groups a peer is known to be in: one HELLO or a stream of JOINs may
+/// name millions, each a JOIN event and a set entry. Further ones are counted
+/// (`Stats::over_bound`) and not taken (no JOIN event); the status counter still
+/// moves on.
+pub const MAX_PEER_GROUPS: usize = 1024;
+
+/// The most headers kept of a peer's HELLO; further ones are counted
+/// (`Stats::over_bound`) and dropped.
+pub const MAX_PEER_HEADERS: usize = 256;
+
 /// Our groups, our status counter and the members of every group we know of.
 #[derive(Debug, Default)]
 pub(crate) struct Groups {
@@ -101,12 +111,16 @@ impl Engine {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
+        p.status = p.status.wrapping_add(1);
+        if joined && !p.groups.contains(group) && p.groups.len() >= MAX_PEER_GROUPS {
+            self.stats.over_bound += 1;
+            return;
+        }
         if joined {
             p.groups.insert(group.to_string());
         } else {
             p.groups.remove(group);
         }
-        p.status = p.status.wrapping_add(1);
         let (peer, name, group) = (id, p.name.clone(), group.to_string());
         if joined {
             self.groups.add_member(&group, id);

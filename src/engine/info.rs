@@ -1,5 +1,5 @@
-//! The plain records the engine hands out: a peer's summary, a refused endpoint,
-//! and the faults tests inject on purpose.
+//! The plain records the engine hands out: a peer's summary, the counters of
+//! dropped input, a refused endpoint, and the faults tests inject on purpose.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +34,52 @@ pub struct PeerInfo {
     pub groups: BTreeSet<String>,
     /// True once its HELLO arrived (it has entered).
     pub ready: bool,
+}
+
+/// Counters of dropped input and protocol trouble: nothing is dropped uncounted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Datagrams on the beacon port that are not valid beacons.
+    pub bad_beacons: u64,
+    /// Inbox messages that are not valid ZRE (bad signature, version, fields).
+    pub malformed: u64,
+    /// Inbox messages whose routing id is not `0x01` + a 16-byte UUID.
+    pub bad_identity: u64,
+    /// Beacons and HELLOs of the other security mode (a plain one to a CURVE node,
+    /// or the reverse), and peers announced without the key CURVE needs: ignored.
+    pub wrong_security: u64,
+    /// CURVE: a message whose sender's authenticated key is not the one its UUID
+    /// is known by (a spoofed beacon, a HELLO with another key): dropped.
+    pub key_mismatch: u64,
+    /// CURVE: connections and announced peers whose key is not on the allow-list.
+    pub not_allowed: u64,
+    /// Messages from a peer before its HELLO (or from an unknown peer).
+    pub before_hello: u64,
+    /// Links closed for a ZMTP error.
+    pub link_errors: u64,
+    /// Accepted connections closed for not finishing the ZMTP handshake in time.
+    pub handshake_timeouts: u64,
+    /// Messages received on our outgoing links (a ZRE inbox never sends).
+    pub unexpected_on_outbox: u64,
+    /// Whispers to unknown peers.
+    pub whisper_unknown_peer: u64,
+    /// Gossip messages that are not valid zgossip.
+    pub gossip_malformed: u64,
+    /// Gossip tuples refused: the table was full, or the value too long.
+    pub gossip_refused: u64,
+    /// Gossip tuples whose endpoint cannot be connected to (a host name: the
+    /// engine resolves no names).
+    pub gossip_unusable: u64,
+    /// Leaving beacons (port 0) for a known peer from another address than the
+    /// peer's: ignored, so that nobody else can make a peer leave.
+    pub spoofed_leaving: u64,
+    /// Groups and headers beyond a peer's bound
+    /// ([`MAX_PEER_GROUPS`](super::MAX_PEER_GROUPS),
+    /// [`MAX_PEER_HEADERS`](super::MAX_PEER_HEADERS)): not taken.
+    pub over_bound: u64,
+    /// Peers dropped, by reason.
+    pub exits: BTreeMap<&'static str, u64>,
 }
 
 /// Faults injected on purpose, to show that the simulator's oracle and the tests

@@ -22,6 +22,7 @@
 
 use super::hash::FixedMap;
 use std::fmt;
+use std::net::SocketAddr;
 
 use super::LinkId;
 use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item, GREETING_LEN};
@@ -370,6 +371,8 @@ struct Accepted<T> {
     identity: Option<RoutingId>,
     /// What the owner made of the identity, set once at `Connected`.
     tag: Option<T>,
+    /// Where the connection came from, when the owner said.
+    source: Option<SocketAddr>,
 }
 
 /// A routing id kept inside the link record when it is short (ZRE's are 17 bytes),
@@ -445,20 +448,28 @@ impl<T: Copy> Router<T> {
                 link: Link::router(self.max_message),
                 identity: None,
                 tag: None,
+                source: None,
             }),
         );
     }
 
-    /// Registers an accepted link made by the owner (a CURVE server, say).
-    pub fn accept_link(&mut self, link: LinkId, made: Link) {
+    /// Registers an accepted link made by the owner (a CURVE server, say), which
+    /// came from `source`.
+    pub fn accept_link(&mut self, link: LinkId, made: Link, source: SocketAddr) {
         self.links.insert(
             link,
             Box::new(Accepted {
                 link: made,
                 identity: None,
                 tag: None,
+                source: Some(source),
             }),
         );
+    }
+
+    /// Where an accepted link came from, if the owner said.
+    pub fn source(&self, link: LinkId) -> Option<SocketAddr> {
+        self.links.get(&link)?.source
     }
 
     /// CURVE: the public key the client on `link` authenticated with.

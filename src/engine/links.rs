@@ -71,15 +71,15 @@ impl Engine {
     /// True if `link` was accepted (on the inbox or the gossip listener) and has not
     /// finished its ZMTP handshake.
     pub(super) fn handshake_pending(&self, link: LinkId) -> bool {
-        (self.inbox.contains(link) && !self.inbox.is_ready(link))
+        (self.inbox.contains(link) && !greeted(&self.inbox, &self.peers, link))
             || self.gossip.handshake_pending(link)
     }
 
     /// Drops finished handshakes from the front of the deadline queue.
     pub(super) fn prune_handshakes(&mut self) {
-        let (inbox, gossip) = (&self.inbox, &self.gossip);
+        let (inbox, gossip, peers) = (&self.inbox, &self.gossip, &self.peers);
         self.timers.prune_handshakes(|l| {
-            (!inbox.contains(l) || inbox.is_ready(l)) && !gossip.handshake_pending(l)
+            (!inbox.contains(l) || greeted(inbox, peers, l)) && !gossip.handshake_pending(l)
         });
     }
 
@@ -116,4 +116,14 @@ fn zre_identity(identity: &[u8]) -> Option<PeerId> {
         [1, rest @ ..] => Some(PeerId(rest.try_into().ok()?)),
         _ => None,
     }
+}
+
+/// An inbox link is done with its handshake once its sender's HELLO has come: a
+/// connection that stops after READY would otherwise hold a file handle for ever.
+fn greeted(inbox: &link::Router<PeerId>, peers: &super::peers::PeerTable, link: LinkId) -> bool {
+    inbox.is_ready(link)
+        && inbox
+            .tag(link)
+            .and_then(|id| peers.get(&id))
+            .is_some_and(|p| p.ready)
 }

@@ -21,7 +21,10 @@ impl Engine {
         let (scratch, out) = (&mut self.scratch, &mut self.out);
         self.peers.for_each_mut(|p| {
             if now < p.expired_at {
-                floor = Some(floor.map_or(p.evasive_at, |f| f.min(p.evasive_at)));
+                // The next thing due for this peer: EVASIVE, or EXIT when the
+                // expired timeout is the shorter.
+                let due = p.evasive_at.min(p.expired_at);
+                floor = Some(floor.map_or(due, |f| f.min(due)));
             }
             if now >= p.expired_at {
                 expired.push(p.id);

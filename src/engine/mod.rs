@@ -49,7 +49,7 @@ mod secure;
 mod timers;
 mod verbose;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -57,7 +57,8 @@ pub use config::Config;
 pub use endpoint::{endpoint_addr, endpoint_of};
 use gossip::Gossip;
 use groups::Groups;
-pub use info::{BadEndpoint, Faults, PeerInfo};
+pub use groups::{MAX_PEER_GROUPS, MAX_PEER_HEADERS};
+pub use info::{BadEndpoint, Faults, PeerInfo, Stats};
 use link::{Router, RouterEvent};
 use output::Outputs;
 use peers::PeerTable;
@@ -113,45 +114,6 @@ pub enum Output {
     },
     /// Hand this event to the application.
     Event(Event),
-}
-
-/// Counters of dropped input and protocol trouble: nothing is dropped uncounted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Datagrams on the beacon port that are not valid beacons.
-    pub bad_beacons: u64,
-    /// Inbox messages that are not valid ZRE (bad signature, version, fields).
-    pub malformed: u64,
-    /// Inbox messages whose routing id is not `0x01` + a 16-byte UUID.
-    pub bad_identity: u64,
-    /// Beacons and HELLOs of the other security mode (a plain one to a CURVE node,
-    /// or the reverse), and peers announced without the key CURVE needs: ignored.
-    pub wrong_security: u64,
-    /// CURVE: a message whose sender's authenticated key is not the one its UUID
-    /// is known by (a spoofed beacon, a HELLO with another key): dropped.
-    pub key_mismatch: u64,
-    /// CURVE: connections and announced peers whose key is not on the allow-list.
-    pub not_allowed: u64,
-    /// Messages from a peer before its HELLO (or from an unknown peer).
-    pub before_hello: u64,
-    /// Links closed for a ZMTP error.
-    pub link_errors: u64,
-    /// Accepted connections closed for not finishing the ZMTP handshake in time.
-    pub handshake_timeouts: u64,
-    /// Messages received on our outgoing links (a ZRE inbox never sends).
-    pub unexpected_on_outbox: u64,
-    /// Whispers to unknown peers.
-    pub whisper_unknown_peer: u64,
-    /// Gossip messages that are not valid zgossip.
-    pub gossip_malformed: u64,
-    /// Gossip tuples refused: the table was full, or the value too long.
-    pub gossip_refused: u64,
-    /// Gossip tuples whose endpoint cannot be connected to (a host name: the
-    /// engine resolves no names).
-    pub gossip_unusable: u64,
-    /// Peers dropped, by reason.
-    pub exits: BTreeMap<&'static str, u64>,
 }
 
 /// One mesh node's protocol state. See the [module docs](self) for the call order.
@@ -499,8 +461,12 @@ impl Engine {
             return;
         }
         if beacon.is_leaving() {
-            if self.peers.contains(&id) {
-                self.remove_peer(id, ExitReason::Left);
+            // Only from the peer's own address: anyone on the LAN can send a
+            // datagram with a peer's UUID.
+            match self.peers.get(&id) {
+                Some(p) if p.addr.ip() == from.ip() => self.remove_peer(id, ExitReason::Left),
+                Some(_) => self.stats.spoofed_leaving += 1,
+                None => {}
             }
             return;
         }
@@ -521,7 +487,7 @@ impl Engine {
         let link = self.new_link();
         log::trace!("{}: accepted {from} as {link:?}", self.config.name);
         let made = self.inbox_link();
-        self.inbox.accept_link(link, made);
+        self.inbox.accept_link(link, made, from);
         self.timers
             .handshake_by(now + self.config.handshake_timeout, link);
         self.out.touch(link);

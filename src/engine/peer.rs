@@ -176,7 +176,12 @@ impl Peer {
         evasive: std::time::Duration,
         expired: std::time::Duration,
     ) {
-        self.evasive_at = now + evasive;
-        self.expired_at = now + expired;
+        // An engine configured with a huge timeout must not overflow the clock.
+        let far = |d| {
+            now.checked_add(d)
+                .unwrap_or(now + std::time::Duration::from_secs(1 << 30))
+        };
+        self.evasive_at = far(evasive);
+        self.expired_at = far(expired);
     }
 }

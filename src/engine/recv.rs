@@ -152,7 +152,7 @@ impl Engine {
             return;
         };
         p.name = h.name;
-        p.headers = h.headers.iter().cloned().collect();
+        p.headers = bounded_headers(&h.headers, &mut self.stats.over_bound);
         let had = p.groups.clone();
         let now: std::collections::BTreeSet<String> = h.groups.into_iter().collect();
         for g in had.difference(&now) {
@@ -205,6 +205,8 @@ impl Engine {
         };
         self.require_peer(now, id, hello.endpoint.clone(), addr, key);
         self.peers.set_ready(&id);
+        // Its inbox link is done with its handshake now.
+        self.prune_handshakes();
         true
     }
 
@@ -215,7 +217,7 @@ impl Engine {
             return;
         };
         p.name = h.name.clone();
-        p.headers = h.headers.iter().cloned().collect();
+        p.headers = bounded_headers(&h.headers, &mut self.stats.over_bound);
         let e = Event::Enter {
             peer: id,
             name: h.name,
@@ -230,4 +232,15 @@ impl Engine {
             p.status = h.status;
         }
     }
+}
+
+/// A HELLO's headers, at most [`MAX_PEER_HEADERS`](super::groups::MAX_PEER_HEADERS)
+/// of them; the rest counted in `over`.
+fn bounded_headers(
+    headers: &[(String, String)],
+    over: &mut u64,
+) -> std::collections::BTreeMap<String, String> {
+    let max = super::groups::MAX_PEER_HEADERS;
+    *over += headers.len().saturating_sub(max) as u64;
+    headers.iter().take(max).cloned().collect()
 }

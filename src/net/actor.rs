@@ -288,7 +288,11 @@ impl Actor {
             }
             if let Err(e) = polled {
                 if e.kind() != io::ErrorKind::Interrupted {
+                    // The node cannot go on: stop as if asked, so that peers hear
+                    // of it and the application gets STOP.
                     log::error!("poll failed: {e}");
+                    self.engine.stop(Instant::now());
+                    self.drain_outputs();
                     break;
                 }
             }

@@ -268,6 +268,7 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
     let waker = mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?;
     let (mailbox, commands, asleep) = Mailbox::new(waker);
     let name = spec.engine.name.clone();
+    let (last_words, own) = (spec.events.clone(), (spec.id, spec.engine.name.clone()));
     let mut engine = Engine::new(spec.engine, spec.id);
     // CURVE handshakes draw their keys and nonces from here.
     engine.seed_random(os_seed());
@@ -314,9 +315,17 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
     };
     let actor = Actor::new(engine, sockets, commands, asleep, spec.events, spec.options)
         .map_err(Error::Io)?;
+    // If the actor dies of a panic, the application still hears STOP rather than
+    // waiting for events for ever (the node holds a sender of its own).
     let thread = std::thread::Builder::new()
         .name(format!("zmesh-{name}"))
-        .spawn(move || actor.run(inbox))
+        .spawn(move || {
+            let run = std::panic::AssertUnwindSafe(|| actor.run(inbox));
+            if std::panic::catch_unwind(run).is_err() {
+                let (peer, name) = own;
+                let _ = last_words.send(Event::Stop { peer, name });
+            }
+        })
         .map_err(Error::Io)?;
     let names: Vec<String> = ifaces
         .iter()

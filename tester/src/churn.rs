@@ -289,8 +289,11 @@ fn start_slot(
     let mut node = Node::new(&format!("slot{k}"));
     node.set_interface("lo");
     node.set_port(cfg.port);
-    node.set_evasive_timeout(cfg.evasive);
-    node.set_expired_timeout(cfg.expired);
+    // The command line checked the timers.
+    node.set_evasive_timeout(cfg.evasive)
+        .expect("evasive timeout");
+    node.set_expired_timeout(cfg.expired)
+        .expect("expired timeout");
     let id = node.uuid();
     ledger
         .lock()

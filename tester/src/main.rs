@@ -311,6 +311,14 @@ fn main() {
             expired,
             summary,
         } => {
+            let mut probe = zmesh::Node::new("probe");
+            let timers = probe
+                .set_evasive_timeout(evasive)
+                .and_then(|()| probe.set_expired_timeout(expired));
+            if let Err(e) = timers {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
             let cfg = churn::ChurnConfig {
                 slots: slots.max(1),
                 duration,

@@ -44,8 +44,13 @@ pub fn run(cfg: &NodeConfig) -> i32 {
     let mut node = Node::new(&cfg.name);
     node.set_interface(&cfg.interface);
     node.set_port(cfg.port);
-    node.set_evasive_timeout(cfg.evasive);
-    node.set_expired_timeout(cfg.expired);
+    let timers = node
+        .set_evasive_timeout(cfg.evasive)
+        .and_then(|()| node.set_expired_timeout(cfg.expired));
+    if let Err(e) = timers {
+        eprintln!("{e}");
+        return 2;
+    }
     let _ = node.join("mesh");
     if let Err(e) = node.start() {
         eprintln!("{}: cannot start: {e}", cfg.name);

@@ -46,7 +46,7 @@ pub fn zmesh_node(name: &str, interface: &str, port: u16) -> Node {
     let mut z = Node::new(name);
     z.set_interface(interface);
     z.set_port(port);
-    z.set_header("X-ZMESH", "yes");
+    z.set_header("X-ZMESH", "yes").unwrap();
     z.join("EARLY-Z").unwrap();
     z.start().unwrap();
     z

@@ -6,12 +6,13 @@ use crate::engine::link::Link;
 use crate::engine::peer::Peer;
 use crate::wire::beacon::DEFAULT_PORT;
 use crate::wire::zre::ZreMessage;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 mod curve;
 mod election;
 mod gossip;
+mod hostile;
 mod place;
 mod secure;
 
@@ -669,16 +670,39 @@ fn stop_closes_every_link() {
 
 #[test]
 fn silent_inbox_connections_are_closed_after_the_handshake_timeout() {
+    // Three connections: one never speaks, one stops after the ZMTP handshake
+    // (READY) and never sends HELLO, one says HELLO. The first two hold a file
+    // handle each for nothing: both are closed at the handshake timeout.
     let t0 = Instant::now();
     let mut e = Engine::new(Config::new("a"), PeerId([1; 16]));
     e.start(t0, "127.0.0.1:49152".parse().unwrap());
     let from: SocketAddr = "127.0.0.2:40000".parse().unwrap();
     let silent = e.handle_accepted(t0, from);
-    let spoke = e.handle_accepted(t0, from);
-    // The second one completes the ZMTP handshake as a DEALER would.
+    let ready_only = e.handle_accepted(t0, from);
     let mut dealer = Link::dealer(b"\x01xxxxxxxxxxxxxxxx", 1 << 20);
-    e.handle_bytes(t0, spoke, &dealer.take_output());
+    e.handle_bytes(t0, ready_only, &dealer.take_output());
     while e.poll_output().is_some() {}
+    let greeted = e.handle_accepted(t0, from);
+    let mut d = Link::dealer(&[&[1u8][..], &[7u8; 16][..]].concat(), 1 << 20);
+    let out: Vec<u8> = std::iter::from_fn(|| e.poll_output())
+        .filter_map(|o| match o {
+            Output::Write { link, bytes } if link == greeted => Some(bytes),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    d.handle_bytes(&out);
+    assert!(matches!(d.poll(), Ok(Some(link::LinkEvent::Ready { .. }))));
+    let hello = crate::wire::zre::Hello {
+        endpoint: "tcp://127.0.0.2:5000".into(),
+        groups: vec![],
+        status: 0,
+        name: "g".into(),
+        headers: vec![],
+    };
+    d.send(&ZreMessage::new(1, Body::Hello(hello)).encode().unwrap());
+    e.handle_bytes(t0, greeted, &d.take_output());
+    assert!(e.is_ready(PeerId([7; 16])));
     assert!(e
         .poll_timeout()
         .is_some_and(|t| t <= t0 + config::defaults::HANDSHAKE_TIMEOUT));
@@ -694,8 +718,11 @@ fn silent_inbox_connections_are_closed_after_the_handshake_timeout() {
     e.handle_timeout(t0 + config::defaults::HANDSHAKE_TIMEOUT - Duration::from_millis(1));
     assert_eq!(closes(&mut e), vec![]);
     e.handle_timeout(t0 + config::defaults::HANDSHAKE_TIMEOUT);
-    assert_eq!(closes(&mut e), vec![silent]);
-    assert_eq!(e.stats().handshake_timeouts, 1);
-    assert!(e.inbox.contains(spoke));
+    let mut closed = closes(&mut e);
+    closed.sort_by_key(|l| l.0);
+    assert_eq!(closed, vec![silent, ready_only]);
+    assert_eq!(e.stats().handshake_timeouts, 2);
+    assert!(e.inbox.contains(greeted));
     assert!(!e.inbox.contains(silent));
+    assert!(!e.inbox.contains(ready_only));
 }

@@ -1,0 +1,119 @@
+//! A neighbour on the LAN who sends anything: what it must not be able to do to a
+//! node, each beside the real case it must not break.
+
+use super::*;
+use crate::wire::zre::Hello;
+
+/// A stranger at `from` opens an inbox connection under `uuid` and says HELLO.
+fn hello_from(e: &mut Engine, now: Instant, from: &str, uuid: [u8; 16], hello: Hello) {
+    let link = e.handle_accepted(now, from.parse().unwrap());
+    let mut d = Link::dealer(&[&[1u8][..], &uuid[..]].concat(), 1 << 30);
+    let out: Vec<u8> = std::iter::from_fn(|| e.poll_output())
+        .filter_map(|o| match o {
+            Output::Write { bytes, .. } => Some(bytes),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    d.handle_bytes(&out);
+    assert!(matches!(d.poll(), Ok(Some(link::LinkEvent::Ready { .. }))));
+    let m = ZreMessage::new(1, Body::Hello(hello));
+    d.send(&m.encode().unwrap());
+    e.handle_bytes(now, link, &d.take_output());
+}
+
+#[test]
+fn a_leaving_beacon_from_another_address_is_ignored() {
+    let mut net = Net::new(2, named);
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(2));
+    let b = net.id(1);
+    let now = net.now;
+    // The spoofer sends node 1's UUID with port 0 from its own address.
+    let leaving = Beacon::new(b.0, 0).encode();
+    net.nodes[0].handle_datagram(
+        now,
+        SocketAddr::from(([127, 0, 0, 77], DEFAULT_PORT)),
+        &leaving,
+    );
+    net.drain();
+    assert!(net.nodes[0].is_ready(b), "{:?}", net.kinds(0));
+    assert_eq!(net.nodes[0].stats().spoofed_leaving, 1);
+    assert!(!net.kinds(0).iter().any(|k| k.starts_with("EXIT")));
+    // The same from node 1's own address: it leaves at once (a polite stop).
+    net.nodes[0].handle_datagram(now, net.addrs[1], &leaving);
+    net.drain();
+    assert!(!net.nodes[0].is_ready(b));
+    assert!(
+        net.kinds(0).contains(&"EXIT b".to_string()),
+        "{:?}",
+        net.kinds(0)
+    );
+}
+
+#[test]
+fn one_hello_cannot_declare_unbounded_groups_or_headers() {
+    let mut net = Net::new(1, named);
+    net.start(0);
+    let now = net.now;
+    let groups: Vec<String> = (0..MAX_PEER_GROUPS + 500)
+        .map(|i| format!("g{i}"))
+        .collect();
+    let headers: Vec<(String, String)> = (0..MAX_PEER_HEADERS + 100)
+        .map(|i| (format!("X-{i}"), "v".to_string()))
+        .collect();
+    let hello = Hello {
+        endpoint: "tcp://127.0.0.9:5000".into(),
+        groups,
+        status: 0,
+        name: "greedy".into(),
+        headers,
+    };
+    let uuid = [9u8; 16];
+    hello_from(&mut net.nodes[0], now, "127.0.0.9:40000", uuid, hello);
+    let e = &mut net.nodes[0];
+    let joins = std::iter::from_fn(|| e.poll_output())
+        .filter(|o| matches!(o, Output::Event(Event::Join { .. })))
+        .count();
+    assert_eq!(joins, MAX_PEER_GROUPS);
+    let p = e.peer(PeerId(uuid)).expect("the peer entered");
+    assert_eq!(p.groups.len(), MAX_PEER_GROUPS);
+    assert_eq!(p.headers.len(), MAX_PEER_HEADERS);
+    assert_eq!(e.stats().over_bound, 600);
+}
+
+#[test]
+fn an_expired_timeout_below_the_evasive_one_is_kept() {
+    // Expired 3 s, evasive 10 s: a crashed peer goes after 3 s (plus a reap), not
+    // at the evasive timeout.
+    let cfg = |i| {
+        let mut c = named(i);
+        c.evasive_timeout = Duration::from_secs(10);
+        c.expired_timeout = Duration::from_secs(3);
+        c
+    };
+    let mut net = Net::new(2, cfg);
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(1));
+    assert!(net.nodes[0].is_ready(net.id(1)));
+    net.crash(1);
+    net.run_for(Duration::from_secs(5));
+    assert!(!net.nodes[0].is_ready(net.id(1)), "{:?}", net.kinds(0));
+}
+
+#[test]
+fn a_huge_expired_timeout_does_not_overflow_the_clock() {
+    let cfg = |i| {
+        let mut c = named(i);
+        c.expired_timeout = Duration::MAX;
+        c.evasive_timeout = Duration::MAX;
+        c
+    };
+    let mut net = Net::new(2, cfg);
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(2));
+    assert!(net.nodes[0].is_ready(net.id(1)));
+}
