@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::Engine;
+use super::{Engine, LinkId};
 use crate::event::{Event, ExitReason};
 use crate::wire::zre::Body;
 
@@ -55,5 +55,26 @@ impl Engine {
         for id in expired {
             self.remove_peer(id, ExitReason::Expired);
         }
+    }
+
+    /// The driver left bytes unread on `link` because the application is behind
+    /// with its events. The peer is talking, so it stays alive here; and it hears
+    /// from us (a PING every half evasive timeout, which it answers into the same
+    /// unread bytes) so that it keeps us too. A stalled application costs no peer.
+    pub fn handle_unread(&mut self, now: Instant, link: LinkId) {
+        self.now = Some(now);
+        let Some(id) = self.inbox.tag(link) else {
+            return;
+        };
+        let (evasive, expired) = (self.config.evasive_timeout, self.config.expired_timeout);
+        let Some(p) = self.peers.get_mut(&id).filter(|p| p.ready) else {
+            return;
+        };
+        if p.unread_ping_at.is_none_or(|t| now >= t + evasive / 2) {
+            p.unread_ping_at = Some(now);
+            p.send(Body::Ping, &mut self.scratch);
+            self.out.mark(p);
+        }
+        p.refresh(now, evasive, expired);
     }
 }

@@ -49,6 +49,9 @@ pub(crate) struct Peer {
     pub(crate) name: String,
     pub(crate) headers: BTreeMap<String, String>,
     pub(crate) groups: BTreeSet<String>,
+    /// When we last pinged it because its bytes sat unread (the application was
+    /// behind).
+    pub(crate) unread_ping_at: Option<Instant>,
     /// Verbose mode: our own name, which every send line carries.
     pub(crate) trace_as: Option<std::sync::Arc<str>>,
 }
@@ -84,6 +87,7 @@ impl Peer {
             headers: BTreeMap::new(),
             groups: BTreeSet::new(),
             trace_as: None,
+            unread_ping_at: None,
         }
     }
 

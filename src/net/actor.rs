@@ -306,15 +306,20 @@ impl Actor {
                     t => self.link_ready(link_of(t), ev.is_readable(), ev.is_writable()),
                 }
             }
-            // Links left unread while the application was behind.
-            if self.events.len() < self.options.event_high_water {
-                let pending: Vec<LinkId> = self
-                    .conns
-                    .iter()
-                    .filter(|(_, c)| c.read_pending)
-                    .map(|(l, _)| *l)
-                    .collect();
-                for l in pending {
+            // Links left unread while the application was behind: read them once
+            // it has caught up; until then their peers stay alive.
+            let pending: Vec<LinkId> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.read_pending)
+                .map(|(l, _)| *l)
+                .collect();
+            let behind = self.events.len() >= self.options.event_high_water;
+            for l in pending {
+                if behind {
+                    self.engine.handle_unread(Instant::now(), l);
+                    self.drain_outputs();
+                } else {
                     self.link_ready(l, true, false);
                 }
             }
@@ -506,7 +511,8 @@ impl Actor {
         loop {
             if self.events.len() >= self.options.event_high_water {
                 // The application is behind: leave the bytes in the kernel, so TCP
-                // slows the sender down. Timers and beacons keep running.
+                // slows the sender down. Timers and beacons keep running, and the
+                // peer, which is talking, stays alive on both sides.
                 if let Some(c) = self.conns.get_mut(&link) {
                     c.read_pending = true;
                 }

@@ -540,6 +540,7 @@ fn sequence_wrap_accepts_zyre_and_pyre() {
         evasive_at: Instant::now(),
         expired_at: Instant::now(),
         trace_as: None,
+        unread_ping_at: None,
     };
     assert!(p.accept_sequence(false, 65535)); // Zyre: uint16
     assert!(p.accept_sequence(false, 0));
