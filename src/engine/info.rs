@@ -74,6 +74,13 @@ pub struct Stats {
     /// Leaving beacons (port 0) for a known peer from another address than the
     /// peer's: ignored, so that nobody else can make a peer leave.
     pub spoofed_leaving: u64,
+    /// Inbox connections closed at once: too many in all
+    /// ([`MAX_INBOX_LINKS`](super::MAX_INBOX_LINKS)) or from one address
+    /// ([`MAX_INBOX_PER_ADDRESS`](super::MAX_INBOX_PER_ADDRESS)).
+    pub inbox_refused: u64,
+    /// Beacons of new UUIDs ignored while
+    /// [`MAX_UNREADY_PEERS`](super::MAX_UNREADY_PEERS) peers have not entered.
+    pub unready_refused: u64,
     /// Groups and headers beyond a peer's bound
     /// ([`MAX_PEER_GROUPS`](super::MAX_PEER_GROUPS),
     /// [`MAX_PEER_HEADERS`](super::MAX_PEER_HEADERS)): not taken.

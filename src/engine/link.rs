@@ -467,6 +467,14 @@ impl<T: Copy> Router<T> {
         );
     }
 
+    /// How many accepted links came from `ip`.
+    pub fn count_from(&self, ip: std::net::IpAddr) -> usize {
+        self.links
+            .values()
+            .filter(|a| a.source.is_some_and(|s| s.ip() == ip))
+            .count()
+    }
+
     /// Where an accepted link came from, if the owner said.
     pub fn source(&self, link: LinkId) -> Option<SocketAddr> {
         self.links.get(&link)?.source

@@ -58,6 +58,15 @@ pub use endpoint::{endpoint_addr, endpoint_of};
 use gossip::Gossip;
 use groups::Groups;
 pub use groups::{MAX_PEER_GROUPS, MAX_PEER_HEADERS};
+
+/// The most inbox connections a node holds; more are closed at once
+/// (`Stats::inbox_refused`).
+pub const MAX_INBOX_LINKS: usize = 4096;
+/// The most inbox connections from one address.
+pub const MAX_INBOX_PER_ADDRESS: usize = 256;
+/// The most peers discovered by beacon that have not entered yet: beacons of
+/// further new UUIDs are ignored (`Stats::unready_refused`) until some enter or go.
+pub const MAX_UNREADY_PEERS: usize = 1024;
 pub use info::{BadEndpoint, Faults, PeerInfo, Stats};
 use link::{Router, RouterEvent};
 use output::Outputs;
@@ -475,6 +484,11 @@ impl Engine {
         if self.peers.contains(&id) {
             return;
         }
+        // Every new UUID costs a peer, a connection and a copy of our HELLO.
+        if self.peers.unready_count() >= MAX_UNREADY_PEERS {
+            self.stats.unready_refused += 1;
+            return;
+        }
         // `from` keeps the scope of a link-local IPv6 sender.
         let mut addr = from;
         addr.set_port(beacon.port);
@@ -486,6 +500,14 @@ impl Engine {
         self.now = Some(now);
         let link = self.new_link();
         log::trace!("{}: accepted {from} as {link:?}", self.config.name);
+        // A neighbour may open connections without end: each holds a file handle.
+        if self.inbox.len() >= MAX_INBOX_LINKS
+            || self.inbox.count_from(from.ip()) >= MAX_INBOX_PER_ADDRESS
+        {
+            self.stats.inbox_refused += 1;
+            self.out.close(link);
+            return link;
+        }
         let made = self.inbox_link();
         self.inbox.accept_link(link, made, from);
         self.timers

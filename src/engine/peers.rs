@@ -57,6 +57,11 @@ impl PeerTable {
         self.ready
     }
 
+    /// Peers known but not entered yet (no HELLO from them).
+    pub(crate) fn unready_count(&self) -> usize {
+        self.map.len() - self.ready
+    }
+
     /// The peer that uses this endpoint, if any.
     pub(crate) fn at_endpoint(&self, endpoint: &str) -> Option<PeerId> {
         self.by_endpoint.get(endpoint).copied()

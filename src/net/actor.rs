@@ -38,6 +38,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Bytes read from a link per turn before others get theirs.
 const READ_BUDGET: usize = 1 << 20;
+/// Datagrams read from a beacon socket per turn of the loop: a flood must not
+/// starve timers, links and commands (the rest wait for the next turn).
+const BEACON_BUDGET: usize = 256;
 
 /// What the application asks of the actor.
 pub(crate) enum Command {
@@ -180,6 +183,8 @@ pub(crate) struct Actor {
     aborted: bool,
     /// Set when accepting failed: the next attempt.
     accept_retry: Option<Instant>,
+    /// Beacon sockets (IPv4, IPv6) left with datagrams when the budget ran out.
+    beacons_left: [bool; 2],
 }
 
 fn token(link: LinkId) -> Token {
@@ -242,6 +247,7 @@ impl Actor {
             stopping: false,
             aborted: false,
             accept_retry: None,
+            beacons_left: [false; 2],
         })
     }
 
@@ -262,6 +268,9 @@ impl Actor {
                 .engine
                 .poll_timeout()
                 .map(|t| t.saturating_duration_since(now));
+            if self.beacons_left.contains(&true) {
+                timeout = Some(Duration::ZERO);
+            }
             if self.conns.values().any(|c| c.read_pending) {
                 // Reading is paused for the application: look again soon.
                 let t = Duration::from_millis(5);
@@ -321,6 +330,11 @@ impl Actor {
                     self.drain_outputs();
                 } else {
                     self.link_ready(l, true, false);
+                }
+            }
+            for (v6, left) in [(false, self.beacons_left[0]), (true, self.beacons_left[1])] {
+                if left {
+                    self.read_beacons(v6);
                 }
             }
             let now = Instant::now();
@@ -389,7 +403,8 @@ impl Actor {
     }
 
     fn read_beacons(&mut self, v6: bool) {
-        loop {
+        self.beacons_left[usize::from(v6)] = false;
+        for _ in 0..BEACON_BUDGET {
             let beacon = match v6 {
                 false => self.beacon.as_ref(),
                 true => self.beacon6.as_ref().map(|(b, _)| b),
@@ -406,14 +421,16 @@ impl Actor {
                     self.engine.handle_datagram(now, from, &self.buf[..n]);
                     self.drain_outputs();
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     log::warn!("beacon receive failed: {e}");
-                    break;
+                    return;
                 }
             }
         }
+        // The budget ran out before the socket did: the rest next turn.
+        self.beacons_left[usize::from(v6)] = true;
     }
 
     /// Accepts what waits on the inbox listener, or on the gossip listener.

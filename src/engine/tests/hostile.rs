@@ -117,3 +117,41 @@ fn a_huge_expired_timeout_does_not_overflow_the_clock() {
     net.run_for(Duration::from_secs(2));
     assert!(net.nodes[0].is_ready(net.id(1)));
 }
+
+#[test]
+fn inbox_connections_are_bounded_per_address() {
+    let mut net = Net::new(1, named);
+    net.start(0);
+    let now = net.now;
+    let e = &mut net.nodes[0];
+    let from: SocketAddr = "127.0.0.66:40000".parse().unwrap();
+    for _ in 0..MAX_INBOX_PER_ADDRESS {
+        e.handle_accepted(now, from);
+    }
+    while e.poll_output().is_some() {}
+    let refused = e.handle_accepted(now, from);
+    let outs: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    assert!(outs.contains(&Output::Close { link: refused }), "{outs:?}");
+    assert_eq!(e.stats().inbox_refused, 1);
+    // Another address still gets in.
+    let other = e.handle_accepted(now, "127.0.0.67:40000".parse().unwrap());
+    let outs: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    assert!(!outs.contains(&Output::Close { link: other }));
+}
+
+#[test]
+fn a_beacon_flood_makes_a_bounded_number_of_peers() {
+    let mut net = Net::new(1, named);
+    net.start(0);
+    let now = net.now;
+    let e = &mut net.nodes[0];
+    for i in 0..MAX_UNREADY_PEERS as u32 + 100 {
+        let mut uuid = [0xEEu8; 16];
+        uuid[..4].copy_from_slice(&i.to_be_bytes());
+        let b = Beacon::new(uuid, 5000 + i as u16).encode();
+        e.handle_datagram(now, SocketAddr::from(([127, 0, 0, 88], DEFAULT_PORT)), &b);
+        while e.poll_output().is_some() {}
+    }
+    assert_eq!(e.peers().count(), MAX_UNREADY_PEERS);
+    assert_eq!(e.stats().unready_refused, 100);
+}
