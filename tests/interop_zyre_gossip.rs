@@ -135,7 +135,12 @@ fn zmesh_gossip_server_with_zyre_clients() {
         entered(z, ids[1], "zyre1");
         zyres[1].send(json!({"cmd": "join", "group": "G"}));
         zyres[0].send(json!({"cmd": "join", "group": "G"}));
-        zyres[0].wait("JOIN", |v| v["type"] == "JOIN" && v["group"] == "G");
+        // Each must know the other is in G before the shout, or it goes to nobody.
+        for (h, other) in [(0, 1), (1, 0)] {
+            let other = ids[other].to_string();
+            let joined = of_type("JOIN", &other);
+            zyres[h].wait("JOIN", |v| joined(v) && v["group"] == "G");
+        }
         zyres[1].send(json!({"cmd": "shout", "group": "G", "frames": ["6869"]}));
         let s = zyres[0].wait("SHOUT", of_type("SHOUT", &ids[1].to_string()));
         assert_eq!(s["payload"], json!(["6869"]));
