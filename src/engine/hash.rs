@@ -1,11 +1,14 @@
-//! A fixed (not randomly seeded) hasher for the engine's lookup tables.
+//! Hashers for the engine's lookup tables.
 //!
 //! The standard `HashMap` seeds its hasher from the OS random generator, which the
-//! sans-IO engine must not read, and its SipHash costs more than these small keys
-//! need. Tables using this hasher are only looked up, never iterated where the order
-//! could change a result (or the keys are sorted first), so the engine stays
-//! deterministic. Remote input cannot choose the keys (link ids are the engine's own),
-//! so hash flooding is not a concern.
+//! sans-IO engine must not read. Tables keyed by the engine's own numbers (link ids)
+//! use [`FixedHasher`], fixed and cheap: remote input cannot choose those keys.
+//! Tables keyed by what the network says (peer UUIDs, routing ids) use
+//! [`KeyedState`], SipHash-1-3 under a key the engine draws from its seed (from the
+//! OS in a real node, from the run's seed in the simulator): a neighbour who cannot
+//! know the key cannot pick UUIDs that collide and turn lookups into scans. Tables
+//! are only looked up, never iterated where the order could change a result (or the
+//! keys are sorted first), so the engine stays deterministic.
 //!
 //! ```
 //! use zmesh::engine::hash::FixedMap;
@@ -15,7 +18,9 @@
 //! ```
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+use siphasher::sip::SipHasher13;
 
 /// A multiply-rotate hasher with a SplitMix64 finish: fast, fixed, well mixed.
 #[derive(Debug, Default, Clone, Copy)]
@@ -64,3 +69,67 @@ impl Hasher for FixedHasher {
 pub type FixedMap<K, V> = HashMap<K, V, BuildHasherDefault<FixedHasher>>;
 /// A `HashSet` with the fixed hasher.
 pub type FixedSet<K> = HashSet<K, BuildHasherDefault<FixedHasher>>;
+
+/// SipHash-1-3 under a secret key: for tables whose keys come from the network.
+///
+/// ```
+/// use zmesh::engine::hash::{KeyedMap, KeyedState};
+/// let mut m: KeyedMap<[u8; 16], u32> = KeyedMap::with_hasher(KeyedState::from_seed(&[7; 32]));
+/// m.insert([1; 16], 1);
+/// assert_eq!(m.get(&[1; 16]), Some(&1));
+/// ```
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KeyedState {
+    k0: u64,
+    k1: u64,
+}
+
+impl KeyedState {
+    /// A key drawn from `seed` (which must be secret for the key to be).
+    pub fn from_seed(seed: &[u8]) -> KeyedState {
+        let mut k = [0u64; 2];
+        for (i, chunk) in seed.chunks(8).enumerate() {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            k[i % 2] = mix(k[i % 2] ^ u64::from_le_bytes(b) ^ i as u64);
+        }
+        KeyedState { k0: k[0], k1: k[1] }
+    }
+}
+
+impl BuildHasher for KeyedState {
+    type Hasher = SipHasher13;
+
+    fn build_hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_keys(self.k0, self.k1)
+    }
+}
+
+/// A `HashMap` keyed by remote input, hashed under a secret key.
+pub type KeyedMap<K, V> = HashMap<K, V, KeyedState>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_changes_every_hash() {
+        let (a, b) = (
+            KeyedState::from_seed(&[1; 32]),
+            KeyedState::from_seed(&[2; 32]),
+        );
+        let uuid = [0x55u8; 16];
+        assert_ne!(a.hash_one(uuid), b.hash_one(uuid));
+        assert_eq!(
+            a.hash_one(uuid),
+            KeyedState::from_seed(&[1; 32]).hash_one(uuid)
+        );
+        // Keys that collide under the fixed hasher (a flipped top bit in the first
+        // word cancelled by a flipped bit in the second) do not under the keyed one.
+        let fixed = BuildHasherDefault::<FixedHasher>::default();
+        let x = [0u64, 0];
+        let y = [1u64 << 63, 1 << 4];
+        assert_eq!(fixed.hash_one(x), fixed.hash_one(y));
+        assert_ne!(a.hash_one(x), a.hash_one(y));
+    }
+}

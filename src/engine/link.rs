@@ -20,7 +20,7 @@
 //! assert_eq!(router.peer_identity(), Some(&b"\x01dealer-identity"[..]));
 //! ```
 
-use super::hash::FixedMap;
+use super::hash::{FixedMap, KeyedMap, KeyedState};
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -409,6 +409,8 @@ impl RoutingId {
 /// The ROUTER side of many accepted links, with `ROUTER_HANDOVER` semantics: a new
 /// link presenting a known identity takes it over, and the old link is handed back
 /// to the owner to close (a restarted peer's new connection is the canonical one).
+/// Only from the holder's address, though: a link from another address keeps the
+/// identity beside the holder, which stays where messages to it are routed.
 ///
 /// The owner may attach a tag of type `T` to a link once it is connected (the
 /// engine keeps the sender's UUID there, parsed once from the identity rather than
@@ -417,7 +419,7 @@ impl RoutingId {
 pub struct Router<T = ()> {
     /// Boxed so the table stays small and lookups touch little memory.
     links: FixedMap<LinkId, Box<Accepted<T>>>,
-    by_identity: FixedMap<Vec<u8>, LinkId>,
+    by_identity: KeyedMap<Vec<u8>, LinkId>,
     next_anonymous: u32,
     max_message: usize,
 }
@@ -434,10 +436,17 @@ impl<T: Copy> Router<T> {
     pub fn tagged(max_message: usize) -> Router<T> {
         Router {
             links: FixedMap::default(),
-            by_identity: FixedMap::default(),
+            by_identity: KeyedMap::default(),
             next_anonymous: 0,
             max_message,
         }
+    }
+
+    /// Hashes routing ids (which the network chooses) under `key` from now on.
+    pub fn set_key(&mut self, key: KeyedState) {
+        let mut map = KeyedMap::with_capacity_and_hasher(self.by_identity.len(), key);
+        map.extend(self.by_identity.drain());
+        self.by_identity = map;
     }
 
     /// Registers an accepted connection. Its greeting and READY are queued at once.
@@ -577,8 +586,20 @@ impl<T: Copy> Router<T> {
                             "CURVE: another key under a known identity",
                         ));
                     }
+                    // From another address the newcomer does not push the holder
+                    // out: a neighbour could otherwise cut any peer's connection by
+                    // presenting its identity. Both stay; the owner decides whose
+                    // messages count (the engine: by the address a peer's HELLO
+                    // came from).
+                    let source_ip =
+                        |l: &LinkId| self.links.get(l).and_then(|a| a.source).map(|s| s.ip());
+                    let elsewhere = held_by.is_some_and(|o| source_ip(&o) != source_ip(&link));
                     let acc = self.links.get_mut(&link).expect("link present");
                     acc.identity = Some(RoutingId::new(&id));
+                    if elsewhere {
+                        events.push(RouterEvent::Connected { link, identity: id });
+                        continue;
+                    }
                     if let Some(old) = self.by_identity.insert(id.clone(), link) {
                         if old != link {
                             self.links.remove(&old);
@@ -757,6 +778,44 @@ mod tests {
         r.remove(LinkId(1));
         assert!(r.send(b"\x01peer", &[b"x"]));
         assert!(r.pending_output(LinkId(3)) > 0);
+    }
+
+    /// Connects a dealer under `identity` from `from` (an accepted link with a source).
+    fn connect_from(
+        router: &mut Router,
+        id: LinkId,
+        identity: &[u8],
+        from: &str,
+    ) -> Vec<RouterEvent> {
+        let mut d = Link::dealer(identity, 1024);
+        router.accept_link(id, Link::router(1024), from.parse().unwrap());
+        let mut ev = Vec::new();
+        router.handle_bytes(id, &d.take_output(), &mut ev).unwrap();
+        ev
+    }
+
+    #[test]
+    fn only_the_holders_address_hands_an_identity_over() {
+        let mut r = Router::new(1024);
+        connect_from(&mut r, LinkId(1), b"\x01peer", "10.0.0.1:4000");
+        // Another address presents the identity: both links stay, messages to the
+        // identity still go to the holder.
+        let ev = connect_from(&mut r, LinkId(2), b"\x01peer", "10.0.0.66:4000");
+        assert_eq!(
+            ev,
+            vec![RouterEvent::Connected {
+                link: LinkId(2),
+                identity: b"\x01peer".to_vec()
+            }]
+        );
+        assert!(r.contains(LinkId(1)) && r.contains(LinkId(2)));
+        r.take_output(LinkId(1));
+        assert!(r.send(b"\x01peer", &[b"x"]));
+        assert!(r.pending_output(LinkId(1)) > 0);
+        // The holder's own address (a restart): the old link is handed back.
+        let ev = connect_from(&mut r, LinkId(3), b"\x01peer", "10.0.0.1:4001");
+        assert_eq!(ev[0], RouterEvent::Replaced { old: LinkId(1) });
+        assert_eq!(r.count_from("10.0.0.1".parse().unwrap()), 1);
     }
 
     #[test]

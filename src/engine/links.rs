@@ -52,7 +52,10 @@ impl Engine {
         loop {
             match p.link.poll() {
                 Ok(None) => break,
-                Ok(Some(link::LinkEvent::Ready { .. })) => p.hello_out = true,
+                Ok(Some(link::LinkEvent::Ready { .. })) => {
+                    p.hello_out = true;
+                    p.failed_connects = 0;
+                }
                 Ok(Some(link::LinkEvent::Message(_))) => self.stats.unexpected_on_outbox += 1,
                 Err(e) => {
                     failed = Some(e);
@@ -121,9 +124,12 @@ fn zre_identity(identity: &[u8]) -> Option<PeerId> {
 /// An inbox link is done with its handshake once its sender's HELLO has come: a
 /// connection that stops after READY would otherwise hold a file handle for ever.
 fn greeted(inbox: &link::Router<PeerId>, peers: &super::peers::PeerTable, link: LinkId) -> bool {
+    // Under a ready peer's identity from another address, only a HELLO that was
+    // taken (see `takeover.rs`) ends it.
+    let src = inbox.source(link).map(|s| s.ip());
     inbox.is_ready(link)
         && inbox
             .tag(link)
             .and_then(|id| peers.get(&id))
-            .is_some_and(|p| p.ready)
+            .is_some_and(|p| p.ready && (p.inbox_ip.is_none() || p.inbox_ip == src))
 }

@@ -46,6 +46,7 @@ mod peers;
 mod place;
 mod recv;
 mod secure;
+mod takeover;
 mod timers;
 mod verbose;
 
@@ -67,6 +68,9 @@ pub const MAX_INBOX_PER_ADDRESS: usize = 256;
 /// The most peers discovered by beacon that have not entered yet: beacons of
 /// further new UUIDs are ignored (`Stats::unready_refused`) until some enter or go.
 pub const MAX_UNREADY_PEERS: usize = 1024;
+/// Reconnects to a peer that has not entered wait at most 2^5 = 32 times
+/// `Config::reconnect_interval` (3.2 s by default).
+const MAX_BACKOFF_SHIFT: u8 = 5;
 pub use info::{BadEndpoint, Faults, PeerInfo, Stats};
 use link::{Router, RouterEvent};
 use output::Outputs;
@@ -165,6 +169,9 @@ pub struct Engine {
     /// UUID until the driver seeds it from the OS ([`Engine::seed_random`]).
     rng: rand::rngs::StdRng,
     elections: election::Elections,
+    /// HELLOs from another address than a ready peer's, waiting to learn whether
+    /// the peer moved (see `takeover.rs`).
+    parked: std::collections::BTreeMap<PeerId, takeover::Parked>,
     /// The latest time handed in, for work done where none is (a peer removed
     /// while outputs are polled).
     now: Option<Instant>,
@@ -186,9 +193,10 @@ impl Engine {
             config.headers.insert("X-PUBLICKEY".into(), z);
         }
         let seed = u64::from_le_bytes(id.0[..8].try_into().expect("8 bytes"));
-        Engine {
+        let mut e = Engine {
             rng: rand::SeedableRng::seed_from_u64(seed),
             elections: election::Elections::contesting(&config.contest),
+            parked: Default::default(),
             inbox: Router::tagged(config.max_message),
             out: Outputs::new(config.max_pending),
             gossip: Gossip::new(config.max_message),
@@ -210,7 +218,11 @@ impl Engine {
             now: None,
             networks: Vec::new(),
             v6: None,
-        }
+        };
+        // Public until the driver seeds the engine from the OS (the simulator keeps
+        // it: its runs must repeat).
+        e.set_table_key(&id.0);
+        e
     }
 
     /// Breaks the engine on purpose (see [`Faults`]); for tests only.
@@ -588,7 +600,14 @@ impl Engine {
         };
         p.link = fresh;
         p.link.restore_unsent_messages(unsent);
-        let at = now + self.config.reconnect_interval;
+        // A peer that has not entered may be a name a neighbour made up: back off,
+        // up to 32 times the interval, so that it costs a bounded rate of connects.
+        let mut wait = self.config.reconnect_interval;
+        if !p.ready {
+            wait *= 1 << p.failed_connects.min(MAX_BACKOFF_SHIFT);
+            p.failed_connects = p.failed_connects.saturating_add(1);
+        }
+        let at = now + wait;
         p.reconnect_at = Some(at);
         self.timers.reconnect_at(at, id);
         self.peers.relink(id, new_link);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::hash::FixedMap;
+use super::hash::{FixedMap, KeyedMap, KeyedState};
 use super::peer::Peer;
 use super::{Engine, LinkId, Output};
 use crate::event::{Event, ExitReason, PeerId};
@@ -19,7 +19,7 @@ use crate::wire::zre::{Body, Hello};
 /// methods, so none of them can fall out of step with the others.
 #[derive(Debug, Default)]
 pub(crate) struct PeerTable {
-    map: FixedMap<PeerId, Box<Peer>>,
+    map: KeyedMap<PeerId, Box<Peer>>,
     /// Every known peer, in id order, for iteration.
     order: BTreeSet<PeerId>,
     /// How many peers are ready (kept, so that counting is O(1)).
@@ -40,6 +40,13 @@ pub(crate) struct Removed {
 }
 
 impl PeerTable {
+    /// Hashes peer ids under `key` from now on (see [`KeyedState`]).
+    pub(crate) fn set_key(&mut self, key: KeyedState) {
+        let mut map = KeyedMap::with_capacity_and_hasher(self.map.len(), key);
+        map.extend(self.map.drain());
+        self.map = map;
+    }
+
     pub(crate) fn get(&self, id: &PeerId) -> Option<&Peer> {
         self.map.get(id).map(|p| &**p)
     }

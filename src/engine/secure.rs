@@ -15,6 +15,15 @@ impl Engine {
     /// seeds it from the OS; a simulator from its seed, to stay deterministic.
     pub fn seed_random(&mut self, seed: [u8; 32]) {
         self.rng = rand::rngs::StdRng::from_seed(seed);
+        self.set_table_key(&seed);
+    }
+
+    /// Keys the tables whose keys come from the network (see
+    /// [`hash::KeyedState`](super::hash::KeyedState)).
+    pub(super) fn set_table_key(&mut self, seed: &[u8]) {
+        let key = super::hash::KeyedState::from_seed(seed);
+        self.peers.set_key(key);
+        self.inbox.set_key(key);
     }
 
     /// A new outgoing link to a peer whose public key is `key`; None in CURVE mode

@@ -6,6 +6,18 @@ use crate::wire::zre::Hello;
 
 /// A stranger at `from` opens an inbox connection under `uuid` and says HELLO.
 fn hello_from(e: &mut Engine, now: Instant, from: &str, uuid: [u8; 16], hello: Hello) {
+    let (link, mut d) = connect_as(e, now, from, uuid);
+    say(e, now, link, &mut d, ZreMessage::new(1, Body::Hello(hello)));
+}
+
+/// Says `m` on a stranger's connection.
+fn say(e: &mut Engine, now: Instant, link: LinkId, d: &mut Link, m: ZreMessage) {
+    d.send(&m.encode().unwrap());
+    e.handle_bytes(now, link, &d.take_output());
+}
+
+/// A stranger at `from` opens an inbox connection under `uuid`'s routing id.
+fn connect_as(e: &mut Engine, now: Instant, from: &str, uuid: [u8; 16]) -> (LinkId, Link) {
     let link = e.handle_accepted(now, from.parse().unwrap());
     let mut d = Link::dealer(&[&[1u8][..], &uuid[..]].concat(), 1 << 30);
     let out: Vec<u8> = std::iter::from_fn(|| e.poll_output())
@@ -17,9 +29,8 @@ fn hello_from(e: &mut Engine, now: Instant, from: &str, uuid: [u8; 16], hello: H
         .collect();
     d.handle_bytes(&out);
     assert!(matches!(d.poll(), Ok(Some(link::LinkEvent::Ready { .. }))));
-    let m = ZreMessage::new(1, Body::Hello(hello));
-    d.send(&m.encode().unwrap());
     e.handle_bytes(now, link, &d.take_output());
+    (link, d)
 }
 
 #[test]
@@ -154,4 +165,146 @@ fn a_beacon_flood_makes_a_bounded_number_of_peers() {
     }
     assert_eq!(e.peers().count(), MAX_UNREADY_PEERS);
     assert_eq!(e.stats().unready_refused, 100);
+}
+
+/// Node 1's HELLO as a stranger at `at` would forge it: node 1's name and port,
+/// the stranger's address.
+fn forged_hello(net: &Net, at: &str) -> Hello {
+    Hello {
+        endpoint: format!("tcp://{at}:{}", net.addrs[1].port()),
+        groups: vec!["evil".into()],
+        status: 0,
+        name: "b".into(),
+        headers: Vec::new(),
+    }
+}
+
+#[test]
+fn a_forged_hello_from_another_address_does_not_take_a_peer_over() {
+    let mut net = Net::new(2, named);
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(2));
+    let b = net.id(1);
+    let now = net.now;
+    // The stranger presents node 1's routing id and a HELLO naming its own
+    // address, as a move would: it is asked about first, and node 1 answers.
+    let (link, mut d) = connect_as(&mut net.nodes[0], now, "127.0.0.77:40000", b.0);
+    let hello = forged_hello(&net, "127.0.0.77");
+    say(
+        &mut net.nodes[0],
+        now,
+        link,
+        &mut d,
+        ZreMessage::new(1, Body::Hello(hello)),
+    );
+    net.drain();
+    assert_eq!(net.nodes[0].stats().takeovers_refused, 1);
+    net.run_for(Duration::from_secs(10));
+    let p = net.nodes[0].peer(b).unwrap();
+    assert_eq!(p.endpoint, format!("tcp://{}", net.addrs[1]));
+    assert!(!p.groups.contains("evil"));
+    assert!(
+        !net.kinds(0).iter().any(|k| k.starts_with("EXIT")),
+        "{:?}",
+        net.kinds(0)
+    );
+    // Whatever else a stranger says under the peer's identity is not the peer's:
+    // no GOODBYE, no whisper, no sequence gap.
+    let now = net.now;
+    let (link, mut d) = connect_as(&mut net.nodes[0], now, "127.0.0.78:40000", b.0);
+    let whisper = Body::Whisper {
+        content: vec![b"forged".to_vec()],
+    };
+    say(
+        &mut net.nodes[0],
+        now,
+        link,
+        &mut d,
+        ZreMessage::new(999, whisper),
+    );
+    say(
+        &mut net.nodes[0],
+        now,
+        link,
+        &mut d,
+        ZreMessage::new(1000, Body::Goodbye),
+    );
+    net.drain();
+    assert_eq!(net.nodes[0].stats().wrong_address, 2);
+    assert!(net.nodes[0].is_ready(b));
+    assert!(
+        !net.kinds(0)
+            .iter()
+            .any(|k| k.starts_with("EXIT") || k.starts_with("WHISPER")),
+        "{:?}",
+        net.kinds(0)
+    );
+    // Node 1 itself still speaks.
+    let a = net.id(0);
+    assert!(net.nodes[1].whisper(a, &[b"real".to_vec()]));
+    net.drain();
+    assert!(net.kinds(0).contains(&"WHISPER b".to_string()));
+}
+
+#[test]
+fn a_peer_that_restarts_elsewhere_is_taken_once_silent_at_its_old_address() {
+    let mut net = Net::new(2, named);
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(2));
+    let b = net.id(1);
+    // Node 1 crashes and comes back with its UUID on another host.
+    net.crash(1);
+    net.addrs[1] = "127.0.0.42:49153".parse().unwrap();
+    net.nodes[1] = Engine::new(named(1), b);
+    net.start(1);
+    net.run_for(Duration::from_secs(1));
+    // Parked: node 0 still has it at the old address.
+    assert_eq!(
+        net.nodes[0].peer(b).unwrap().endpoint,
+        "tcp://127.0.0.2:49153"
+    );
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(
+        net.nodes[0].peer(b).unwrap().endpoint,
+        "tcp://127.0.0.42:49153"
+    );
+    assert!(net.nodes[0].is_ready(b));
+    assert_eq!(net.nodes[0].stats().takeovers_refused, 0);
+    let a = net.id(0);
+    assert!(net.nodes[1].whisper(a, &[b"back".to_vec()]));
+    net.drain();
+    assert!(
+        net.kinds(0).contains(&"WHISPER b".to_string()),
+        "{:?}",
+        net.kinds(0)
+    );
+}
+
+#[test]
+fn connects_to_a_peer_that_never_answers_back_off() {
+    let mut net = Net::new(1, named);
+    net.start(0);
+    let t0 = net.now;
+    let e = &mut net.nodes[0];
+    // A made-up UUID at an address where nothing listens: every connect fails.
+    let b = Beacon::new([0x42; 16], 5999).encode();
+    e.handle_datagram(t0, SocketAddr::from(([127, 0, 0, 99], DEFAULT_PORT)), &b);
+    let mut connects = Vec::new();
+    let mut now = t0;
+    while now < t0 + Duration::from_secs(10) {
+        while let Some(o) = e.poll_output() {
+            if let Output::Connect { link, .. } = o {
+                connects.push(now - t0);
+                e.handle_closed(now, link, CloseReason::Network);
+            }
+        }
+        now = e.poll_timeout().unwrap();
+        e.handle_timeout(now);
+    }
+    // 100 ms, then twice as long each time up to 3.2 s: 0, 0.1, 0.3, 0.7, 1.5,
+    // 3.1, 6.3, 9.5 s (a hundred connects without the backoff).
+    let ms: Vec<u128> = connects.iter().map(Duration::as_millis).collect();
+    assert_eq!(ms, [0, 100, 300, 700, 1500, 3100, 6300, 9500]);
 }
