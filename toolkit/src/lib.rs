@@ -4,6 +4,8 @@
 //! * [`stats`]: percentiles of a sample;
 //! * [`proc`]: this process's CPU time, memory and file-handle limit (Linux);
 //! * [`netns`]: network namespaces that tests create and always remove;
+//! * [`hostile`]: a neighbour's session against one engine, read from arbitrary
+//!   bytes, with a bound checked on every step (property tests and a fuzz target);
 //! * [`ledger`]: the record of delivered messages that oracles check order and
 //!   duplicates against.
 //!
@@ -13,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod hostile;
 pub mod ledger;
 pub mod netns;
 pub mod proc;
