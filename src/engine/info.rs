@@ -81,6 +81,13 @@ pub struct Stats {
     /// Beacons of new UUIDs ignored while
     /// [`MAX_UNREADY_PEERS`](super::MAX_UNREADY_PEERS) peers have not entered.
     pub unready_refused: u64,
+    /// Messages under a ready peer's identity from another address than its
+    /// HELLO came from (other than a HELLO): dropped, so that nobody else can
+    /// speak, say GOODBYE or break the sequence for it.
+    pub wrong_address: u64,
+    /// HELLOs that would restart or move a ready peer, from another address, refused:
+    /// the peer answered from its own address (or a claim for it already waited).
+    pub takeovers_refused: u64,
     /// Groups and headers beyond a peer's bound
     /// ([`MAX_PEER_GROUPS`](super::MAX_PEER_GROUPS),
     /// [`MAX_PEER_HEADERS`](super::MAX_PEER_HEADERS)): not taken.

@@ -124,9 +124,12 @@ fn zre_identity(identity: &[u8]) -> Option<PeerId> {
 /// An inbox link is done with its handshake once its sender's HELLO has come: a
 /// connection that stops after READY would otherwise hold a file handle for ever.
 fn greeted(inbox: &link::Router<PeerId>, peers: &super::peers::PeerTable, link: LinkId) -> bool {
+    // Under a ready peer's identity from another address, only a HELLO that was
+    // taken (see `takeover.rs`) ends it.
+    let src = inbox.source(link).map(|s| s.ip());
     inbox.is_ready(link)
         && inbox
             .tag(link)
             .and_then(|id| peers.get(&id))
-            .is_some_and(|p| p.ready)
+            .is_some_and(|p| p.ready && (p.inbox_ip.is_none() || p.inbox_ip == src))
 }

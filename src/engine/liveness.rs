@@ -10,6 +10,7 @@ use crate::wire::zre::Body;
 impl Engine {
     /// One reap tick (every [`reap_interval`](super::Config::reap_interval)).
     pub(super) fn reap(&mut self, now: Instant) {
+        self.decide_parked(now);
         if self.reap_floor.is_some_and(|f| now < f) {
             return;
         }
@@ -67,9 +68,14 @@ impl Engine {
             return;
         };
         let (evasive, expired) = (self.config.evasive_timeout, self.config.expired_timeout);
+        let src = self.inbox.source(link).map(|s| s.ip());
         let Some(p) = self.peers.get_mut(&id).filter(|p| p.ready) else {
             return;
         };
+        // Bytes under its identity from elsewhere say nothing about the peer.
+        if p.inbox_ip.is_some() && src != p.inbox_ip {
+            return;
+        }
         if p.unread_ping_at.is_none_or(|t| now >= t + evasive / 2) {
             p.unread_ping_at = Some(now);
             p.send(Body::Ping, &mut self.scratch);

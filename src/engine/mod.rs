@@ -46,6 +46,7 @@ mod peers;
 mod place;
 mod recv;
 mod secure;
+mod takeover;
 mod timers;
 mod verbose;
 
@@ -168,6 +169,9 @@ pub struct Engine {
     /// UUID until the driver seeds it from the OS ([`Engine::seed_random`]).
     rng: rand::rngs::StdRng,
     elections: election::Elections,
+    /// HELLOs from another address than a ready peer's, waiting to learn whether
+    /// the peer moved (see `takeover.rs`).
+    parked: std::collections::BTreeMap<PeerId, takeover::Parked>,
     /// The latest time handed in, for work done where none is (a peer removed
     /// while outputs are polled).
     now: Option<Instant>,
@@ -192,6 +196,7 @@ impl Engine {
         let mut e = Engine {
             rng: rand::SeedableRng::seed_from_u64(seed),
             elections: election::Elections::contesting(&config.contest),
+            parked: Default::default(),
             inbox: Router::tagged(config.max_message),
             out: Outputs::new(config.max_pending),
             gossip: Gossip::new(config.max_message),

@@ -54,6 +54,9 @@ pub(crate) struct Peer {
     pub(crate) unread_ping_at: Option<Instant>,
     /// Verbose mode: our own name, which every send line carries.
     pub(crate) trace_as: Option<std::sync::Arc<str>>,
+    /// The address its accepted HELLO came from: only messages from there count
+    /// (see `takeover.rs`).
+    pub(crate) inbox_ip: Option<std::net::IpAddr>,
     /// Connects in a row that closed before their handshake finished: while the
     /// peer has not entered, each doubles the wait before the next.
     pub(crate) failed_connects: u8,
@@ -91,6 +94,7 @@ impl Peer {
             groups: BTreeSet::new(),
             trace_as: None,
             unread_ping_at: None,
+            inbox_ip: None,
             failed_connects: 0,
         }
     }

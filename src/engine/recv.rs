@@ -18,6 +18,9 @@ impl Engine {
             self.stats.malformed += 1;
             return;
         }
+        if !self.heard_as_peer(link, id, &mut frames) {
+            return;
+        }
         let header = frames.remove(0);
         let msg = match ZreMessage::parse(&header, frames) {
             Ok(m) => m,
@@ -60,6 +63,9 @@ impl Engine {
             return;
         }
         let is_hello = matches!(msg.body, Body::Hello(_));
+        if is_hello {
+            p.inbox_ip = self.inbox.source(link).map(|s| s.ip());
+        }
         if !p.accept_sequence(is_hello, msg.sequence) {
             log::info!(
                 "{}: lost messages from {id}: want {} got {}",

@@ -167,6 +167,140 @@ fn a_beacon_flood_makes_a_bounded_number_of_peers() {
     assert_eq!(e.stats().unready_refused, 100);
 }
 
+/// Node 1's HELLO as a stranger at `at` would forge it: node 1's name and port,
+/// the stranger's address.
+fn forged_hello(net: &Net, at: &str) -> Hello {
+    Hello {
+        endpoint: format!("tcp://{at}:{}", net.addrs[1].port()),
+        groups: vec!["evil".into()],
+        status: 0,
+        name: "b".into(),
+        headers: Vec::new(),
+    }
+}
+
+#[test]
+fn a_forged_hello_from_another_address_does_not_take_a_peer_over() {
+    let mut net = Net::new(2, named);
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(2));
+    let b = net.id(1);
+    let now = net.now;
+    // The stranger presents node 1's routing id and a HELLO naming its own
+    // address, as a move would: it is asked about first, and node 1 answers.
+    let (link, mut d) = connect_as(&mut net.nodes[0], now, "127.0.0.77:40000", b.0);
+    let hello = forged_hello(&net, "127.0.0.77");
+    say(
+        &mut net.nodes[0],
+        now,
+        link,
+        &mut d,
+        ZreMessage::new(1, Body::Hello(hello)),
+    );
+    net.drain();
+    assert_eq!(net.nodes[0].stats().takeovers_refused, 1);
+    net.run_for(Duration::from_secs(10));
+    let p = net.nodes[0].peer(b).unwrap();
+    assert_eq!(p.endpoint, format!("tcp://{}", net.addrs[1]));
+    assert!(!p.groups.contains("evil"));
+    assert!(
+        !net.kinds(0).iter().any(|k| k.starts_with("EXIT")),
+        "{:?}",
+        net.kinds(0)
+    );
+    // Whatever else a stranger says under the peer's identity is not the peer's:
+    // no GOODBYE, no whisper, no sequence gap.
+    let now = net.now;
+    let (link, mut d) = connect_as(&mut net.nodes[0], now, "127.0.0.78:40000", b.0);
+    let whisper = Body::Whisper {
+        content: vec![b"forged".to_vec()],
+    };
+    say(
+        &mut net.nodes[0],
+        now,
+        link,
+        &mut d,
+        ZreMessage::new(999, whisper),
+    );
+    say(
+        &mut net.nodes[0],
+        now,
+        link,
+        &mut d,
+        ZreMessage::new(1000, Body::Goodbye),
+    );
+    net.drain();
+    assert_eq!(net.nodes[0].stats().wrong_address, 2);
+    assert!(net.nodes[0].is_ready(b));
+    assert!(
+        !net.kinds(0)
+            .iter()
+            .any(|k| k.starts_with("EXIT") || k.starts_with("WHISPER")),
+        "{:?}",
+        net.kinds(0)
+    );
+    // A message from another address that carries the next sequence number is
+    // the peer's own stream going on (a host whose route changed): heard.
+    let next = net.nodes[0]
+        .peers
+        .get(&b)
+        .unwrap()
+        .want_sequence
+        .wrapping_add(1);
+    let roamed = Body::Whisper {
+        content: vec![b"roamed".to_vec()],
+    };
+    say(
+        &mut net.nodes[0],
+        now,
+        link,
+        &mut d,
+        ZreMessage::new(next, roamed),
+    );
+    net.drain();
+    assert!(
+        net.kinds(0).contains(&"WHISPER b".to_string()),
+        "{:?}",
+        net.kinds(0)
+    );
+}
+
+#[test]
+fn a_peer_that_restarts_elsewhere_is_taken_once_silent_at_its_old_address() {
+    let mut net = Net::new(2, named);
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(2));
+    let b = net.id(1);
+    // Node 1 crashes and comes back with its UUID on another host.
+    net.crash(1);
+    net.addrs[1] = "127.0.0.42:49153".parse().unwrap();
+    net.nodes[1] = Engine::new(named(1), b);
+    net.start(1);
+    net.run_for(Duration::from_secs(1));
+    // Parked: node 0 still has it at the old address.
+    assert_eq!(
+        net.nodes[0].peer(b).unwrap().endpoint,
+        "tcp://127.0.0.2:49153"
+    );
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(
+        net.nodes[0].peer(b).unwrap().endpoint,
+        "tcp://127.0.0.42:49153"
+    );
+    assert!(net.nodes[0].is_ready(b));
+    assert_eq!(net.nodes[0].stats().takeovers_refused, 0);
+    let a = net.id(0);
+    assert!(net.nodes[1].whisper(a, &[b"back".to_vec()]));
+    net.drain();
+    assert!(
+        net.kinds(0).contains(&"WHISPER b".to_string()),
+        "{:?}",
+        net.kinds(0)
+    );
+}
+
 #[test]
 fn a_strangers_connection_under_a_peers_identity_does_not_cut_the_peers() {
     let mut net = Net::new(2, named);

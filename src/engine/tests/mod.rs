@@ -541,6 +541,7 @@ fn sequence_wrap_accepts_zyre_and_pyre() {
         expired_at: Instant::now(),
         trace_as: None,
         unread_ping_at: None,
+        inbox_ip: None,
         failed_connects: 0,
     };
     assert!(p.accept_sequence(false, 65535)); // Zyre: uint16
