@@ -173,6 +173,9 @@ pub(crate) struct Actor {
     /// Links with output written since the last flush: flushed once per turn of
     /// the loop, so that a burst of messages to a link costs one system call.
     unflushed: Vec<LinkId>,
+    /// At least the unsent bytes of all links: raised by every write, made exact
+    /// only when it passes `Options::max_total_output`.
+    unsent_bound: usize,
     /// Links the driver closed while carrying out the engine's outputs: the engine
     /// hears of them once the current outputs are drained, not from inside the
     /// drain (which would run the engine again in the middle of it).
@@ -241,6 +244,7 @@ impl Actor {
             options,
             conns: HashMap::new(),
             unflushed: Vec::new(),
+            unsent_bound: 0,
             closed: Vec::new(),
             stats: DriverStats::default(),
             buf: vec![0u8; 64 * 1024],
@@ -580,6 +584,28 @@ impl Actor {
         self.closed.push((link, reason));
     }
 
+    /// Drops the peers with the most unsent output until all links together hold
+    /// at most `Options::max_total_output`.
+    fn bound_total_output(&mut self) {
+        loop {
+            let total: usize = self.conns.values().map(Conn::unsent).sum();
+            self.unsent_bound = total;
+            if total <= self.options.max_total_output {
+                return;
+            }
+            let Some((&link, _)) = self.conns.iter().max_by_key(|(l, c)| (c.unsent(), **l)) else {
+                return;
+            };
+            log::warn!(
+                "{}: links hold {total} bytes unsent, more than {}: dropping the peer of {link:?}",
+                self.engine.name(),
+                self.options.max_total_output
+            );
+            self.stats.overflow_drops += 1;
+            self.forget(link, CloseReason::Overflow);
+        }
+    }
+
     /// Writes what was queued this turn to the sockets.
     fn flush_unflushed(&mut self) {
         while let Some(link) = self.unflushed.pop() {
@@ -637,6 +663,7 @@ impl Actor {
                     let Some(conn) = self.conns.get_mut(&link) else {
                         continue;
                     };
+                    self.unsent_bound += bytes.len();
                     let before = conn.unsent();
                     if before == 0 {
                         if conn.connected {
@@ -673,6 +700,9 @@ impl Actor {
                         );
                         self.stats.overflow_drops += 1;
                         self.forget(link, CloseReason::Overflow);
+                    }
+                    if self.unsent_bound > self.options.max_total_output {
+                        self.bound_total_output();
                     }
                 }
                 Output::Close { link } => {

@@ -27,6 +27,10 @@ pub struct Options {
     /// reading), logged and counted: the book's rule against a slow peer blocking
     /// the node. Default 64 MiB.
     pub max_link_output: usize,
+    /// When the unsent output of all links together passes this many bytes, the
+    /// peer with the most is dropped (as by `max_link_output`), until the total is
+    /// back under: many slow peers cannot hold more memory than this. Default 1 GiB.
+    pub max_total_output: usize,
     /// When this many events wait for the application, the node stops reading from
     /// the network (TCP then slows the senders) until the application catches up.
     /// Beacons and heartbeats go on. Default 100,000.
@@ -37,6 +41,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             max_link_output: 64 << 20,
+            max_total_output: 1 << 30,
             event_high_water: 100_000,
         }
     }
