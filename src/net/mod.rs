@@ -1,5 +1,5 @@
 //! The real driver: sockets, interface choice and the actor thread that runs an
-//! [`Engine`](crate::engine::Engine) on them. Applications use [`Node`](crate::Node);
+//! [`Engine`] on them. Applications use [`Node`](crate::Node);
 //! this module holds the parts it is built from.
 
 pub(crate) mod actor;
