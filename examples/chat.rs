@@ -16,7 +16,8 @@
 //!
 //! Commands: `/join G`, `/leave G`, `/shout G TEXT`, `/whisper PEER TEXT` (a name
 //! or a uuid), `/peers`, `/groups`, `/quit`; any other line is shouted to the last
-//! joined group. With `--json` every event is printed as one JSON object per line,
+//! joined group. End of input, `/quit`, Ctrl-C and SIGTERM all stop politely (peers
+//! see EXIT at once). With `--json` every event is printed as one JSON object per line,
 //! which is how scripts and tests drive it.
 
 use std::collections::BTreeMap;
@@ -177,6 +178,9 @@ fn event_json(e: &Event) -> Value {
         m.insert("headers".into(), json!(headers));
         m.insert("endpoint".into(), endpoint.clone().into());
     }
+    if let Event::Exit { reason, .. } = e {
+        m.insert("reason".into(), reason.as_str().into());
+    }
     Value::Object(m)
 }
 
@@ -286,6 +290,14 @@ fn main() {
             }
         }
     });
+    // Ctrl-C and SIGTERM stop politely (a leaving beacon, so that peers print EXIT
+    // at once rather than after the expired timeout).
+    let (stop_tx, stop) = crossbeam_channel::bounded::<()>(1);
+    if let Err(e) = ctrlc::set_handler(move || {
+        let _ = stop_tx.try_send(());
+    }) {
+        eprintln!("no Ctrl-C handler: {e}");
+    }
     let events = node.events();
     let mut names: BTreeMap<String, PeerId> = BTreeMap::new();
     let show = |e: &Event| {
@@ -306,6 +318,7 @@ fn main() {
                 }
                 show(&e);
             }
+            recv(stop) -> _ => break,
             recv(lines) -> line => {
                 let Ok(line) = line else { break };
                 if !command(&node, &line, &mut last_group, &names, args.json) {

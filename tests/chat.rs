@@ -153,6 +153,38 @@ fn two_chat_shells_talk_in_json() {
     assert!(a.child.wait().unwrap().success());
 }
 
+/// SIGTERM (as Ctrl-C) stops a shell politely: it prints STOP and exits 0, and its
+/// peer sees it leave (reason "left", not an expiry after 30 s).
+#[test]
+fn a_terminated_shell_says_goodbye() {
+    let port = "46405";
+    let args = |name| {
+        [
+            "--name",
+            name,
+            "--interface",
+            "lo",
+            "--port",
+            port,
+            "--json",
+        ]
+    };
+    let mut a = Chat::start(&args("alice"));
+    let mut b = Chat::start(&args("bob"));
+    a.wait(|v| v["type"] == "ENTER" && v["name"] == "bob");
+    b.wait(|v| v["type"] == "ENTER" && v["name"] == "alice");
+    let pid = b.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    b.wait(|v| v["type"] == "STOP");
+    assert!(b.child.wait().unwrap().success());
+    let exit = a.wait(|v| v["type"] == "EXIT" && v["name"] == "bob");
+    assert_eq!(exit["reason"], "left");
+}
+
 /// `--contest` (repeatable): two shells contesting two groups both print the
 /// same LEADER for each, the lower UUID, in `--json` mode.
 #[test]
