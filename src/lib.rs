@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod builder;
 pub mod engine;
 mod error;
 pub mod event;
@@ -44,6 +45,7 @@ pub mod net;
 mod node;
 pub mod wire;
 
+pub use builder::NodeBuilder;
 pub use engine::curve::CurveKeys;
 pub use engine::PeerInfo;
 pub use event::{Event, ExitReason, PeerId};

@@ -40,11 +40,11 @@ pub use crate::wire::beacon::DEFAULT_PORT;
 /// and [`events`](Node::events) is a crossbeam receiver that can be `select!`ed
 /// with the application's own channels. Dropping the node stops it politely.
 pub struct Node {
-    id: PeerId,
-    config: Config,
+    pub(crate) id: PeerId,
+    pub(crate) config: Config,
     port: u16,
     interface: Option<String>,
-    options: Options,
+    pub(crate) options: Options,
     /// Groups joined before start: announced in the first HELLOs.
     early_groups: std::sync::Mutex<Vec<String>>,
     events_tx: Sender<Event>,
@@ -584,7 +584,7 @@ impl Node {
 
 /// A liveness timeout in its range: zero would ping every peer on every reap tick,
 /// and a huge one overflows the clock.
-fn timeout(what: &str, t: Duration) -> Result<Duration, Error> {
+pub(crate) fn timeout(what: &str, t: Duration) -> Result<Duration, Error> {
     const RANGE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(86_400));
     if t < RANGE.0 || t > RANGE.1 {
         return Err(Error::BadSetting(format!(
