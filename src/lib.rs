@@ -41,6 +41,7 @@ mod builder;
 pub mod engine;
 mod error;
 pub mod event;
+mod events;
 pub mod net;
 mod node;
 pub mod wire;
@@ -49,6 +50,9 @@ pub use builder::NodeBuilder;
 pub use engine::curve::CurveKeys;
 pub use engine::PeerInfo;
 pub use event::{Event, ExitReason, PeerId};
+pub use events::EventFd;
+#[cfg(feature = "async")]
+pub use events::EventStream;
 pub use net::iface::{interfaces, Candidate};
 pub use net::{cert, new_curve_keys};
 pub use node::{Error, Node, DEFAULT_PORT};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 
 use crate::engine::{Config, Engine, PeerInfo};
 pub use crate::error::Error;
@@ -47,7 +47,8 @@ pub struct Node {
     pub(crate) options: Options,
     /// Groups joined before start: announced in the first HELLOs.
     early_groups: std::sync::Mutex<Vec<String>>,
-    events_tx: Sender<Event>,
+    events_tx: crate::net::signal::EventTx,
+    pub(crate) signal: std::sync::Arc<crate::net::signal::Signal>,
     events_rx: Receiver<Event>,
     running: Option<Running>,
     stopped: bool,
@@ -88,6 +89,8 @@ impl Node {
             name.to_string()
         };
         let (events_tx, events_rx) = crossbeam_channel::unbounded();
+        let signal = std::sync::Arc::new(crate::net::signal::Signal::default());
+        let events_tx = crate::net::signal::EventTx::new(events_tx, signal.clone());
         Node {
             id,
             config: Config::new(name),
@@ -96,6 +99,7 @@ impl Node {
             options: Options::default(),
             early_groups: std::sync::Mutex::new(Vec::new()),
             events_tx,
+            signal,
             events_rx,
             running: None,
             stopped: false,

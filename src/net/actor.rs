@@ -19,7 +19,6 @@ pub(crate) use watch::{networks, Watch, PERIOD as WATCH_PERIOD};
 
 use super::Options;
 use crate::engine::{CloseReason, Engine, LinkId, Output};
-use crate::event::Event;
 
 pub(crate) const WAKER: Token = Token(0);
 const BEACON: Token = Token(1);
@@ -167,7 +166,7 @@ pub(crate) struct Actor {
     watch: Option<Watch>,
     commands: Receiver<Command>,
     asleep: Arc<AtomicBool>,
-    events: Sender<Event>,
+    events: super::signal::EventTx,
     options: Options,
     conns: HashMap<LinkId, Conn>,
     /// Links with output written since the last flush: flushed once per turn of
@@ -204,7 +203,7 @@ impl Actor {
         sockets: Sockets,
         commands: Receiver<Command>,
         asleep: Arc<AtomicBool>,
-        events: Sender<Event>,
+        events: super::signal::EventTx,
         options: Options,
     ) -> io::Result<Actor> {
         let Sockets {

@@ -5,12 +5,12 @@
 pub(crate) mod actor;
 pub mod cert;
 pub mod iface;
+pub(crate) mod signal;
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::Sender;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::engine::{Config, Engine};
@@ -133,7 +133,7 @@ pub(crate) struct Spec {
     pub(crate) options: Options,
     /// Groups to be in from the first HELLO on.
     pub(crate) groups: Vec<String>,
-    pub(crate) events: Sender<Event>,
+    pub(crate) events: signal::EventTx,
     /// Bind the inbox here (`tcp://IP:PORT`, `tcp://*:PORT`) instead of an
     /// ephemeral port on the interface.
     pub(crate) endpoint: Option<String>,
