@@ -14,8 +14,11 @@ use super::{Engine, LinkId};
 use crate::event::PeerId;
 use crate::wire::zre::{id, Body};
 
-/// Bytes held for a parked connection after its HELLO; more close it.
+/// Bytes held for one parked connection, its HELLO included; more close it (a
+/// real HELLO is a few hundred bytes).
 pub const MAX_PARKED_BYTES: usize = 1 << 20;
+/// Bytes held for all parked connections together; a claim beyond is refused.
+pub const MAX_PARKED_TOTAL: usize = 16 << 20;
 
 /// A connection that claims a ready peer from another address, and what it sent.
 #[derive(Debug)]
@@ -92,8 +95,13 @@ impl Engine {
             self.stats.wrong_address += 1;
             return false;
         }
-        if self.parked.contains_key(&id) {
-            // One claim at a time.
+        let bytes = frames.iter().map(Vec::len).sum::<usize>();
+        let held: usize = self.parked.values().map(|c| c.bytes).sum();
+        // One claim per peer at a time, and what claims hold stays bounded.
+        if self.parked.contains_key(&id)
+            || bytes > MAX_PARKED_BYTES
+            || held + bytes > MAX_PARKED_TOTAL
+        {
             self.refuse_takeover(link);
             return false;
         }
@@ -106,7 +114,7 @@ impl Engine {
             Parked {
                 link,
                 messages: vec![std::mem::take(frames)],
-                bytes: 0,
+                bytes,
             },
         );
         // Its answer (from its own address) refuses the claim.

@@ -267,6 +267,23 @@ fn a_forged_hello_from_another_address_does_not_take_a_peer_over() {
 }
 
 #[test]
+fn a_huge_forged_hello_is_not_held_while_the_peer_is_asked() {
+    let mut net = Net::new(2, named);
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(2));
+    let b = net.id(1);
+    let now = net.now;
+    let (link, mut d) = connect_as(&mut net.nodes[0], now, "127.0.0.77:40000", b.0);
+    let mut hello = forged_hello(&net, "127.0.0.77");
+    hello.headers = vec![("X-BIG".into(), "x".repeat(2 << 20))];
+    say(&mut net.nodes[0], now, link, &mut d, ZreMessage::new(1, Body::Hello(hello)));
+    // Refused at once: nothing parked, nobody pinged.
+    assert_eq!(net.nodes[0].stats().takeovers_refused, 1);
+    assert!(net.nodes[0].parked.is_empty());
+}
+
+#[test]
 fn a_peer_that_restarts_elsewhere_is_taken_once_silent_at_its_old_address() {
     let mut net = Net::new(2, named);
     net.start(0);
