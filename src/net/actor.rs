@@ -595,14 +595,22 @@ impl Actor {
             let Some((&link, _)) = self.conns.iter().max_by_key(|(l, c)| (c.unsent(), **l)) else {
                 return;
             };
-            log::warn!(
-                "{}: links hold {total} bytes unsent, more than {}: dropping the peer of {link:?}",
-                self.engine.name(),
+            let why = format!(
+                "links hold {total} bytes unsent, more than {}",
                 self.options.max_total_output
             );
-            self.stats.overflow_drops += 1;
-            self.forget(link, CloseReason::Overflow);
+            self.overflow(link, &why);
         }
+    }
+
+    /// Drops the peer of a link whose output outgrew a bound: logged and counted.
+    fn overflow(&mut self, link: LinkId, why: &str) {
+        log::warn!(
+            "{}: {why}: dropping the peer of {link:?}",
+            self.engine.name()
+        );
+        self.stats.overflow_drops += 1;
+        self.forget(link, CloseReason::Overflow);
     }
 
     /// Writes what was queued this turn to the sockets.
@@ -692,13 +700,11 @@ impl Actor {
                         .get(&link)
                         .is_some_and(|c| c.unsent() > self.options.max_link_output)
                     {
-                        log::warn!(
-                            "{}: link {link:?} has more than {} bytes unsent: dropping the peer",
-                            self.engine.name(),
+                        let why = format!(
+                            "more than {} bytes unsent on one link",
                             self.options.max_link_output
                         );
-                        self.stats.overflow_drops += 1;
-                        self.forget(link, CloseReason::Overflow);
+                        self.overflow(link, &why);
                     }
                     if self.unsent_bound > self.options.max_total_output {
                         self.bound_total_output();

@@ -277,7 +277,13 @@ fn a_huge_forged_hello_is_not_held_while_the_peer_is_asked() {
     let (link, mut d) = connect_as(&mut net.nodes[0], now, "127.0.0.77:40000", b.0);
     let mut hello = forged_hello(&net, "127.0.0.77");
     hello.headers = vec![("X-BIG".into(), "x".repeat(2 << 20))];
-    say(&mut net.nodes[0], now, link, &mut d, ZreMessage::new(1, Body::Hello(hello)));
+    say(
+        &mut net.nodes[0],
+        now,
+        link,
+        &mut d,
+        ZreMessage::new(1, Body::Hello(hello)),
+    );
     // Refused at once: nothing parked, nobody pinged.
     assert_eq!(net.nodes[0].stats().takeovers_refused, 1);
     assert!(net.nodes[0].parked.is_empty());
