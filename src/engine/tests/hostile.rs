@@ -10,6 +10,15 @@ fn hello_from(e: &mut Engine, now: Instant, from: &str, uuid: [u8; 16], hello: H
     say(e, now, link, &mut d, ZreMessage::new(1, Body::Hello(hello)));
 }
 
+/// Two nodes that have met.
+fn met_pair() -> Net {
+    let mut net = Net::new(2, named);
+    net.start(0);
+    net.start(1);
+    net.run_for(Duration::from_secs(2));
+    net
+}
+
 /// Says `m` on a stranger's connection.
 fn say(e: &mut Engine, now: Instant, link: LinkId, d: &mut Link, m: ZreMessage) {
     d.send(&m.encode().unwrap());
@@ -35,10 +44,7 @@ fn connect_as(e: &mut Engine, now: Instant, from: &str, uuid: [u8; 16]) -> (Link
 
 #[test]
 fn a_leaving_beacon_from_another_address_is_ignored() {
-    let mut net = Net::new(2, named);
-    net.start(0);
-    net.start(1);
-    net.run_for(Duration::from_secs(2));
+    let mut net = met_pair();
     let b = net.id(1);
     let now = net.now;
     // The spoofer sends node 1's UUID with port 0 from its own address.
@@ -181,10 +187,7 @@ fn forged_hello(net: &Net, at: &str) -> Hello {
 
 #[test]
 fn a_forged_hello_from_another_address_does_not_take_a_peer_over() {
-    let mut net = Net::new(2, named);
-    net.start(0);
-    net.start(1);
-    net.run_for(Duration::from_secs(2));
+    let mut net = met_pair();
     let b = net.id(1);
     let now = net.now;
     // The stranger presents node 1's routing id and a HELLO naming its own
@@ -268,10 +271,7 @@ fn a_forged_hello_from_another_address_does_not_take_a_peer_over() {
 
 #[test]
 fn a_huge_forged_hello_is_not_held_while_the_peer_is_asked() {
-    let mut net = Net::new(2, named);
-    net.start(0);
-    net.start(1);
-    net.run_for(Duration::from_secs(2));
+    let mut net = met_pair();
     let b = net.id(1);
     let now = net.now;
     let (link, mut d) = connect_as(&mut net.nodes[0], now, "127.0.0.77:40000", b.0);
@@ -291,10 +291,7 @@ fn a_huge_forged_hello_is_not_held_while_the_peer_is_asked() {
 
 #[test]
 fn a_peer_that_restarts_elsewhere_is_taken_once_silent_at_its_old_address() {
-    let mut net = Net::new(2, named);
-    net.start(0);
-    net.start(1);
-    net.run_for(Duration::from_secs(2));
+    let mut net = met_pair();
     let b = net.id(1);
     // Node 1 crashes and comes back with its UUID on another host.
     net.crash(1);
@@ -326,10 +323,7 @@ fn a_peer_that_restarts_elsewhere_is_taken_once_silent_at_its_old_address() {
 
 #[test]
 fn a_strangers_connection_under_a_peers_identity_does_not_cut_the_peers() {
-    let mut net = Net::new(2, named);
-    net.start(0);
-    net.start(1);
-    net.run_for(Duration::from_secs(2));
+    let mut net = met_pair();
     let b = net.id(1);
     let now = net.now;
     // Node 1's inbox connection into node 0 (libzmq's ROUTER_HANDOVER would close
