@@ -32,7 +32,9 @@ impl Signal {
         fence(Ordering::SeqCst);
         if self.has_waker.load(Ordering::Relaxed) {
             self.has_waker.store(false, Ordering::Relaxed);
-            if let Some(w) = self.waker.lock().expect("not poisoned").take() {
+            // Woken outside the lock: a waker may poll the stream at once.
+            let w = self.waker.lock().expect("not poisoned").take();
+            if let Some(w) = w {
                 w.wake();
             }
         }
