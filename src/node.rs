@@ -475,9 +475,23 @@ impl Node {
     }
 
     /// Sends a multipart message to one peer. A peer that is not known is skipped
-    /// (and counted), as in Zyre.
-    pub fn whisper(&self, peer: PeerId, frames: Vec<Vec<u8>>) -> Result<(), Error> {
-        self.send(Command::Whisper(peer, frames))
+    /// (and counted), as in Zyre. The frames are anything that turns into byte
+    /// vectors: `["hi"]`, `vec![bytes]`, `[b"a".as_slice(), b"b"]`; owned vectors
+    /// are moved, not copied.
+    ///
+    /// ```no_run
+    /// # let node = zmesh::Node::new("a");
+    /// # let peer = zmesh::PeerId([1; 16]);
+    /// node.whisper(peer, ["one frame"])?;
+    /// node.whisper(peer, vec![b"two".to_vec(), vec![0u8; 1024]])?;
+    /// # Ok::<(), zmesh::Error>(())
+    /// ```
+    pub fn whisper<F: Into<Vec<u8>>>(
+        &self,
+        peer: PeerId,
+        frames: impl IntoIterator<Item = F>,
+    ) -> Result<(), Error> {
+        self.send(Command::Whisper(peer, into_frames(frames)))
     }
 
     /// Sends a one-frame text message to one peer.
@@ -486,9 +500,14 @@ impl Node {
     }
 
     /// Sends a multipart message to every peer in a group (we need not be in it).
-    pub fn shout(&self, group: &str, frames: Vec<Vec<u8>>) -> Result<(), Error> {
+    /// The frames are as for [`Node::whisper`].
+    pub fn shout<F: Into<Vec<u8>>>(
+        &self,
+        group: &str,
+        frames: impl IntoIterator<Item = F>,
+    ) -> Result<(), Error> {
         check_string(group).map_err(|_| Error::GroupTooLong)?;
-        self.send(Command::Shout(group.into(), frames))
+        self.send(Command::Shout(group.into(), into_frames(frames)))
     }
 
     /// Sends a one-frame text message to a group.
@@ -510,14 +529,24 @@ impl Node {
     /// Like [`Node::whisper`], but waits for the node to take the message and says
     /// whether it went out: false if the peer is unknown (then it was dropped, as in
     /// Zyre). For tools that account for every message.
-    pub fn whisper_report(&self, peer: PeerId, frames: Vec<Vec<u8>>) -> Result<bool, Error> {
+    pub fn whisper_report<F: Into<Vec<u8>>>(
+        &self,
+        peer: PeerId,
+        frames: impl IntoIterator<Item = F>,
+    ) -> Result<bool, Error> {
+        let frames = into_frames(frames);
         self.query(move |e| e.whisper(peer, &frames))
     }
 
     /// Like [`Node::shout`], but waits for the node to take the message and returns
     /// the peers it went to (those known to be in the group at that moment).
-    pub fn shout_report(&self, group: &str, frames: Vec<Vec<u8>>) -> Result<Vec<PeerId>, Error> {
+    pub fn shout_report<F: Into<Vec<u8>>>(
+        &self,
+        group: &str,
+        frames: impl IntoIterator<Item = F>,
+    ) -> Result<Vec<PeerId>, Error> {
         check_string(group).map_err(|_| Error::GroupTooLong)?;
+        let frames = into_frames(frames);
         let g = group.to_string();
         self.query(move |e| {
             let to = e.peers_by_group(&g);
@@ -588,6 +617,12 @@ impl Node {
 
 /// A liveness timeout in its range: zero would ping every peer on every reap tick,
 /// and a huge one overflows the clock.
+/// Frames from anything that turns into byte vectors. A `Vec<Vec<u8>>` keeps its
+/// allocations (the standard library collects a mapped `vec::IntoIter` in place).
+fn into_frames<F: Into<Vec<u8>>>(frames: impl IntoIterator<Item = F>) -> Vec<Vec<u8>> {
+    frames.into_iter().map(Into::into).collect()
+}
+
 pub(crate) fn timeout(what: &str, t: Duration) -> Result<Duration, Error> {
     const RANGE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(86_400));
     if t < RANGE.0 || t > RANGE.1 {

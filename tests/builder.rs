@@ -1,5 +1,5 @@
 //! `Node::builder`: options applied, the first bad one refused before anything
-//! starts. Loopback only, a beacon port of its own.
+//! starts; frames given as anything that turns into bytes. Loopback only, a beacon port of its own.
 
 use std::time::Duration;
 
@@ -79,6 +79,21 @@ fn a_built_node_runs_with_its_groups_and_meets_a_peer() {
         assert!(std::time::Instant::now() < deadline, "b never saw a in g");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Frames from whatever turns into bytes: string slices, byte slices, vectors.
+    let rb = b.events();
+    a.whisper(b.uuid(), ["x", "yz"]).unwrap();
+    a.shout("g", [b"s".as_slice(), b""]).unwrap();
+    let (mut whispered, mut shouted) = (None, None);
+    while whispered.is_none() || shouted.is_none() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rb.recv_timeout(left).expect("the whisper and the shout") {
+            zmesh::Event::Whisper { content, .. } => whispered = Some(content),
+            zmesh::Event::Shout { content, .. } => shouted = Some(content),
+            _ => {}
+        }
+    }
+    assert_eq!(whispered.unwrap(), vec![b"x".to_vec(), b"yz".to_vec()]);
+    assert_eq!(shouted.unwrap(), vec![b"s".to_vec(), Vec::new()]);
     // a contests g and is the only contester: both name it.
     loop {
         if a.leader("g").ok().flatten() == Some(a.uuid())
