@@ -4,14 +4,17 @@
 //! the node asks the peer, the peer answers, and the claim is refused. The peer
 //! keeps its place and its messages. Loopback only, a beacon port of its own.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use common::zmtp::handshake;
 use socket2::{Domain, Socket, Type};
-use zmesh::engine::link::{Link, LinkEvent};
+use zmesh::engine::link::Link;
 use zmesh::wire::zre::{Body, Hello, ZreMessage};
 use zmesh::{Event, Node};
+
+mod common;
 
 const PORT: u16 = 46505;
 
@@ -31,21 +34,9 @@ fn stranger(to: SocketAddr, identity: &[u8]) -> (TcpStream, Link) {
         .unwrap();
     s.connect(&to.into()).unwrap();
     let mut tcp: TcpStream = s.into();
-    tcp.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
     let mut d = Link::dealer(identity, 1 << 20);
-    let end = Instant::now() + Duration::from_secs(10);
-    let mut buf = [0u8; 4096];
-    loop {
-        tcp.write_all(&d.take_output()).unwrap();
-        if let Ok(n) = tcp.read(&mut buf) {
-            d.handle_bytes(&buf[..n]);
-        }
-        if let Ok(Some(LinkEvent::Ready { .. })) = d.poll() {
-            return (tcp, d);
-        }
-        assert!(Instant::now() < end, "no ZMTP handshake");
-    }
+    handshake(&mut tcp, &mut d);
+    (tcp, d)
 }
 
 #[test]

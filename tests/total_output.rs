@@ -4,37 +4,19 @@
 //! total passes the node's bound, and the node drops the one holding the most
 //! (EXIT, reason overflow). Loopback only, a beacon port of its own.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use zmesh::engine::link::{Link, LinkEvent};
+use common::zmtp::handshake;
+use zmesh::engine::link::Link;
 use zmesh::net::Options;
 use zmesh::wire::zre::{Body, Hello, ZreMessage};
 use zmesh::{Event, ExitReason, Node, PeerId};
 
-const PORT: u16 = 46506;
+mod common;
 
-/// Runs `link`'s handshake over `tcp` until it is ready.
-fn handshake(tcp: &mut TcpStream, link: &mut Link) {
-    tcp.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(20);
-    let mut buf = [0u8; 4096];
-    loop {
-        tcp.write_all(&link.take_output()).unwrap();
-        if let Ok(n) = tcp.read(&mut buf) {
-            link.handle_bytes(&buf[..n]);
-        }
-        while let Ok(Some(ev)) = link.poll() {
-            if matches!(ev, LinkEvent::Ready { .. }) {
-                tcp.write_all(&link.take_output()).unwrap();
-                return;
-            }
-        }
-        assert!(Instant::now() < end, "no ZMTP handshake");
-    }
-}
+const PORT: u16 = 46506;
 
 /// A peer that says HELLO into `inbox`, takes the node's connection back and then
 /// reads nothing more. Returns what must stay open.

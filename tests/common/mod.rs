@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod talk;
+pub mod zmtp;
 pub mod zyre;
 
 use std::io::{BufRead, BufReader, Write};
