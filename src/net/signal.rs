@@ -1,7 +1,7 @@
 //! Telling an application's own loop that events wait: a task's waker (for the
 //! async `Stream`) and a readable file descriptor (for poll/epoll/GUI loops, the
-//! role of Zyre's `zyre_socket`). Both cost one atomic load per event while nobody
-//! waits on them.
+//! role of Zyre's `zyre_socket`). While nobody waits on them they cost a fence and
+//! two atomic loads per event (no measurable change in one-way throughput).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
