@@ -93,6 +93,11 @@ impl FromStr for PeerId {
 /// Why a peer left the mesh, carried by [`Event::Exit`] so that tools can account
 /// for every message a departed peer did not receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "kebab-case")
+)]
 #[non_exhaustive]
 pub enum ExitReason {
     /// It stopped politely: a port-0 beacon, or GOODBYE.
@@ -131,7 +136,24 @@ impl ExitReason {
 
 /// Something that happened in the mesh, delivered in order per peer: a peer's
 /// `Enter` comes before the `Join`s its HELLO listed, which come before its traffic.
+///
+/// With the `serde` feature an event is one JSON object whose `type` is
+/// [`Event::kind`] (see `docs/json.md`):
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use zmesh::{Event, ExitReason, PeerId};
+/// let e = Event::Exit { peer: PeerId([0xAB; 16]), name: "bob".into(), reason: ExitReason::Left };
+/// let json = serde_json::to_string(&e).unwrap();
+/// assert_eq!(json, format!(r#"{{"type":"EXIT","peer":"{}","name":"bob","reason":"left"}}"#, "AB".repeat(16)));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "type", rename_all = "UPPERCASE")
+)]
 #[non_exhaustive]
 pub enum Event {
     /// A peer said HELLO: it is now in the mesh.
@@ -179,6 +201,7 @@ pub enum Event {
         /// Its name.
         name: String,
         /// The message frames.
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_impl::frames"))]
         content: Vec<Vec<u8>>,
     },
     /// A message to a group.
@@ -190,6 +213,7 @@ pub enum Event {
         /// The group.
         group: String,
         /// The message frames.
+        #[cfg_attr(feature = "serde", serde(with = "crate::serde_impl::frames"))]
         content: Vec<Vec<u8>>,
     },
     /// Nothing heard from the peer for the evasive timeout; it was pinged. Repeats

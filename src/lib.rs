@@ -44,6 +44,8 @@ pub mod event;
 mod events;
 pub mod net;
 mod node;
+#[cfg(feature = "serde")]
+mod serde_impl;
 pub mod wire;
 
 pub use builder::NodeBuilder;

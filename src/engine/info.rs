@@ -20,6 +20,7 @@ impl std::error::Error for BadEndpoint {}
 
 /// A summary of one known peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct PeerInfo {
     /// The peer's id.
@@ -36,10 +37,18 @@ pub struct PeerInfo {
     pub ready: bool,
 }
 
-/// Counters of dropped input and protocol trouble: nothing is dropped uncounted.
+/// Counters of dropped input and protocol trouble (nothing is dropped uncounted),
+/// and of the beacons that tell whether discovery works at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Stats {
+    /// Beacons this node sent (its leaving beacon included).
+    pub beacons_sent: u64,
+    /// Its own beacons that came back to it: the broadcast path works here.
+    pub own_beacons_heard: u64,
+    /// Valid beacons from other nodes (of this node's security mode).
+    pub beacons_heard: u64,
     /// Datagrams on the beacon port that are not valid beacons.
     pub bad_beacons: u64,
     /// Inbox messages that are not valid ZRE (bad signature, version, fields).

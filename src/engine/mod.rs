@@ -479,8 +479,10 @@ impl Engine {
         }
         let id = PeerId(beacon.uuid);
         if id == self.id {
+            self.stats.own_beacons_heard += 1;
             return;
         }
+        self.stats.beacons_heard += 1;
         if beacon.is_leaving() {
             // Only from the peer's own address: anyone on the LAN can send a
             // datagram with a peer's UUID.
@@ -712,6 +714,7 @@ impl Engine {
     fn send_beacon(&mut self, port: u16) {
         let mut b = Beacon::new(self.id.0, port);
         b.public_key = self.config.curve.as_ref().map(|k| *k.public());
+        self.stats.beacons_sent += 1;
         self.out.push(Output::Broadcast(b.encode()));
     }
 

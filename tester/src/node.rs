@@ -1,7 +1,8 @@
 //! `node`: one node in its own process (used by `netns`, one per host). It joins a
 //! group, whispers every entered peer at a steady rate, and prints every event and
 //! every message it sends as one JSON line, so that the orchestrator can account for
-//! them. A line `quiet` on its standard input stops the whispers; the end of its
+//! them. The lines are docs/json.md's: events as the library serializes them (a
+//! WHISPER with the `id` its payload carries), STARTED and SENT records, and `t`. A line `quiet` on its standard input stops the whispers; the end of its
 //! standard input stops the node politely.
 
 use std::io::{BufRead, Write};
@@ -36,6 +37,16 @@ fn emit(t0: Instant, v: serde_json::Value) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{v}");
     let _ = out.flush();
+}
+
+fn emit_event(t0: Instant, e: &Event, id: Option<u64>) {
+    let Ok(mut v) = serde_json::to_value(e) else {
+        return;
+    };
+    if let Some(id) = id {
+        v["id"] = id.into();
+    }
+    emit(t0, v);
 }
 
 /// Runs until standard input ends; returns the process exit code.
@@ -99,17 +110,17 @@ pub fn run(cfg: &NodeConfig) -> i32 {
             recv(events) -> ev => {
                 let Ok(ev) = ev else { break };
                 match &ev {
-                    Event::Enter { peer, name, .. } => {
+                    Event::Enter { peer, .. } => {
                         entered.push(*peer);
-                        emit(t0, json!({"type": "ENTER", "peer": peer.to_string(), "name": name}));
+                        emit_event(t0, &ev, None);
                     }
-                    Event::Exit { peer, reason, .. } => {
+                    Event::Exit { peer, .. } => {
                         entered.retain(|p| p != peer);
-                        emit(t0, json!({"type": "EXIT", "peer": peer.to_string(), "reason": reason.as_str()}));
+                        emit_event(t0, &ev, None);
                     }
-                    Event::Whisper { peer, content, .. } => {
+                    Event::Whisper { content, .. } => {
                         if let Some((id, _)) = content.first().and_then(|f| parse_payload(f)) {
-                            emit(t0, json!({"type": "WHISPER", "peer": peer.to_string(), "id": id}));
+                            emit_event(t0, &ev, Some(id));
                         }
                     }
                     _ => {}
@@ -118,6 +129,10 @@ pub fn run(cfg: &NodeConfig) -> i32 {
         }
     }
     node.stop();
-    emit(t0, json!({"type": "STOP"}));
+    for ev in events.try_iter() {
+        if matches!(ev, Event::Stop { .. }) {
+            emit_event(t0, &ev, None);
+        }
+    }
     0
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use zmesh_toolkit::netns::Namespace;
+use zmesh_toolkit::skip::skip;
 
 const EXE: &str = env!("CARGO_BIN_EXE_zmesh-tester");
 
@@ -202,10 +203,6 @@ fn bench_tcp_mesh_and_idle() {
     assert!(v["rss_bytes"].as_u64().unwrap() > v["rss_before_bytes"].as_u64().unwrap());
 }
 
-fn required() -> bool {
-    std::env::var_os("ZMESH_REQUIRE_INTEROP").is_some()
-}
-
 /// zmesh's latency and throughput clients against Pyre's echo and sink twins
 /// (`tests/interop/pyre_bench.py`), as `scripts/bench` runs them.
 #[test]
@@ -218,8 +215,7 @@ fn bench_clients_against_pyre_twins() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_pyre {
-        assert!(!required(), "no Python with Pyre at {}", python.display());
-        eprintln!("SKIPPED: no Python with Pyre");
+        skip(&format!("no Python with Pyre at {}", python.display()));
         return;
     }
     let py = python.to_str().unwrap();
@@ -272,22 +268,17 @@ fn perf_and_bench_tools_mix_with_zyre_c() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/zyre"));
     let zyre = dir.join("zyre-perf");
+    if let Some(why) = zmesh_toolkit::skip::zyre_unsupported() {
+        zmesh_toolkit::skip::unsupported(&why);
+        return;
+    }
     if !zyre.exists() {
-        assert!(
-            !required(),
-            "no {} (run scripts/fetch-zyre)",
-            zyre.display()
-        );
-        eprintln!("SKIPPED: no zyre-perf");
+        skip(&format!("no {} (run scripts/fetch-zyre)", zyre.display()));
         return;
     }
     let name = format!("zp{}", std::process::id());
     let Ok(ns) = Namespace::with_veth(&name, "10.251.0.1/24") else {
-        assert!(
-            std::env::var_os("ZMESH_REQUIRE_INTEROP").is_none(),
-            "ZMESH_REQUIRE_INTEROP is set, so this must run: it needs root and ip"
-        );
-        eprintln!("SKIPPED: cannot create a network namespace");
+        skip("cannot create a network namespace (needs root and iproute2)");
         return;
     };
     let prefix = ns.exec_prefix();

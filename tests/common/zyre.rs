@@ -17,19 +17,14 @@ pub const IFACE: &str = "zv0";
 /// How endpoints on that interface start.
 pub const PREFIX: &str = "tcp://10.251.0.1:";
 
-/// True where a skipped interop test is a failure (CI).
-pub fn required() -> bool {
-    std::env::var_os("ZMESH_REQUIRE_INTEROP").is_some()
-}
-
-/// Says a test is skipped, or fails it where that is not allowed.
-pub fn skip(why: &str) {
-    assert!(!required(), "Zyre interop test cannot run: {why}");
-    eprintln!("SKIPPED: {why}");
-}
+pub use zmesh_toolkit::skip::skip;
 
 /// The directory holding libzyre, or a skip.
 pub fn zyre_dir() -> Option<PathBuf> {
+    if let Some(why) = zmesh_toolkit::skip::zyre_unsupported() {
+        zmesh_toolkit::skip::unsupported(&why);
+        return None;
+    }
     let dir = std::env::var_os("ZMESH_ZYRE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/zyre"));
@@ -52,9 +47,9 @@ pub fn namespace(tag: &str) -> Option<Namespace> {
         Ok(ns) => Some(ns),
         Err(e) => {
             // As the tester's namespace test: only CI insists on root.
-            let why = format!("cannot create a network namespace (needs root and iproute2): {e}");
-            assert!(std::env::var_os("ZMESH_REQUIRE_INTEROP").is_none(), "{why}");
-            eprintln!("SKIPPED: {why}");
+            skip(&format!(
+                "cannot create a network namespace (needs root and iproute2): {e}"
+            ));
             None
         }
     }

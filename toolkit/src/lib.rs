@@ -7,7 +7,8 @@
 //! * [`hostile`]: a neighbour's session against one engine, read from arbitrary
 //!   bytes, with a bound checked on every step (property tests and a fuzz target);
 //! * [`ledger`]: the record of delivered messages that oracles check order and
-//!   duplicates against.
+//!   duplicates against;
+//! * [`skip`]: tests that cannot run on this machine say why, in one list.
 //!
 //! It is not part of the library: the simulator, the tester and the integration
 //! tests depend on it.
@@ -20,6 +21,7 @@ pub mod ledger;
 pub mod netns;
 pub mod proc;
 pub mod rng;
+pub mod skip;
 pub mod stats;
 
 use std::time::Duration;

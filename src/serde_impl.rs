@@ -1,0 +1,73 @@
+//! The `serde` feature's hand-written parts: a [`PeerId`] is its 32 hex digits, and
+//! a message frame is a string when it is UTF-8, else `{"hex": "..."}`, so that JSON
+//! lines stay readable and every frame still round-trips (docs/json.md).
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::event::PeerId;
+
+impl Serialize for PeerId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PeerId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PeerId, D::Error> {
+        struct Hex;
+        impl Visitor<'_> for Hex {
+            type Value = PeerId;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a peer id of 32 hex digits")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PeerId, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Hex)
+    }
+}
+
+pub(crate) mod frames {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Frame<'a> {
+        Text(std::borrow::Cow<'a, str>),
+        Binary { hex: String },
+    }
+
+    pub fn serialize<S: Serializer>(frames: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(frames.iter().map(|f| match std::str::from_utf8(f) {
+            Ok(t) => Frame::Text(t.into()),
+            Err(_) => Frame::Binary {
+                hex: f.iter().map(|b| format!("{b:02x}")).collect(),
+            },
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        Vec::<Frame<'de>>::deserialize(d)?
+            .into_iter()
+            .map(|f| match f {
+                Frame::Text(t) => Ok(t.into_owned().into_bytes()),
+                Frame::Binary { hex } => unhex(&hex).ok_or_else(|| {
+                    de::Error::custom("a binary frame is {\"hex\": an even number of hex digits}")
+                }),
+            })
+            .collect()
+    }
+
+    fn unhex(s: &str) -> Option<Vec<u8>> {
+        let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        let b = s.as_bytes();
+        if b.len() % 2 != 0 {
+            return None;
+        }
+        b.chunks(2)
+            .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+            .collect()
+    }
+}
