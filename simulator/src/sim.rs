@@ -182,7 +182,7 @@ impl Sim {
             self.absorb();
             let handled = self.net.stats().events;
             if self.cfg.progress
-                && handled % 4096 == 0
+                && handled.is_multiple_of(4096)
                 && last_progress.elapsed() > Duration::from_secs(2)
             {
                 last_progress = Instant::now();

@@ -26,7 +26,7 @@ const DECODE: [u8; 256] = decoder();
 
 /// The Z85 text of `bytes`; None unless their length is a multiple of 4.
 pub fn encode(bytes: &[u8]) -> Option<String> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let mut out = String::with_capacity(bytes.len() / 4 * 5);
@@ -46,7 +46,7 @@ pub fn encode(bytes: &[u8]) -> Option<String> {
 /// character and group is valid.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let text = text.as_bytes();
-    if text.len() % 5 != 0 {
+    if !text.len().is_multiple_of(5) {
         return None;
     }
     let mut out = Vec::with_capacity(text.len() / 5 * 4);

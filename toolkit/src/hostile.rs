@@ -92,7 +92,7 @@ fn message(c: &mut Cursor, next: &mut u16) -> ZreMessage {
     let kind = c.byte().unwrap_or(0);
     let seq = if kind & 0x80 != 0 {
         c.u16()
-    } else if kind % 10 == 0 {
+    } else if kind.is_multiple_of(10) {
         1
     } else {
         next.wrapping_add(1)
