@@ -1,5 +1,5 @@
-//! A node's events in async code (feature `async`), here under tokio: the stream
-//! is runtime-agnostic, so any executor does.
+//! A node's events and queries in async code (feature `async`), here under tokio:
+//! the stream and the replies are runtime-agnostic, so any executor does.
 //!
 //! ```text
 //! cargo run --example async_events --features async -- --interface lo
@@ -29,7 +29,9 @@ async fn main() -> Result<(), zmesh::Error> {
         tokio::select! {
             e = poll_fn(|cx| std::pin::Pin::new(&mut events).poll_next(cx)) => match e {
                 Some(Event::Enter { name, peer, .. }) => {
-                    println!("{name} entered");
+                    // Queries have async forms too: they do not block the executor.
+                    let groups = node.peer_async(peer).await?.map(|p| p.groups).unwrap_or_default();
+                    println!("{name} entered, in groups {groups:?}");
                     node.whispers(peer, "hello from async")?;
                 }
                 Some(e) => println!("{} from {}", e.kind(), e.name()),

@@ -44,6 +44,7 @@ pub mod event;
 mod events;
 pub mod net;
 mod node;
+mod queries;
 #[cfg(feature = "serde")]
 mod serde_impl;
 pub mod wire;
@@ -58,6 +59,8 @@ pub use events::EventStream;
 pub use net::iface::{interfaces, Candidate};
 pub use net::{cert, new_curve_keys};
 pub use node::{Error, Node, DEFAULT_PORT};
+#[cfg(feature = "async")]
+pub use queries::Reply;
 
 /// This crate's version, as `"major.minor.patch"`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

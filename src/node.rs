@@ -1,12 +1,11 @@
 //! [`Node`]: the application's handle on one mesh node, with Zyre's API.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
-use crate::engine::{Config, Engine, PeerInfo};
+use crate::engine::Config;
 pub use crate::error::Error;
 use crate::event::{Event, PeerId};
 use crate::net::actor::Command;
@@ -308,13 +307,6 @@ impl Node {
         Ok(())
     }
 
-    /// The leader of `group` after its last election, if one finished (our own id
-    /// if we lead it).
-    pub fn leader(&self, group: &str) -> Result<Option<PeerId>, Error> {
-        let g = group.to_string();
-        self.query(move |e| e.leader(&g))
-    }
-
     /// CURVE mode, as Zyre's `zyre_set_zcert`: the node is its key pair. Its
     /// beacons carry the public key (version 3), its HELLO says it in
     /// `X-PUBLICKEY`, every link is CurveZMQ-encrypted and authenticated, and a
@@ -433,7 +425,7 @@ impl Node {
         self.events_rx.clone()
     }
 
-    fn send(&self, cmd: Command) -> Result<(), Error> {
+    pub(crate) fn send(&self, cmd: Command) -> Result<(), Error> {
         let r = self.running.as_ref().ok_or(Error::NotRunning)?;
         match r.mailbox.send(cmd) {
             Ok(true) => Ok(()),
@@ -514,115 +506,16 @@ impl Node {
     pub fn shouts(&self, group: &str, text: &str) -> Result<(), Error> {
         self.shout(group, vec![text.as_bytes().to_vec()])
     }
+}
 
-    fn query<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Engine) -> T + Send + 'static,
-    ) -> Result<T, Error> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.send(Command::Query(Box::new(move |e| {
-            let _ = tx.send(f(e));
-        })))?;
-        rx.recv().map_err(|_| Error::NotRunning)
-    }
-
-    /// Like [`Node::whisper`], but waits for the node to take the message and says
-    /// whether it went out: false if the peer is unknown (then it was dropped, as in
-    /// Zyre). For tools that account for every message.
-    pub fn whisper_report<F: Into<Vec<u8>>>(
-        &self,
-        peer: PeerId,
-        frames: impl IntoIterator<Item = F>,
-    ) -> Result<bool, Error> {
-        let frames = into_frames(frames);
-        self.query(move |e| e.whisper(peer, &frames))
-    }
-
-    /// Like [`Node::shout`], but waits for the node to take the message and returns
-    /// the peers it went to (those known to be in the group at that moment).
-    pub fn shout_report<F: Into<Vec<u8>>>(
-        &self,
-        group: &str,
-        frames: impl IntoIterator<Item = F>,
-    ) -> Result<Vec<PeerId>, Error> {
-        check_string(group).map_err(|_| Error::GroupTooLong)?;
-        let frames = into_frames(frames);
-        let g = group.to_string();
-        self.query(move |e| {
-            let to = e.peers_by_group(&g);
-            // Checked above.
-            let _ = e.shout(&g, &frames);
-            to
-        })
-    }
-
-    /// Every known peer (including ones whose HELLO has not arrived yet, as Zyre).
-    pub fn peers(&self) -> Result<Vec<PeerId>, Error> {
-        self.query(|e| e.peers().map(|p| p.id).collect())
-    }
-
-    /// Peers in a group.
-    pub fn peers_by_group(&self, group: &str) -> Result<Vec<PeerId>, Error> {
-        let g = group.to_string();
-        self.query(move |e| e.peers_by_group(&g))
-    }
-
-    /// The groups we are in.
-    pub fn own_groups(&self) -> Result<Vec<String>, Error> {
-        self.query(|e| e.own_groups().map(String::from).collect())
-    }
-
-    /// The groups our peers are in.
-    pub fn peer_groups(&self) -> Result<Vec<String>, Error> {
-        self.query(|e| e.peer_groups().map(String::from).collect())
-    }
-
-    /// A peer's endpoint, if known.
-    pub fn peer_address(&self, peer: PeerId) -> Result<Option<String>, Error> {
-        self.query(move |e| e.peer(peer).map(|p| p.endpoint))
-    }
-
-    /// A peer's name, if known.
-    pub fn peer_name(&self, peer: PeerId) -> Result<Option<String>, Error> {
-        self.query(move |e| e.peer(peer).map(|p| p.name))
-    }
-
-    /// A peer's header value, if the peer and the header are known.
-    pub fn peer_header_value(&self, peer: PeerId, key: &str) -> Result<Option<String>, Error> {
-        let k = key.to_string();
-        self.query(move |e| e.peer(peer).and_then(|p| p.headers.get(&k).cloned()))
-    }
-
-    /// All of a peer's headers.
-    pub fn peer_headers(&self, peer: PeerId) -> Result<Option<BTreeMap<String, String>>, Error> {
-        self.query(move |e| e.peer(peer).map(|p| p.headers))
-    }
-
-    /// A peer's whole record in one call: name, endpoint, headers, groups, and
-    /// whether it has entered; `None` for a peer we do not know.
-    pub fn peer(&self, peer: PeerId) -> Result<Option<PeerInfo>, Error> {
-        self.query(move |e| e.peer(peer))
-    }
-
-    /// Every known peer's record, in id order.
-    pub fn peer_records(&self) -> Result<Vec<PeerInfo>, Error> {
-        self.query(|e| e.peers().collect())
-    }
-
-    /// The engine's counters of dropped input.
-    pub fn stats(&self) -> Result<crate::engine::Stats, Error> {
-        self.query(|e| e.stats().clone())
-    }
+/// Frames from anything that turns into byte vectors. A `Vec<Vec<u8>>` keeps its
+/// allocations (the standard library collects a mapped `vec::IntoIter` in place).
+pub(crate) fn into_frames<F: Into<Vec<u8>>>(frames: impl IntoIterator<Item = F>) -> Vec<Vec<u8>> {
+    frames.into_iter().map(Into::into).collect()
 }
 
 /// A liveness timeout in its range: zero would ping every peer on every reap tick,
 /// and a huge one overflows the clock.
-/// Frames from anything that turns into byte vectors. A `Vec<Vec<u8>>` keeps its
-/// allocations (the standard library collects a mapped `vec::IntoIter` in place).
-fn into_frames<F: Into<Vec<u8>>>(frames: impl IntoIterator<Item = F>) -> Vec<Vec<u8>> {
-    frames.into_iter().map(Into::into).collect()
-}
-
 pub(crate) fn timeout(what: &str, t: Duration) -> Result<Duration, Error> {
     const RANGE: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(86_400));
     if t < RANGE.0 || t > RANGE.1 {
