@@ -51,7 +51,7 @@ pub mod wire;
 
 pub use builder::NodeBuilder;
 pub use engine::curve::CurveKeys;
-pub use engine::PeerInfo;
+pub use engine::{PeerFigures, PeerInfo};
 pub use event::{Event, ExitReason, PeerId};
 pub use events::EventFd;
 #[cfg(feature = "async")]

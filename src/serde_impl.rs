@@ -1,6 +1,7 @@
-//! The `serde` feature's hand-written parts: a [`PeerId`] is its 32 hex digits, and
-//! a message frame is a string when it is UTF-8, else `{"hex": "..."}`, so that JSON
-//! lines stay readable and every frame still round-trips (docs/json.md).
+//! The `serde` feature's hand-written parts: a [`PeerId`] is its 32 hex digits, a
+//! message frame is a string when it is UTF-8, else `{"hex": "..."}`, so that JSON
+//! lines stay readable and every frame still round-trips, and a duration is a
+//! number of seconds (docs/json.md).
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -69,5 +70,42 @@ pub(crate) mod frames {
         b.chunks(2)
             .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
             .collect()
+    }
+}
+
+/// A duration as seconds (a float), as people and metrics tools read it.
+pub(crate) mod secs {
+    use super::*;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(de::Error::custom)
+    }
+}
+
+/// An optional duration as seconds (absent when `None`).
+pub(crate) mod opt_secs {
+    use super::*;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<f64>::deserialize(d)? {
+            Some(secs) => Duration::try_from_secs_f64(secs)
+                .map(Some)
+                .map_err(de::Error::custom),
+            None => Ok(None),
+        }
     }
 }

@@ -87,47 +87,61 @@ pub fn event(e: &Event, json_mode: bool) {
     }
 }
 
-/// Peer records as a table for people: one line each, columns aligned.
+/// Peer records as a table for people: one line each, columns aligned; HEARD is
+/// the time since the peer was last heard, RTT its last PING round trip.
 pub fn table(peers: &[PeerInfo]) -> String {
-    let rows: Vec<[String; 5]> = peers
-        .iter()
-        .map(|p| {
-            let groups: Vec<&str> = p.groups.iter().map(String::as_str).collect();
-            let headers: Vec<String> = p.headers.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            [
-                if p.ready {
-                    p.name.clone()
-                } else {
-                    "(no HELLO yet)".into()
-                },
-                p.id.to_string(),
-                p.endpoint.clone(),
-                groups.join(","),
-                headers.join(" "),
-            ]
-        })
-        .collect();
-    let heads = ["NAME", "UUID", "ENDPOINT", "GROUPS", "HEADERS"];
-    let mut width = heads.map(str::len);
+    let heads = [
+        "NAME",
+        "UUID",
+        "ENDPOINT",
+        "GROUPS",
+        "HEARD",
+        "RTT",
+        "MSGS IN/OUT",
+        "RECONN",
+        "HEADERS",
+    ]
+    .map(String::from);
+    let mut rows = vec![heads];
+    for p in peers {
+        let groups: Vec<&str> = p.groups.iter().map(String::as_str).collect();
+        let headers: Vec<String> = p.headers.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let f = &p.figures;
+        rows.push([
+            if p.ready {
+                p.name.clone()
+            } else {
+                "(no HELLO yet)".into()
+            },
+            p.id.to_string(),
+            p.endpoint.clone(),
+            groups.join(","),
+            format!("{:.1}s", f.since_heard.as_secs_f64()),
+            f.round_trip
+                .map_or("-".into(), |d| format!("{:.2}ms", d.as_secs_f64() * 1e3)),
+            format!("{}/{}", f.messages_in, f.messages_out),
+            f.reconnects.to_string(),
+            headers.join(" "),
+        ]);
+    }
+    let mut width = [0usize; 9];
     for r in &rows {
         for (w, c) in width.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
     }
-    let fmt = |cells: [&str; 5]| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(c);
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(c);
             } else {
-                s.push_str(&format!("{c:<w$}  ", w = width[i]));
+                line.push_str(&format!("{c:<w$}  ", w = width[i]));
             }
         }
-        s.trim_end().to_string() + "\n"
-    };
-    let mut out = fmt(heads);
-    for r in &rows {
-        out.push_str(&fmt([&r[0], &r[1], &r[2], &r[3], &r[4]]));
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
 }

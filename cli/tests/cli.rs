@@ -105,6 +105,11 @@ fn members_lists_a_peer_with_its_headers_and_groups_and_leaves_politely() {
     assert_eq!(r.headers.get("X-ROLE").map(String::as_str), Some("printer"));
     assert!(r.groups.contains("office"), "{out}");
     assert_eq!(Some(r.endpoint.as_str()), printer.endpoint());
+    // Its HELLO at least came in, and ours went out.
+    assert!(
+        r.figures.messages_in >= 1 && r.figures.messages_out >= 1,
+        "{out}"
+    );
     // It left at once, politely, not after the expired timeout.
     let exit = wait_event(&printer, |e| matches!(e, Event::Exit { .. }));
     assert!(
@@ -118,17 +123,18 @@ fn members_lists_a_peer_with_its_headers_and_groups_and_leaves_politely() {
         "{exit:?}"
     );
 
-    // The table for people: a header line and the peer.
+    // The table for people: a header line and the peer. Quiet for a second, the
+    // printer is PINGed, and its PING-OK gives the round trip.
     let (code, out, err) = run(&[
         "members",
         "--interface",
         "lo",
         "--port",
         &p,
-        "--expect",
-        "1",
         "--wait",
-        "30",
+        "3",
+        "--evasive-timeout",
+        "1",
     ]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
@@ -139,6 +145,10 @@ fn members_lists_a_peer_with_its_headers_and_groups_and_leaves_politely() {
     assert!(
         lines[1].starts_with("printer") && lines[1].contains("X-ROLE=printer"),
         "{out}"
+    );
+    assert!(
+        lines[1].contains("ms "),
+        "a round trip in the RTT column: {out}"
     );
     assert!(err.contains("1 peer(s)"), "{err}");
 }

@@ -35,6 +35,42 @@ pub struct PeerInfo {
     pub groups: BTreeSet<String>,
     /// True once its HELLO arrived (it has entered).
     pub ready: bool,
+    /// What we exchanged with it, and how quickly it answers.
+    pub figures: PeerFigures,
+}
+
+/// One peer's figures, to tell a slow peer from a dead one: ZRE messages and their
+/// bytes (every frame, the ZRE header frame included) each way, how often our link
+/// to it was connected again, the last round trip of a PING (sent when the peer is
+/// quiet for the evasive timeout, as in Zyre; Zyre and Pyre answer PING-OK), and
+/// how long since anything came from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct PeerFigures {
+    /// Messages taken from it (in sequence).
+    pub messages_in: u64,
+    /// Their bytes.
+    pub bytes_in: u64,
+    /// Messages queued to it.
+    pub messages_out: u64,
+    /// Their bytes.
+    pub bytes_out: u64,
+    /// Times our link to it was connected again after it broke.
+    pub reconnects: u64,
+    /// From our last answered PING to its PING-OK; `None` until one is answered.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            with = "crate::serde_impl::opt_secs",
+            skip_serializing_if = "Option::is_none",
+            default
+        )
+    )]
+    pub round_trip: Option<std::time::Duration>,
+    /// Since it was last heard from, when the record was taken.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_impl::secs"))]
+    pub since_heard: std::time::Duration,
 }
 
 /// Counters of dropped input and protocol trouble (nothing is dropped uncounted),
@@ -146,7 +182,12 @@ impl Faults {
 }
 
 impl PeerInfo {
-    pub(super) fn of(p: &Peer) -> PeerInfo {
+    /// The record of `p` at `now` (the engine's latest time).
+    pub(super) fn of(p: &Peer, now: Option<std::time::Instant>) -> PeerInfo {
+        let mut figures = p.figures;
+        figures.since_heard = now.map_or(std::time::Duration::ZERO, |t| {
+            t.saturating_duration_since(p.heard_at)
+        });
         PeerInfo {
             id: p.id,
             name: p.name.clone(),
@@ -154,6 +195,7 @@ impl PeerInfo {
             headers: p.headers.clone(),
             groups: p.groups.clone(),
             ready: p.ready,
+            figures,
         }
     }
 }

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use super::{Engine, LinkId};
 use crate::event::{Event, ExitReason};
-use crate::wire::zre::Body;
 
 impl Engine {
     /// One reap tick (every [`reap_interval`](super::Config::reap_interval)).
@@ -31,7 +30,7 @@ impl Engine {
                 expired.push(p.id);
             } else if now >= p.evasive_at {
                 if !no_ping {
-                    p.send(Body::Ping, scratch);
+                    p.ping(now, scratch);
                 }
                 out.mark(p);
                 if p.ready {
@@ -78,7 +77,7 @@ impl Engine {
         }
         if p.unread_ping_at.is_none_or(|t| now >= t + evasive / 2) {
             p.unread_ping_at = Some(now);
-            p.send(Body::Ping, &mut self.scratch);
+            p.ping(now, &mut self.scratch);
             self.out.mark(p);
         }
         p.refresh(now, evasive, expired);

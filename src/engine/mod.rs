@@ -71,7 +71,7 @@ pub const MAX_UNREADY_PEERS: usize = 1024;
 /// Reconnects to a peer that has not entered wait at most 2^5 = 32 times
 /// `Config::reconnect_interval` (3.2 s by default).
 const MAX_BACKOFF_SHIFT: u8 = 5;
-pub use info::{BadEndpoint, Faults, PeerInfo, Stats};
+pub use info::{BadEndpoint, Faults, PeerFigures, PeerInfo, Stats};
 use link::{Router, RouterEvent};
 use output::Outputs;
 use peers::PeerTable;
@@ -265,12 +265,12 @@ impl Engine {
 
     /// Every known peer, ready or not (as Zyre's `zyre_peers`), in id order.
     pub fn peers(&self) -> impl Iterator<Item = PeerInfo> + '_ {
-        self.peers.iter().map(PeerInfo::of)
+        self.peers.iter().map(|p| PeerInfo::of(p, self.now))
     }
 
     /// One peer's summary.
     pub fn peer(&self, id: PeerId) -> Option<PeerInfo> {
-        self.peers.get(&id).map(PeerInfo::of)
+        self.peers.get(&id).map(|p| PeerInfo::of(p, self.now))
     }
 
     /// True if the peer has said HELLO and not left since (it has entered).
@@ -645,6 +645,7 @@ impl Engine {
                     if let Some(p) = self.peers.get_mut(&peer) {
                         if p.reconnect_at == Some(at) {
                             p.reconnect_at = None;
+                            p.figures.reconnects += 1;
                             self.out.push(Output::Connect {
                                 link: p.link_id,
                                 addr: p.addr,

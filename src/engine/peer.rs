@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::info::PeerFigures;
 use super::link::Link;
 use super::LinkId;
 use crate::event::PeerId;
@@ -60,6 +61,12 @@ pub(crate) struct Peer {
     /// Connects in a row that closed before their handshake finished: while the
     /// peer has not entered, each doubles the wait before the next.
     pub(crate) failed_connects: u8,
+    /// Traffic, reconnects and the last round trip (reported in [`PeerInfo`](super::PeerInfo)).
+    pub(crate) figures: PeerFigures,
+    /// When it was last heard from (any message, or bytes left unread for it).
+    pub(crate) heard_at: Instant,
+    /// When our oldest unanswered PING went out: its PING-OK gives the round trip.
+    pub(crate) ping_at: Option<Instant>,
 }
 
 impl Peer {
@@ -96,6 +103,23 @@ impl Peer {
             unread_ping_at: None,
             inbox_ip: None,
             failed_connects: 0,
+            figures: PeerFigures::default(),
+            heard_at: now,
+            ping_at: None,
+        }
+    }
+
+    /// PINGs the peer (it answers PING-OK, as Zyre and Pyre do) and notes when, so
+    /// that the answer measures the round trip.
+    pub(crate) fn ping(&mut self, now: Instant, scratch: &mut Vec<u8>) {
+        self.send(Body::Ping, scratch);
+        self.ping_at.get_or_insert(now);
+    }
+
+    /// Its PING-OK came: the round trip since our oldest unanswered PING.
+    pub(crate) fn pong(&mut self, now: Instant) {
+        if let Some(at) = self.ping_at.take() {
+            self.figures.round_trip = Some(now.saturating_duration_since(at));
         }
     }
 
@@ -114,7 +138,10 @@ impl Peer {
         );
         scratch.clear();
         match msg.encode_header_into(scratch) {
-            Ok(()) => self.link.send_parts(scratch, msg.content()),
+            Ok(()) => {
+                self.count_out(scratch, msg.content());
+                self.link.send_parts(scratch, msg.content())
+            }
             Err(e) => log::warn!("not sending {} to {}: {e}", msg.body.name(), self.id),
         }
     }
@@ -136,9 +163,18 @@ impl Peer {
         );
         scratch.clear();
         match ZreMessage::encode_content_header_into(scratch, self.sent_sequence, group) {
-            Ok(()) => self.link.send_parts(scratch, content),
+            Ok(()) => {
+                self.count_out(scratch, content);
+                self.link.send_parts(scratch, content)
+            }
             Err(e) => log::warn!("not sending to {}: {e}", self.id),
         }
+    }
+
+    fn count_out(&mut self, header: &[u8], content: &[Vec<u8>]) {
+        self.figures.messages_out += 1;
+        self.figures.bytes_out +=
+            (header.len() + content.iter().map(Vec::len).sum::<usize>()) as u64;
     }
 
     /// In verbose mode, one line per message sent, as Zyre's: who sends, what, to
@@ -195,5 +231,6 @@ impl Peer {
         };
         self.evasive_at = far(evasive);
         self.expired_at = far(expired);
+        self.heard_at = now;
     }
 }

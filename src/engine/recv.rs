@@ -22,6 +22,7 @@ impl Engine {
             return;
         }
         let header = frames.remove(0);
+        let size = header.len() + frames.iter().map(Vec::len).sum::<usize>();
         let msg = match ZreMessage::parse(&header, frames) {
             Ok(m) => m,
             Err(e) => {
@@ -81,6 +82,8 @@ impl Engine {
             self.config.evasive_timeout,
             self.config.expired_timeout,
         );
+        p.figures.messages_in += 1;
+        p.figures.bytes_in += size as u64;
         match msg.body {
             Body::Hello(h) if moved => self.on_move(id, h),
             Body::Hello(h) => self.on_hello(id, h),
@@ -121,7 +124,7 @@ impl Engine {
                 challenger_id,
             } => self.on_elect(id, group, challenger_id),
             Body::Leader { group, leader_id } => self.on_leader(id, group, leader_id),
-            Body::PingOk => {}
+            Body::PingOk => p.pong(now),
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::{Engine, LinkId};
 use crate::event::PeerId;
-use crate::wire::zre::{id, Body};
+use crate::wire::zre::id;
 
 /// Bytes held for one parked connection, its HELLO included; more close it (a
 /// real HELLO is a few hundred bytes).
@@ -118,7 +118,8 @@ impl Engine {
             },
         );
         // Its answer (from its own address) refuses the claim.
-        p.send(Body::Ping, &mut self.scratch);
+        let now = self.now.unwrap_or(p.heard_at);
+        p.ping(now, &mut self.scratch);
         self.out.mark(p);
         false
     }

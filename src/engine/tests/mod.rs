@@ -11,6 +11,7 @@ use std::time::Duration;
 
 mod curve;
 mod election;
+mod figures;
 mod gossip;
 mod hostile;
 mod place;
@@ -542,6 +543,9 @@ fn sequence_wrap_accepts_zyre_and_pyre() {
         trace_as: None,
         unread_ping_at: None,
         inbox_ip: None,
+        figures: Default::default(),
+        heard_at: Instant::now(),
+        ping_at: None,
         failed_connects: 0,
     };
     assert!(p.accept_sequence(false, 65535)); // Zyre: uint16
