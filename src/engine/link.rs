@@ -27,8 +27,10 @@ use std::net::SocketAddr;
 use super::LinkId;
 use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item, GREETING_LEN};
 
+mod pubsub;
 mod sealed;
 use crate::wire::WireError;
+pub use pubsub::{MAX_TOPICS, MAX_TOPIC_LEN};
 use sealed::CurveLink;
 
 /// The socket type a link presents in its READY.
@@ -38,6 +40,10 @@ pub enum Role {
     Dealer,
     /// The accepting side: a ZRE node's inbox.
     Router,
+    /// A publisher (ZRE-LOG: a node to a collector).
+    Pub,
+    /// A subscriber (ZRE-LOG: a collector).
+    Sub,
 }
 
 impl Role {
@@ -45,6 +51,8 @@ impl Role {
         match self {
             Role::Dealer => "DEALER",
             Role::Router => "ROUTER",
+            Role::Pub => "PUB",
+            Role::Sub => "SUB",
         }
     }
 
@@ -53,6 +61,8 @@ impl Role {
         match self {
             Role::Dealer => matches!(peer, b"ROUTER" | b"DEALER" | b"REP"),
             Role::Router => matches!(peer, b"DEALER" | b"ROUTER" | b"REQ"),
+            Role::Pub => matches!(peer, b"SUB" | b"XSUB"),
+            Role::Sub => matches!(peer, b"PUB" | b"XPUB"),
         }
     }
 }
@@ -126,6 +136,8 @@ pub struct Link {
     /// CURVE: the mechanism, our metadata for its handshake, and the frames of a
     /// message being opened (None: the NULL mechanism).
     curve: Option<Box<CurveLink>>,
+    /// PUB and SUB: the subscriptions (None for DEALER and ROUTER).
+    subs: Option<Box<pubsub::Subscriptions>>,
 }
 
 impl Link {
@@ -143,6 +155,7 @@ impl Link {
             peer_identity: None,
             failed: None,
             curve: None,
+            subs: None,
         }
     }
 
@@ -314,6 +327,9 @@ impl Link {
                         self.peer_identity = Some(identity.clone());
                         let held = std::mem::take(&mut self.held);
                         self.out.extend_from_slice(&held);
+                        if self.role == Role::Sub {
+                            self.send_subscriptions();
+                        }
                         return Ok(Some(LinkEvent::Ready {
                             identity,
                             socket_type: String::from_utf8_lossy(socket_type).into_owned(),
@@ -325,11 +341,18 @@ impl Link {
                             let _ = Command::Pong { context }.encode_into(&mut self.out);
                         }
                     }
+                    Command::Unknown { name, data } if self.is_publisher() => {
+                        self.subscription_command(&name, &data);
+                    }
                     Command::Pong { .. } | Command::Unknown { .. } => {}
                 },
                 Item::Message(frames) => {
                     if self.peer_identity.is_none() {
                         return Err(LinkError::Handshake("message before READY"));
+                    }
+                    if self.is_publisher() {
+                        self.subscription_message(&frames);
+                        continue;
                     }
                     return Ok(Some(LinkEvent::Message(frames)));
                 }

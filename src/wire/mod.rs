@@ -6,6 +6,7 @@
 //!   Zyre's ELECT, LEADER, GOODBYE).
 //! * [`zgossip`]: czmq's gossip protocol, which Zyre uses for discovery without
 //!   broadcast.
+//! * [`zrelog`]: ZRE-LOG, the guide's binary logging protocol (Zyre 1.x).
 //! * [`zmtp`]: ZMTP 3.1 greeting, NULL-mechanism commands, frames and an incremental
 //!   decoder that takes bytes split at any point.
 //!
@@ -17,6 +18,7 @@ pub mod z85;
 pub mod zgossip;
 pub mod zmtp;
 pub mod zre;
+pub mod zrelog;
 
 use std::fmt;
 

@@ -34,6 +34,7 @@ impl Link {
             greeting: None,
             peer_identity: None,
             failed: None,
+            subs: None,
             curve: Some(Box::new(CurveLink {
                 mech,
                 metadata,
