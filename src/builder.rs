@@ -196,6 +196,20 @@ impl NodeBuilder {
         self.with(|n| n.set_advertised_endpoint(endpoint))
     }
 
+    /// Collects ZRE-LOG records on this endpoint (see [`Node::set_log_collector`]).
+    pub fn log_collector(self, endpoint: &str) -> Self {
+        self.with(|n| n.set_log_collector(endpoint))
+    }
+
+    /// ZRE-LOG records published a second, at most (default 100; at least 1).
+    pub fn log_rate(self, records: u64) -> Self {
+        self.with(|n| {
+            at_least("the log rate", records as usize, 1)?;
+            n.config.log_rate = records;
+            Ok(())
+        })
+    }
+
     /// Beacons on or off (see [`Node::set_beacon`]).
     pub fn beacon(self, on: bool) -> Self {
         self.with(|n| {

@@ -240,6 +240,18 @@ pub enum Event {
         /// The group.
         group: String,
     },
+    /// A log record from a node that publishes to us: this node is a log
+    /// collector ([`Node::set_log_collector`](crate::Node::set_log_collector)).
+    Log {
+        /// The publishing node, when it is a peer we know (else the zero id).
+        peer: PeerId,
+        /// Its name (empty when unknown, or while its HELLO has not come).
+        name: String,
+        /// The publisher's address.
+        source: String,
+        /// The record.
+        record: crate::wire::zrelog::LogRecord,
+    },
     /// This node stopped; `peer` and `name` are its own.
     Stop {
         /// Our own id.
@@ -262,6 +274,7 @@ impl Event {
             Event::Evasive { .. } => "EVASIVE",
             Event::Silent { .. } => "SILENT",
             Event::Leader { .. } => "LEADER",
+            Event::Log { .. } => "LOG",
             Event::Stop { .. } => "STOP",
         }
     }
@@ -278,6 +291,7 @@ impl Event {
             | Event::Evasive { peer, .. }
             | Event::Silent { peer, .. }
             | Event::Leader { peer, .. }
+            | Event::Log { peer, .. }
             | Event::Stop { peer, .. } => *peer,
         }
     }
@@ -294,6 +308,7 @@ impl Event {
             | Event::Evasive { name, .. }
             | Event::Silent { name, .. }
             | Event::Leader { name, .. }
+            | Event::Log { name, .. }
             | Event::Stop { name, .. } => name,
         }
     }

@@ -57,6 +57,7 @@ pub struct Node {
     endpoint: Option<String>,
     inbox_port: Option<u16>,
     gossip_bind: Option<String>,
+    log_bind: Option<String>,
     gossip_connect: Vec<String>,
     /// IPv6 on or off as asked (default: `ZSYS_IPV6=1`), and the beacon group.
     ipv6: Option<bool>,
@@ -106,6 +107,7 @@ impl Node {
             endpoint: None,
             inbox_port: None,
             gossip_bind: None,
+            log_bind: None,
             gossip_connect: Vec::new(),
             ipv6: None,
             ipv6_group: None,
@@ -265,6 +267,41 @@ impl Node {
         self.beacon = Some(on);
     }
 
+    /// Makes this node a ZRE-LOG collector, as in the guide's chapter 8: it listens
+    /// on `endpoint` (`tcp://IP:PORT`, `tcp://*:PORT`, port 0 for any) and
+    /// announces it in the `X-ZRELOG` header; every node that sees it publishes
+    /// its protocol events and its application's records ([`Node::log`]) there,
+    /// and each arrives here as an [`Event::Log`](crate::Event::Log). Takes effect
+    /// at start. Not with CURVE (the log links would be clear text).
+    ///
+    /// ```no_run
+    /// let mut collector = zmesh::Node::new("collector");
+    /// collector.set_interface("lo");
+    /// collector.set_log_collector("tcp://127.0.0.1:0")?;
+    /// collector.start()?;
+    /// for event in collector.events() {
+    ///     if let zmesh::Event::Log { name, record, .. } = event {
+    ///         println!("{name}: {:?} {}", record.event, record.data);
+    ///     }
+    /// }
+    /// # Ok::<(), zmesh::Error>(())
+    /// ```
+    pub fn set_log_collector(&mut self, endpoint: &str) -> Result<(), Error> {
+        crate::net::bind_addr(endpoint).ok_or_else(|| Error::BadEndpoint(endpoint.into()))?;
+        self.log_bind = Some(endpoint.to_string());
+        Ok(())
+    }
+
+    /// Publishes one record of the application's to every log collector on the
+    /// mesh (see [`Node::set_log_collector`]); nothing when there is none. Records
+    /// beyond 100 a second (after a burst of 200) are dropped and counted in
+    /// [`Stats::log_dropped`](crate::engine::Stats::log_dropped); text beyond 255
+    /// bytes is cut.
+    pub fn log(&self, level: crate::wire::zrelog::Level, text: &str) -> Result<(), Error> {
+        let text = text.to_string();
+        self.send(Command::Query(Box::new(move |e| e.log(level, &text))))
+    }
+
     /// Serves gossip on this endpoint (Zyre's `zyre_gossip_bind`): other nodes
     /// connect to it to learn of each other. Takes effect at start.
     pub fn gossip_bind(&mut self, endpoint: &str) -> Result<(), Error> {
@@ -385,6 +422,7 @@ impl Node {
             endpoint: self.endpoint.clone(),
             inbox_port: self.inbox_port,
             gossip_bind: self.gossip_bind.clone(),
+            log_bind: self.log_bind.clone(),
             gossip_connect: self.gossip_connect.clone(),
             ipv6: self.ipv6_group(),
         })?);

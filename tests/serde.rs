@@ -31,7 +31,7 @@ fn the_documented_events_are_what_events_print() {
         kinds.insert(e.kind());
     }
     // Every kind is documented.
-    assert_eq!(kinds.len(), 10, "{kinds:?}");
+    assert_eq!(kinds.len(), 11, "{kinds:?}");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! zmesh members --interface lo            # who is on the mesh?
 //! zmesh monitor --interface lo --json     # every event, one JSON line each
 //! zmesh doctor                            # why do I see nobody?
+//! zmesh logs --interface lo --json        # every node's log records
 //! ```
 //!
 //! Every command stops politely on Ctrl-C and SIGTERM: a leaving beacon and GOODBYE,
@@ -15,6 +16,7 @@
 
 mod chat;
 mod doctor;
+mod logs;
 mod members;
 mod monitor;
 mod options;
@@ -44,6 +46,8 @@ enum Command {
     Monitor(monitor::MonitorArgs),
     /// Explain why this host sees no peers: interfaces, beacons, inboxes.
     Doctor(doctor::DoctorArgs),
+    /// Collect every node's log records (ZRE-LOG) and print or save them.
+    Logs(logs::LogsArgs),
 }
 
 /// Ctrl-C and SIGTERM, as one message each on a channel.
@@ -65,6 +69,7 @@ fn main() {
         Command::Members(a) => a.node.verbose,
         Command::Monitor(a) => a.node.verbose,
         Command::Doctor(a) => a.node.verbose,
+        Command::Logs(a) => a.node.verbose,
     };
     if verbose {
         log.filter_module("zmesh::verbose", log::LevelFilter::Info);
@@ -76,6 +81,7 @@ fn main() {
         Command::Members(a) => members::run(&a, &stop),
         Command::Monitor(a) => monitor::run(&a, &stop),
         Command::Doctor(a) => doctor::run(&a, &stop),
+        Command::Logs(a) => logs::run(&a, &stop),
     };
     std::process::exit(code);
 }

@@ -83,6 +83,18 @@ pub fn event(e: &Event, json_mode: bool) {
         Event::Silent { name, .. } => println!("* {name} is silent"),
         Event::Leader { name, group, .. } => println!("* {name} leads {group}"),
         Event::Stop { .. } => println!("* stopped"),
+        Event::Log {
+            name,
+            source,
+            record,
+            ..
+        } => {
+            let who = if name.is_empty() { source } else { name };
+            println!(
+                "[log {who}] {:?} {:?} {}",
+                record.level, record.event, record.data
+            )
+        }
         other => println!("* {} from {}", other.kind(), other.name()),
     }
 }

@@ -327,3 +327,67 @@ fn doctor_alone_says_no_beacon_came() {
         "{out}"
     );
 }
+
+#[test]
+fn logs_collects_the_records_of_a_node_and_writes_them_to_a_file() {
+    let port = 46539;
+    let file = std::env::temp_dir().join(format!("zmesh-logs-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let mut child = Command::new(EXE)
+        .args([
+            "logs",
+            "--interface",
+            "lo",
+            "--port",
+            &port.to_string(),
+            "--json",
+            "--output",
+        ])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, lines) = crossbeam_channel::unbounded::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx
+                .send(serde_json::from_str(&line).expect("JSON lines"))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let printer = node("printer", port);
+    let end = Instant::now() + Duration::from_secs(30);
+    let record = loop {
+        printer
+            .log(zmesh::wire::zrelog::Level::Error, "paper jam")
+            .unwrap();
+        match lines.recv_timeout(Duration::from_millis(500)) {
+            Ok(v) if v["type"] == "LOG" && v["record"]["event"] == "APP" => break v,
+            Ok(_) | Err(_) => assert!(Instant::now() < end, "no LOG line within 30 s"),
+        }
+    };
+    assert_eq!(record["name"], "printer");
+    assert_eq!(record["peer"], printer.uuid().to_string());
+    assert_eq!(record["record"]["level"], "error");
+    assert_eq!(record["record"]["data"], "printer: paper jam");
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+    // The same objects in the file, each an event of docs/json.md.
+    let saved = std::fs::read_to_string(&file).unwrap();
+    let events: Vec<Event> = saved
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Log { record, .. } if record.data == "printer: paper jam")));
+    let _ = std::fs::remove_file(&file);
+}

@@ -107,6 +107,13 @@ pub struct Config {
     /// received, each naming this node, logged at `info` under the target
     /// `zmesh::verbose`.
     pub verbose: bool,
+    /// Take ZRE-LOG publishers on the log listener (the node is a log collector;
+    /// the driver binds the listener and sets the `X-ZRELOG` header).
+    pub log_collector: bool,
+    /// ZRE-LOG records this node publishes a second, at most, after a burst of
+    /// twice as many (default [`LOG_RATE`](super::logs::LOG_RATE), 100); the rest
+    /// are dropped and counted.
+    pub log_rate: u64,
 }
 
 impl Config {
@@ -131,6 +138,8 @@ impl Config {
             election_delay: defaults::ELECTION_DELAY,
             election_timeout: defaults::ELECTION_TIMEOUT,
             verbose: false,
+            log_collector: false,
+            log_rate: super::logs::LOG_RATE,
         }
     }
 

@@ -137,6 +137,14 @@ pub struct Stats {
     /// ([`MAX_PEER_GROUPS`](super::MAX_PEER_GROUPS),
     /// [`MAX_PEER_HEADERS`](super::MAX_PEER_HEADERS)): not taken.
     pub over_bound: u64,
+    /// Log records not published: over the rate, or to a collector too slow to
+    /// take them (one per collector).
+    pub log_dropped: u64,
+    /// Log links refused: publishers past the bound, collectors past theirs or
+    /// with a bad endpoint, and any under CURVE.
+    pub log_refused: u64,
+    /// Messages from publishers that are not ZRE-LOG records.
+    pub log_malformed: u64,
     /// Peers dropped, by reason.
     pub exits: BTreeMap<&'static str, u64>,
 }

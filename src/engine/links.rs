@@ -76,13 +76,16 @@ impl Engine {
     pub(super) fn handshake_pending(&self, link: LinkId) -> bool {
         (self.inbox.contains(link) && !greeted(&self.inbox, &self.peers, link))
             || self.gossip.handshake_pending(link)
+            || self.logs.handshake_pending(link)
     }
 
     /// Drops finished handshakes from the front of the deadline queue.
     pub(super) fn prune_handshakes(&mut self) {
-        let (inbox, gossip, peers) = (&self.inbox, &self.gossip, &self.peers);
+        let (inbox, gossip, peers, logs) = (&self.inbox, &self.gossip, &self.peers, &self.logs);
         self.timers.prune_handshakes(|l| {
-            (!inbox.contains(l) || greeted(inbox, peers, l)) && !gossip.handshake_pending(l)
+            (!inbox.contains(l) || greeted(inbox, peers, l))
+                && !gossip.handshake_pending(l)
+                && !logs.handshake_pending(l)
         });
     }
 
@@ -102,6 +105,8 @@ impl Engine {
                 }
             } else if self.inbox.contains(link) {
                 self.inbox.take_output(link)
+            } else if self.logs.owns(link) {
+                self.logs.take_output(link)
             } else {
                 self.gossip.take_output(link)
             };

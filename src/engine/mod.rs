@@ -40,6 +40,7 @@ mod info;
 pub mod link;
 mod links;
 mod liveness;
+pub mod logs;
 mod output;
 mod peer;
 mod peers;
@@ -175,6 +176,7 @@ pub struct Engine {
     /// The latest time handed in, for work done where none is (a peer removed
     /// while outputs are polled).
     now: Option<Instant>,
+    logs: logs::Logs,
 }
 
 impl Engine {
@@ -197,6 +199,7 @@ impl Engine {
             rng: rand::SeedableRng::seed_from_u64(seed),
             elections: election::Elections::contesting(&config.contest),
             parked: Default::default(),
+            logs: Default::default(),
             inbox: Router::tagged(config.max_message),
             out: Outputs::new(config.max_pending),
             gossip: Gossip::new(config.max_message),
@@ -381,7 +384,15 @@ impl Engine {
             // Without beacons, GOODBYE is how peers learn at once that we left.
             self.send_all(|| Body::Goodbye);
         }
+        let stop = Event::Stop {
+            peer: self.id,
+            name: self.config.name.clone(),
+        };
+        self.log_event(&stop);
         self.flush_dirty();
+        for link in self.logs.drain() {
+            self.out.close(link);
+        }
         self.timers.clear();
         for link in self.peers.drain() {
             self.out.close(link);
@@ -396,10 +407,7 @@ impl Engine {
         self.gossip = Gossip::new(self.config.max_message);
         self.groups.clear_members();
         self.stopped = true;
-        self.out.push(Output::Event(Event::Stop {
-            peer: self.id,
-            name: self.config.name.clone(),
-        }));
+        self.out.push(Output::Event(stop));
     }
 
     /// Joins a group (no effect if already in it): every peer is told. A name
@@ -549,6 +557,8 @@ impl Engine {
             self.gossip_remote_bytes(now, link, bytes);
         } else if self.gossip.owns(link) {
             self.gossip_server_bytes(now, link, bytes);
+        } else if self.logs.owns(link) {
+            self.log_bytes(link, bytes);
         }
     }
 
@@ -566,6 +576,9 @@ impl Engine {
                 self.gossip_link_closed(now, link);
             }
             return;
+        }
+        if self.logs.owns(link) {
+            return self.log_link_closed(link);
         }
         let Some(id) = self.peers.unlink(link) else {
             return;
@@ -663,6 +676,7 @@ impl Engine {
                         self.stats.handshake_timeouts += 1;
                         self.inbox.remove(link);
                         self.gossip_link_closed(now, link);
+                        self.log_link_closed(link);
                         self.out.close(link);
                     }
                 }
@@ -721,6 +735,7 @@ impl Engine {
 
     fn emit(&mut self, e: Event) {
         log::trace!("{}: event {} from {}", self.config.name, e.kind(), e.peer());
+        self.log_event(&e);
         self.out.push(Output::Event(e));
     }
 }

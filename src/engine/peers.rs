@@ -357,11 +357,11 @@ impl Engine {
             self.out.close(p.link_id);
         }
         if p.ready {
-            self.out.push(Output::Event(Event::Exit {
+            self.emit(Event::Exit {
                 peer: id,
                 name: p.name,
                 reason,
-            }));
+            });
         }
         if !self.stopped {
             for g in groups {

@@ -13,18 +13,21 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 
+mod accept;
 mod watch;
 
 pub(crate) use watch::{networks, Watch, PERIOD as WATCH_PERIOD};
 
 use super::Options;
 use crate::engine::{CloseReason, Engine, LinkId, Output};
+use accept::Listener;
 
 pub(crate) const WAKER: Token = Token(0);
 const BEACON: Token = Token(1);
 const LISTENER: Token = Token(2);
 const GOSSIP: Token = Token(3);
 const BEACON6: Token = Token(4);
+const LOG: Token = Token(5);
 const FIRST_LINK: usize = 16;
 
 /// Output past this many bytes is written at once instead of at the end of the turn.
@@ -145,6 +148,8 @@ pub(crate) struct Sockets {
     pub(crate) listener: TcpListener,
     /// The gossip service's listener, if the node serves gossip.
     pub(crate) gossip: Option<TcpListener>,
+    /// The log collector's listener, if the node collects ZRE-LOG records.
+    pub(crate) log: Option<TcpListener>,
     /// The IPv6 beacon socket and where its beacons go (the multicast group on
     /// each interface), when the node takes IPv6.
     pub(crate) beacon6: Option<(UdpSocket, Vec<SocketAddr>)>,
@@ -161,6 +166,7 @@ pub(crate) struct Actor {
     beacon_dests: Vec<SocketAddr>,
     listener: TcpListener,
     gossip: Option<TcpListener>,
+    log: Option<TcpListener>,
     beacon6: Option<(UdpSocket, Vec<SocketAddr>)>,
     loopback_only: bool,
     watch: Option<Watch>,
@@ -212,6 +218,7 @@ impl Actor {
             beacon_dests,
             mut listener,
             mut gossip,
+            mut log,
             mut beacon6,
             loopback_only,
             watch,
@@ -227,6 +234,9 @@ impl Actor {
         if let Some(g) = gossip.as_mut() {
             poll.registry().register(g, GOSSIP, Interest::READABLE)?;
         }
+        if let Some(l) = log.as_mut() {
+            poll.registry().register(l, LOG, Interest::READABLE)?;
+        }
         Ok(Actor {
             engine,
             poll,
@@ -234,6 +244,7 @@ impl Actor {
             beacon_dests,
             listener,
             gossip,
+            log,
             beacon6,
             loopback_only,
             watch,
@@ -313,8 +324,9 @@ impl Actor {
                     WAKER => self.commands(),
                     BEACON => self.read_beacons(false),
                     BEACON6 => self.read_beacons(true),
-                    LISTENER => self.accept(false),
-                    GOSSIP => self.accept(true),
+                    LISTENER => self.accept(Listener::Inbox),
+                    GOSSIP => self.accept(Listener::Gossip),
+                    LOG => self.accept(Listener::Log),
                     t => self.link_ready(link_of(t), ev.is_readable(), ev.is_writable()),
                 }
             }
@@ -343,8 +355,9 @@ impl Actor {
             let now = Instant::now();
             if self.accept_retry.is_some_and(|t| now >= t) {
                 self.accept_retry = None;
-                self.accept(false);
-                self.accept(true);
+                self.accept(Listener::Inbox);
+                self.accept(Listener::Gossip);
+                self.accept(Listener::Log);
             }
             if self.engine.poll_timeout().is_some_and(|t| now >= t) {
                 self.engine.handle_timeout(now);
@@ -434,37 +447,6 @@ impl Actor {
         }
         // The budget ran out before the socket did: the rest next turn.
         self.beacons_left[usize::from(v6)] = true;
-    }
-
-    /// Accepts what waits on the inbox listener, or on the gossip listener.
-    fn accept(&mut self, gossip: bool) {
-        loop {
-            let listener = match (gossip, &self.gossip) {
-                (false, _) => &self.listener,
-                (true, Some(g)) => g,
-                (true, None) => return,
-            };
-            match listener.accept() {
-                Ok((stream, from)) => {
-                    let now = Instant::now();
-                    let link = if gossip {
-                        self.engine.handle_gossip_accepted(now, from)
-                    } else {
-                        self.engine.handle_accepted(now, from)
-                    };
-                    self.adopt(stream, link, true);
-                    self.drain_outputs();
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    // Out of file handles and the like: try again shortly.
-                    log::warn!("accept failed: {e}");
-                    self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
-                    break;
-                }
-            }
-        }
     }
 
     /// Registers a new connection (accepted, or still connecting) under its link id;
@@ -670,6 +652,14 @@ impl Actor {
                     let Some(conn) = self.conns.get_mut(&link) else {
                         continue;
                     };
+                    // A log collector that does not read costs records, not memory:
+                    // each write is whole ZMTP frames, so dropping one keeps framing.
+                    if conn.unsent() + bytes.len() > crate::engine::logs::LOG_OUTPUT_LIMIT
+                        && self.engine.is_log_output(link)
+                    {
+                        self.engine.log_output_dropped();
+                        continue;
+                    }
                     self.unsent_bound += bytes.len();
                     let before = conn.unsent();
                     if before == 0 {

@@ -141,6 +141,8 @@ pub(crate) struct Spec {
     pub(crate) inbox_port: Option<u16>,
     /// Serve gossip on this endpoint.
     pub(crate) gossip_bind: Option<String>,
+    /// Collect ZRE-LOG records on this endpoint.
+    pub(crate) log_bind: Option<String>,
     /// Gossip servers to be a client of.
     pub(crate) gossip_connect: Vec<String>,
     /// Beacon over IPv6 multicast to this group too, and take IPv6 peers.
@@ -183,7 +185,7 @@ impl Running {
 /// Assembles the driver: picks the interface, binds the beacon socket and the
 /// inbox, builds the engine and the event loop, and starts the actor thread, whose
 /// first act is the first beacon.
-pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
+pub(crate) fn spawn(mut spec: Spec) -> Result<Running, Error> {
     let explicit = match &spec.endpoint {
         Some(ep) => Some(bind_addr(ep).ok_or_else(|| Error::BadEndpoint(ep.clone()))?),
         None => None,
@@ -269,6 +271,24 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
         }
         None => None,
     };
+    let log = match &spec.log_bind {
+        Some(ep) => {
+            let addr = bind_addr(ep).ok_or_else(|| Error::BadEndpoint(ep.clone()))?;
+            let l = bind_listener("log collector", addr)?;
+            // Announced to every peer, which then publishes to it (the guide's way).
+            let mut at = l.local_addr().map_err(Error::Io)?;
+            if at.ip().is_unspecified() {
+                at.set_ip(inbox.ip());
+            }
+            let header = crate::engine::logs::LOG_HEADER.to_string();
+            spec.engine
+                .headers
+                .insert(header, crate::engine::endpoint_of(at));
+            spec.engine.log_collector = true;
+            Some(mio::net::TcpListener::from_std(l))
+        }
+        None => None,
+    };
     let poll = mio::Poll::new().map_err(Error::Io)?;
     let waker = mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?;
     let (mailbox, commands, asleep) = Mailbox::new(waker);
@@ -277,6 +297,11 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
     let mut engine = Engine::new(spec.engine, spec.id);
     // CURVE handshakes draw their keys and nonces from here.
     engine.seed_random(os_seed());
+    // Log records carry Unix seconds; the engine reads no clock of its own.
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    engine.set_epoch(std::time::Instant::now(), unix);
     for g in &spec.groups {
         // Node::join checked the name.
         let _ = engine.join(g);
@@ -314,6 +339,7 @@ pub(crate) fn spawn(spec: Spec) -> Result<Running, Error> {
             .collect(),
         listener: mio::net::TcpListener::from_std(listener),
         gossip,
+        log,
         beacon6,
         loopback_only,
         watch,

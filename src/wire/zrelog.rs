@@ -21,6 +21,11 @@ pub const LOG: u8 = 1;
 
 /// How bad a record is (the guide's and Zyre's three levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[non_exhaustive]
 pub enum Level {
     /// 1.
@@ -59,6 +64,11 @@ impl Level {
 /// events Zyre 2 has since (EVASIVE, SILENT, LEADER, STOP), a peer dropped for its
 /// output (OVERFLOW) and the application's own records (APP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "UPPERCASE")
+)]
 #[non_exhaustive]
 pub enum LogEvent {
     /// 1: a peer joined a group.
@@ -131,6 +141,7 @@ impl LogEvent {
 
 /// One LOG message.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LogRecord {
     /// How bad.
     pub level: Level,

@@ -23,9 +23,11 @@ pub(super) struct Subscriptions {
 
 impl Link {
     /// A connecting or accepted PUB link (libzmq's PUB: it sends, and takes only
-    /// subscriptions).
-    pub fn publisher(max_message: usize) -> Link {
-        let mut l = Link::new(Role::Pub, b"", max_message);
+    /// subscriptions), presenting `identity` (a ZRE node presents its routing id,
+    /// so that a collector knows who publishes; libzmq ignores it). Cut to 255
+    /// bytes.
+    pub fn publisher(identity: &[u8], max_message: usize) -> Link {
+        let mut l = Link::new(Role::Pub, &identity[..identity.len().min(255)], max_message);
         l.subs = Some(Box::default());
         l
     }
@@ -168,7 +170,7 @@ mod tests {
 
     #[test]
     fn prefix_matching_over_31_commands() {
-        let mut p = Link::publisher(1 << 20);
+        let mut p = Link::publisher(b"", 1 << 20);
         let mut s = Link::subscriber(1 << 20, &[b"\xAA\xA2"]);
         pair(&mut p, &mut s);
         assert_eq!(p.topics(), [b"\xAA\xA2".to_vec()]);
@@ -186,7 +188,7 @@ mod tests {
 
     #[test]
     fn the_30_message_form_is_taken_and_other_messages_dropped() {
-        let mut p = Link::publisher(1 << 20);
+        let mut p = Link::publisher(b"", 1 << 20);
         // A subscriber with no topics of its own sends the 3.0 form by hand.
         let mut s = Link::new(Role::Sub, b"", 1 << 20);
         pair(&mut p, &mut s);
@@ -206,7 +208,7 @@ mod tests {
 
     #[test]
     fn a_slow_subscriber_costs_drops_not_memory() {
-        let mut p = Link::publisher(1 << 20);
+        let mut p = Link::publisher(b"", 1 << 20);
         let mut s = Link::subscriber(1 << 20, &[b""]);
         pair(&mut p, &mut s);
         let frame = vec![7u8; 1000];
@@ -218,7 +220,7 @@ mod tests {
 
     #[test]
     fn topics_are_bounded() {
-        let mut p = Link::publisher(1 << 20);
+        let mut p = Link::publisher(b"", 1 << 20);
         for i in 0..(MAX_TOPICS + 10) {
             p.change_topic(true, &i.to_be_bytes());
         }
@@ -228,7 +230,7 @@ mod tests {
 
     #[test]
     fn pub_and_sub_pair_only_with_each_other() {
-        let mut p = Link::publisher(1 << 20);
+        let mut p = Link::publisher(b"", 1 << 20);
         let mut d = Link::dealer(b"x", 1 << 20);
         d.handle_bytes(&p.take_output());
         assert!(d.poll().is_err());

@@ -1,0 +1,144 @@
+//! ZRE-LOG over real sockets on loopback: a collector gathers the records of ten
+//! nodes, application records included, each naming its node; a collector that
+//! stops reading costs its publishers drops, not memory or speed. Each test has a
+//! beacon port of its own.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use zmesh::engine::link::Link;
+use zmesh::wire::zrelog::{Level, LogEvent};
+use zmesh::{Event, Node, PeerId};
+
+fn node(name: &str, port: u16) -> Node {
+    Node::builder(name)
+        .interface("lo")
+        .port(port)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_collector_gathers_the_logs_of_ten_nodes() {
+    let port = 46535;
+    let collector = Node::builder("collector")
+        .interface("lo")
+        .port(port)
+        .log_collector("tcp://127.0.0.1:0")
+        .build()
+        .unwrap();
+    let nodes: Vec<Node> = (0..10).map(|i| node(&format!("n{i}"), port)).collect();
+    let ids: BTreeSet<PeerId> = nodes.iter().map(Node::uuid).collect();
+    // Every node reports that the collector entered, and the others too.
+    let mut reporters = BTreeSet::new();
+    let mut app = BTreeSet::new();
+    let end = Instant::now() + Duration::from_secs(60);
+    let mut asked = false;
+    while reporters.len() < 10 || app.len() < 10 {
+        assert!(
+            Instant::now() < end,
+            "{} nodes reported, {} app records",
+            reporters.len(),
+            app.len()
+        );
+        // Once every node has entered the collector, each logs a line of its own.
+        if !asked && collector.peers().unwrap().len() == 10 {
+            std::thread::sleep(Duration::from_millis(500));
+            for n in &nodes {
+                n.log(Level::Warning, &format!("disk of {} is full", n.name()))
+                    .unwrap();
+            }
+            asked = true;
+        }
+        let Ok(e) = collector.events().recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        if let Event::Log {
+            peer,
+            name,
+            record,
+            source,
+        } = e
+        {
+            assert!(source.starts_with("127.0.0.1:"), "{source}");
+            assert!(record.time > 1_700_000_000, "Unix seconds: {}", record.time);
+            if ids.contains(&peer) {
+                // The name is empty while the publisher's HELLO has not come.
+                let own = nodes.iter().find(|n| n.uuid() == peer).unwrap().name();
+                assert!(name.is_empty() || name == own, "{name} {own}");
+                assert!(record.data.starts_with(&format!("{own}: ")), "{record:?}");
+                if record.event == LogEvent::Enter {
+                    reporters.insert(peer);
+                }
+                if record.event == LogEvent::App {
+                    assert_eq!(record.level, Level::Warning);
+                    assert_eq!(record.data, format!("{own}: disk of {own} is full"));
+                    app.insert(peer);
+                }
+            }
+        }
+    }
+    let stats = collector.stats().unwrap();
+    assert_eq!(stats.log_malformed, 0);
+    assert_eq!(stats.log_refused, 0);
+}
+
+/// A collector that completes the handshake as a SUB and then reads nothing: once
+/// its link holds the bound, the publisher drops records instead of queueing them,
+/// its memory stays put, and it goes on talking to its peers. The rate is raised
+/// so that the bound, not the rate, is what drops records here.
+#[test]
+fn a_collector_that_stops_reading_costs_drops_not_memory() {
+    let port = 46536;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", listener.local_addr().unwrap());
+    let announcer = Node::builder("announcer")
+        .interface("lo")
+        .port(port)
+        .header("X-ZRELOG", &ep)
+        .build()
+        .unwrap();
+    let publisher = Node::builder("publisher")
+        .interface("lo")
+        .port(port)
+        .log_rate(10_000_000)
+        .build()
+        .unwrap();
+    let (mut sub, _) = listener.accept().unwrap();
+    // Our own SUB link runs the handshake and subscribes to everything; then the
+    // test reads nothing more.
+    let mut link = Link::subscriber(1 << 20, &[b""]);
+    common::zmtp::handshake(&mut sub, &mut link);
+    let rss = || zmesh_toolkit::proc::current_memory().unwrap_or(0);
+    let text = "x".repeat(240);
+    // 400,000 records of about 270 bytes: 100 MiB, were they all queued.
+    let mut before = 0;
+    for round in 0..400 {
+        for _ in 0..1000 {
+            publisher.log(Level::Info, &text).unwrap();
+        }
+        // A round trip: the node has taken the round's records.
+        let s = publisher.stats().unwrap();
+        if round == 20 {
+            before = rss();
+        }
+        if round == 399 {
+            assert!(s.log_dropped > 300_000, "{s:?}");
+        }
+    }
+    let grown = rss().saturating_sub(before);
+    assert!(grown < 32 << 20, "the publisher grew by {grown} bytes");
+    // The publisher still talks to its peers.
+    let a = announcer.uuid();
+    assert!(publisher.whisper_report(a, ["still here"]).unwrap());
+    let got = announcer
+        .events()
+        .iter()
+        .find(|e| matches!(e, Event::Whisper { .. }))
+        .unwrap();
+    assert_eq!(got.content().unwrap(), [b"still here".to_vec()]);
+    drop(sub);
+}
