@@ -42,6 +42,8 @@ pub mod engine;
 mod error;
 pub mod event;
 mod events;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod net;
 mod node;
 mod queries;
@@ -84,3 +86,8 @@ pub fn version() -> (u32, u32, u32) {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The observability guide's example compiles as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/observability.md")]
+struct ObservabilityDoctests;

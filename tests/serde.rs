@@ -113,6 +113,19 @@ fn every_exit_reason_is_its_name() {
 }
 
 #[test]
+fn stats_counters_list_every_counter() {
+    let v = serde_json::to_value(zmesh::engine::Stats::default()).unwrap();
+    let mut fields: BTreeSet<String> = v.as_object().unwrap().keys().cloned().collect();
+    assert!(fields.remove("exits"));
+    let listed: BTreeSet<String> = zmesh::engine::Stats::default()
+        .counters()
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert_eq!(listed, fields);
+}
+
+#[test]
 fn a_running_node_reports_records_and_stats_in_json() {
     let mut node = zmesh::Node::builder("solo")
         .interface("lo")

@@ -391,3 +391,73 @@ fn logs_collects_the_records_of_a_node_and_writes_them_to_a_file() {
         .any(|e| matches!(e, Event::Log { record, .. } if record.data == "printer: paper jam")));
     let _ = std::fs::remove_file(&file);
 }
+
+/// GET /metrics on `addr`: the body of a 200 answer.
+fn http_get_metrics(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    let ok = head.split(' ').nth(1) == Some("200") && head.contains("openmetrics-text");
+    ok.then(|| body.to_string())
+}
+
+#[test]
+fn monitor_serves_metrics_for_prometheus() {
+    let port = 46544;
+    let http = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let addr = http.to_string();
+    let mut child = Reaped(
+        Command::new(EXE)
+            .args(["monitor", "--interface", "lo", "--port", &port.to_string()])
+            .args(["--name", "watch", "--metrics", &addr])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let printer = node("printer", port);
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut last = None;
+    let body = loop {
+        if let Some(body) = http_get_metrics(&addr) {
+            if body.contains("zmesh_peers{node=\"watch\"} 1") {
+                break body;
+            }
+            last = Some(body);
+        }
+        assert!(
+            Instant::now() < end,
+            "no metrics with the printer within 30 s: {last:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let series = format!(
+        "zmesh_peer_messages_in_total{{node=\"watch\",peer=\"{}\",name=\"printer\"}}",
+        printer.uuid()
+    );
+    assert!(body.contains(&series), "{body}");
+    assert!(body.ends_with("# EOF\n"), "{body}");
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.0.wait().unwrap().success());
+}
+
+/// A child process that is killed if the test fails before it ends.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -149,6 +149,41 @@ pub struct Stats {
     pub exits: BTreeMap<&'static str, u64>,
 }
 
+impl Stats {
+    /// Every counter but `exits`, by its field name: for metrics and reports that
+    /// list them all without naming each.
+    pub fn counters(&self) -> [(&'static str, u64); 26] {
+        [
+            ("beacons_sent", self.beacons_sent),
+            ("own_beacons_heard", self.own_beacons_heard),
+            ("beacons_heard", self.beacons_heard),
+            ("bad_beacons", self.bad_beacons),
+            ("malformed", self.malformed),
+            ("bad_identity", self.bad_identity),
+            ("wrong_security", self.wrong_security),
+            ("key_mismatch", self.key_mismatch),
+            ("not_allowed", self.not_allowed),
+            ("before_hello", self.before_hello),
+            ("link_errors", self.link_errors),
+            ("handshake_timeouts", self.handshake_timeouts),
+            ("unexpected_on_outbox", self.unexpected_on_outbox),
+            ("whisper_unknown_peer", self.whisper_unknown_peer),
+            ("gossip_malformed", self.gossip_malformed),
+            ("gossip_refused", self.gossip_refused),
+            ("gossip_unusable", self.gossip_unusable),
+            ("spoofed_leaving", self.spoofed_leaving),
+            ("inbox_refused", self.inbox_refused),
+            ("unready_refused", self.unready_refused),
+            ("wrong_address", self.wrong_address),
+            ("takeovers_refused", self.takeovers_refused),
+            ("over_bound", self.over_bound),
+            ("log_dropped", self.log_dropped),
+            ("log_refused", self.log_refused),
+            ("log_malformed", self.log_malformed),
+        ]
+    }
+}
+
 /// Faults injected on purpose, to show that the simulator's oracle and the tests
 /// catch a broken engine. Never set in an application.
 #[doc(hidden)]

@@ -37,6 +37,53 @@ pub struct ChurnConfig {
     pub expired: Duration,
     /// Print a progress line every few seconds.
     pub progress: bool,
+    /// Collect every node's ZRE-LOG records into this file (JSON lines): a
+    /// collector node joins the mesh for the run (the slots do not talk to it).
+    pub log: Option<std::path::PathBuf>,
+}
+
+/// A collector writing every LOG event it gets to a file, one JSON line each.
+struct Collector {
+    node: Node,
+    writer: JoinHandle<u64>,
+}
+
+impl Collector {
+    fn start(cfg: &ChurnConfig, path: &std::path::Path) -> std::io::Result<Collector> {
+        use std::io::Write;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let node = Node::builder("collector")
+            .interface("lo")
+            .port(cfg.port)
+            .log_collector("tcp://127.0.0.1:0")
+            .build()
+            .map_err(std::io::Error::other)?;
+        let events = node.events();
+        let writer = std::thread::spawn(move || {
+            let mut n = 0;
+            for e in events {
+                match e {
+                    Event::Log { .. } => {
+                        if let Ok(line) = serde_json::to_string(&e) {
+                            let _ = writeln!(file, "{line}");
+                            n += 1;
+                        }
+                    }
+                    Event::Stop { .. } => break,
+                    _ => {}
+                }
+            }
+            let _ = file.flush();
+            n
+        });
+        Ok(Collector { node, writer })
+    }
+
+    /// Stops the collector; the number of records written.
+    fn finish(mut self) -> u64 {
+        self.node.stop();
+        self.writer.join().unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +152,7 @@ pub struct ChurnSummary {
 
 /// Runs the churn test.
 pub fn run(cfg: &ChurnConfig) -> ChurnSummary {
+    let collector = cfg.log.as_deref().map(|p| Collector::start(cfg, p));
     let t0 = Instant::now();
     let cpu0 = zmesh_toolkit::proc::cpu_time();
     let ledger = Arc::new(Mutex::new(Ledger::default()));
@@ -199,6 +247,14 @@ pub fn run(cfg: &ChurnConfig) -> ChurnSummary {
         }
     }
     let wall = t0.elapsed();
+    let log_records = match collector {
+        Some(Ok(c)) => Some(c.finish()),
+        Some(Err(e)) => {
+            eprintln!("no log collector: {e}");
+            None
+        }
+        None => None,
+    };
     let l = ledger.lock().expect("ledger");
     let mut violations = l.violations.clone();
     violations.extend(stale.into_iter().take(10));
@@ -234,6 +290,7 @@ pub fn run(cfg: &ChurnConfig) -> ChurnSummary {
         "messages": {"sent": l.sent.len(), "not_sent_peer_unknown": l.unsent, "outcome": outcome},
         "protocol_exits": l.exit_reasons,
         "cpu_s": cpu, "peak_memory_bytes": zmesh_toolkit::proc::peak_memory(),
+        "log_records": log_records,
         "verdict": if violations.is_empty() { "pass" } else { "fail" },
         "violations": violations,
     });
@@ -395,6 +452,8 @@ fn behave(
                 let Ok(ev) = ev else { return };
                 let now = Instant::now();
                 match ev {
+                    // The run's log collector is not a slot: nobody talks to it.
+                    Event::Enter { headers, .. } if headers.contains_key("X-ZRELOG") => {}
                     Event::Enter { peer, .. } => {
                         {
                             let mut l = ledger.lock().expect("ledger");

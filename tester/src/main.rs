@@ -61,6 +61,9 @@ enum Mode {
         /// Summary format: text or json.
         #[arg(long, default_value = "text")]
         summary: String,
+        /// Gather every node's log records (ZRE-LOG) into FILE as JSON lines.
+        #[arg(long, value_name = "FILE")]
+        log: Option<std::path::PathBuf>,
     },
     /// Hosts in network namespaces on a bridge, with nftables loss and a partition.
     Netns {
@@ -310,6 +313,7 @@ fn main() {
             evasive,
             expired,
             summary,
+            log,
         } => {
             let mut probe = zmesh::Node::new("probe");
             let timers = probe
@@ -328,6 +332,7 @@ fn main() {
                 evasive,
                 expired,
                 progress: true,
+                log,
             };
             let s = churn::run(&cfg);
             print(&s.json, &summary);

@@ -24,8 +24,11 @@ fn tester(args: &[&str]) -> (i32, Value) {
 
 #[test]
 fn churn_30_slots_30_seconds() {
+    let log = std::env::temp_dir().join(format!("zmesh-churn-{}.jsonl", std::process::id()));
     let (code, s) = tester(&[
         "churn",
+        "--log",
+        log.to_str().unwrap(),
         "--slots",
         "30",
         "--duration",
@@ -46,6 +49,25 @@ fn churn_30_slots_30_seconds() {
     let delivered = s["messages"]["outcome"]["delivered"].as_u64().unwrap_or(0);
     assert!(delivered > 100, "traffic flowed: {s:#}");
     assert!(s["discovery_s"]["count"].as_u64().unwrap() > 0);
+    // The whole run's log, gathered by a collector: LOG events of every kind the
+    // churn makes, from many nodes, each line as docs/json.md says.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, s["log_records"].as_u64().unwrap());
+    let events: std::collections::BTreeSet<&str> = lines
+        .iter()
+        .map(|v| v["record"]["event"].as_str().unwrap())
+        .collect();
+    for kind in ["ENTER", "EXIT", "JOIN", "STOP"] {
+        assert!(events.contains(kind), "{events:?}");
+    }
+    let names: std::collections::BTreeSet<&str> =
+        lines.iter().filter_map(|v| v["name"].as_str()).collect();
+    assert!(names.len() >= 10, "{names:?}");
 }
 
 /// Needs root, iproute2 and nftables: `.ci/run` provides them. Elsewhere it says it
