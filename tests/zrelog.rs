@@ -142,3 +142,51 @@ fn a_collector_that_stops_reading_costs_drops_not_memory() {
     assert_eq!(got.content().unwrap(), [b"still here".to_vec()]);
     drop(sub);
 }
+
+/// Over the rate, records are dropped, and the next one that goes is preceded by
+/// an OVERFLOW record saying how many.
+#[test]
+fn records_over_the_rate_are_counted_in_an_overflow_record() {
+    let port = 46548;
+    let collector = Node::builder("collector")
+        .interface("lo")
+        .port(port)
+        .log_collector("tcp://127.0.0.1:0")
+        .build()
+        .unwrap();
+    let publisher = Node::builder("publisher")
+        .interface("lo")
+        .port(port)
+        .log_rate(1)
+        .build()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    while publisher.peers().unwrap().is_empty() {
+        assert!(Instant::now() < end, "no peer");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The burst (2) goes, maybe minus the ENTER's; 20 more are over the rate.
+    for i in 0..22 {
+        publisher.log(Level::Info, &format!("burst {i}")).unwrap();
+    }
+    let dropped = publisher.stats().unwrap().log_dropped;
+    assert!(dropped >= 18, "{dropped}");
+    // A second later one token is back: the OVERFLOW note, then nothing more
+    // until the next; a little later the record itself goes.
+    std::thread::sleep(Duration::from_millis(2100));
+    publisher.log(Level::Info, "after").unwrap();
+    let note = loop {
+        let e = collector
+            .events()
+            .recv_timeout(end.saturating_duration_since(Instant::now()))
+            .expect("an OVERFLOW record within 30 s");
+        if let Event::Log { record, .. } = e {
+            if record.event == LogEvent::Overflow {
+                break record;
+            }
+        }
+    };
+    assert_eq!(note.level, Level::Warning);
+    let n: u64 = note.data.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(n >= 18 && n <= dropped, "{} ({dropped} dropped)", note.data);
+}

@@ -94,6 +94,9 @@ pub(super) struct Logs {
     /// Unix seconds at an instant, handed in by the driver (the engine reads no
     /// clock); records carry 0 without it.
     epoch: Option<(Instant, u64)>,
+    /// Records dropped over the rate since the last one published: the next one
+    /// that goes is preceded by an OVERFLOW record that says how many.
+    over_rate: u64,
 }
 
 impl Logs {
@@ -336,15 +339,15 @@ impl Engine {
             Event::Leave { name, group, .. } => {
                 (Level::Info, LogEvent::Leave, format!("{name} left {group}"))
             }
-            Event::Evasive { name, .. } => (
+            Event::Evasive { name, peer } => (
                 Level::Warning,
                 LogEvent::Evasive,
-                format!("{name} is quiet"),
+                format!("{name} is quiet{}", self.figures_text(*peer)),
             ),
-            Event::Silent { name, .. } => (
+            Event::Silent { name, peer } => (
                 Level::Warning,
                 LogEvent::Silent,
-                format!("{name} is silent"),
+                format!("{name} is silent{}", self.figures_text(*peer)),
             ),
             Event::Leader { name, group, .. } => (
                 Level::Info,
@@ -382,14 +385,49 @@ impl Engine {
         }
     }
 
+    /// A quiet peer's figures, for its EVASIVE and SILENT records: a slow peer
+    /// and a dead one read differently.
+    fn figures_text(&self, peer: PeerId) -> String {
+        let Some(p) = self.peers.get(&peer) else {
+            return String::new();
+        };
+        let heard = self.now.map_or(0.0, |t| {
+            t.saturating_duration_since(p.heard_at).as_secs_f64()
+        });
+        let rtt = p.figures.round_trip.map_or("-".to_string(), |d| {
+            format!("{:.1} ms", d.as_secs_f64() * 1e3)
+        });
+        format!(
+            " (heard {heard:.1} s ago, last round trip {rtt}, {} messages in, {} reconnects)",
+            p.figures.messages_in, p.figures.reconnects
+        )
+    }
+
     fn publish_log(&mut self, level: Level, event: LogEvent, peer: u16, text: String) {
         let Some(now) = self.now else {
             return;
         };
         if !self.logs.allow(now, self.config.log_rate) {
             self.stats.log_dropped += self.logs.collectors.len() as u64;
+            self.logs.over_rate += 1;
             return;
         }
+        let over = std::mem::take(&mut self.logs.over_rate);
+        if over > 0 {
+            let note = format!("{over} records dropped over the rate");
+            self.publish_record(Level::Warning, LogEvent::Overflow, 0, note, now);
+        }
+        self.publish_record(level, event, peer, text, now);
+    }
+
+    fn publish_record(
+        &mut self,
+        level: Level,
+        event: LogEvent,
+        peer: u16,
+        text: String,
+        now: Instant,
+    ) {
         let own = self.endpoint.as_deref().map_or(0, zrelog::hash);
         let record = LogRecord {
             level,

@@ -39,7 +39,7 @@ pub struct ChurnConfig {
     pub progress: bool,
     /// Collect every node's ZRE-LOG records into this file (JSON lines): a
     /// collector node joins the mesh for the run (the slots do not talk to it).
-    pub log: Option<std::path::PathBuf>,
+    pub collect: Option<std::path::PathBuf>,
 }
 
 /// A collector writing every LOG event it gets to a file, one JSON line each.
@@ -152,7 +152,7 @@ pub struct ChurnSummary {
 
 /// Runs the churn test.
 pub fn run(cfg: &ChurnConfig) -> ChurnSummary {
-    let collector = cfg.log.as_deref().map(|p| Collector::start(cfg, p));
+    let collector = cfg.collect.as_deref().map(|p| Collector::start(cfg, p));
     let t0 = Instant::now();
     let cpu0 = zmesh_toolkit::proc::cpu_time();
     let ledger = Arc::new(Mutex::new(Ledger::default()));

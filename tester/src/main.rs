@@ -63,7 +63,7 @@ enum Mode {
         summary: String,
         /// Gather every node's log records (ZRE-LOG) into FILE as JSON lines.
         #[arg(long, value_name = "FILE")]
-        log: Option<std::path::PathBuf>,
+        collect: Option<std::path::PathBuf>,
     },
     /// Hosts in network namespaces on a bridge, with nftables loss and a partition.
     Netns {
@@ -98,6 +98,10 @@ enum Mode {
         /// Write every line the nodes printed (events, messages) to this file.
         #[arg(long)]
         log: Option<std::path::PathBuf>,
+        /// Gather every node's log records (ZRE-LOG) into FILE as JSON lines: the
+        /// last host's node is also a collector.
+        #[arg(long, value_name = "FILE")]
+        collect: Option<std::path::PathBuf>,
     },
     /// Zyre's perf protocol: `perf remote N` or `perf local N M`.
     Perf {
@@ -147,6 +151,9 @@ enum Mode {
         /// Expired timeout.
         #[arg(long, value_parser = duration, default_value = "30s")]
         expired: Duration,
+        /// Be a ZRE-LOG collector too, writing every record to FILE (JSON lines).
+        #[arg(long, value_name = "FILE")]
+        collect: Option<std::path::PathBuf>,
     },
 }
 
@@ -313,7 +320,7 @@ fn main() {
             evasive,
             expired,
             summary,
-            log,
+            collect,
         } => {
             let mut probe = zmesh::Node::new("probe");
             let timers = probe
@@ -332,7 +339,7 @@ fn main() {
                 evasive,
                 expired,
                 progress: true,
-                log,
+                collect,
             };
             let s = churn::run(&cfg);
             print(&s.json, &summary);
@@ -349,6 +356,7 @@ fn main() {
             expired,
             summary,
             log,
+            collect,
         } => {
             let cfg = netns::NetnsConfig {
                 hosts: hosts.clamp(2, 200),
@@ -361,6 +369,7 @@ fn main() {
                 expired,
                 exe: std::env::current_exe().expect("own path"),
                 log,
+                collect,
             };
             match netns::run(&cfg) {
                 Ok(s) => {
@@ -475,7 +484,9 @@ fn main() {
             interval,
             evasive,
             expired,
+            collect,
         } => node::run(&node::NodeConfig {
+            collect,
             name,
             interface,
             port,

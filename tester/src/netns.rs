@@ -39,6 +39,8 @@ pub struct NetnsConfig {
     pub exe: PathBuf,
     /// Write every line the nodes printed here.
     pub log: Option<PathBuf>,
+    /// The last host's node also collects every node's ZRE-LOG records here.
+    pub collect: Option<PathBuf>,
 }
 
 /// The namespaces of one run; torn down on drop, on Ctrl-C and on failure.
@@ -238,6 +240,12 @@ fn spawn_hosts(net: &Netns, cfg: &NetnsConfig) -> Result<(Vec<Host>, Receiver<Li
             .args(["--port", &cfg.port.to_string(), "--interval", "200ms"])
             .args(["--evasive", &format!("{}ms", cfg.evasive.as_millis())])
             .args(["--expired", &format!("{}ms", cfg.expired.as_millis())])
+            .args(match &cfg.collect {
+                Some(f) if i + 1 == cfg.hosts => {
+                    vec!["--collect".into(), f.clone().into_os_string()]
+                }
+                _ => Vec::new(),
+            })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

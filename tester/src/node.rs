@@ -29,6 +29,8 @@ pub struct NodeConfig {
     pub evasive: Duration,
     /// Expired timeout.
     pub expired: Duration,
+    /// Also collect every node's ZRE-LOG records into this file (JSON lines).
+    pub collect: Option<std::path::PathBuf>,
 }
 
 fn emit(t0: Instant, v: serde_json::Value) {
@@ -63,6 +65,21 @@ pub fn run(cfg: &NodeConfig) -> i32 {
         return 2;
     }
     let _ = node.join("mesh");
+    let mut collected = None;
+    if let Some(path) = &cfg.collect {
+        let file = std::fs::File::create(path).and_then(|f| {
+            node.set_log_collector("tcp://*:0")
+                .map_err(std::io::Error::other)?;
+            Ok(std::io::BufWriter::new(f))
+        });
+        match file {
+            Ok(f) => collected = Some(f),
+            Err(e) => {
+                eprintln!("{}: --collect: {e}", cfg.name);
+                return 2;
+            }
+        }
+    }
     if let Err(e) = node.start() {
         eprintln!("{}: cannot start: {e}", cfg.name);
         return 1;
@@ -123,12 +140,20 @@ pub fn run(cfg: &NodeConfig) -> i32 {
                             emit_event(t0, &ev, Some(id));
                         }
                     }
+                    Event::Log { .. } => {
+                        if let (Some(f), Ok(line)) = (collected.as_mut(), serde_json::to_string(&ev)) {
+                            let _ = writeln!(f, "{line}");
+                        }
+                    }
                     _ => {}
                 }
             }
         }
     }
     node.stop();
+    if let Some(f) = collected.as_mut() {
+        let _ = f.flush();
+    }
     for ev in events.try_iter() {
         if matches!(ev, Event::Stop { .. }) {
             emit_event(t0, &ev, None);

@@ -27,7 +27,7 @@ fn churn_30_slots_30_seconds() {
     let log = std::env::temp_dir().join(format!("zmesh-churn-{}.jsonl", std::process::id()));
     let (code, s) = tester(&[
         "churn",
-        "--log",
+        "--collect",
         log.to_str().unwrap(),
         "--slots",
         "30",
@@ -87,8 +87,11 @@ fn netns_three_hosts_loss_partition_heal() {
         ));
         return;
     }
+    let collected = std::env::temp_dir().join(format!("zmesh-netns-{}.jsonl", std::process::id()));
     let (code, s) = tester(&[
         "netns",
+        "--collect",
+        collected.to_str().unwrap(),
         "--hosts",
         "3",
         "--loss",
@@ -108,4 +111,21 @@ fn netns_three_hosts_loss_partition_heal() {
     assert!(t["mesh_again_s"].as_f64().unwrap() > t["healed_s"].as_f64().unwrap());
     assert!(s["whispers"]["delivered"].as_u64().unwrap() > 100);
     assert!(s["whispers"].get("unexplained").is_none());
+    // The last host collected the others' records: the partitioned host's EXIT
+    // among them, reported by the middle host.
+    let text = std::fs::read_to_string(&collected).unwrap();
+    let _ = std::fs::remove_file(&collected);
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: std::collections::BTreeSet<&str> =
+        lines.iter().filter_map(|v| v["name"].as_str()).collect();
+    assert!(names.contains("h0") && names.contains("h1"), "{names:?}");
+    assert!(
+        lines.iter().any(|v| v["record"]["event"] == "EXIT"
+            && v["name"] == "h1"
+            && v["record"]["data"].as_str().unwrap().contains("h0 exited")),
+        "{text}"
+    );
 }
