@@ -190,3 +190,44 @@ fn records_over_the_rate_are_counted_in_an_overflow_record() {
     let n: u64 = note.data.split(' ').nth(1).unwrap().parse().unwrap();
     assert!(n >= 18 && n <= dropped, "{} ({dropped} dropped)", note.data);
 }
+
+/// With two collectors on the mesh, a node publishes to each.
+#[test]
+fn a_node_publishes_to_every_collector() {
+    let port = 46550;
+    let collector = |name: &str| {
+        Node::builder(name)
+            .interface("lo")
+            .port(port)
+            .log_collector("tcp://127.0.0.1:0")
+            .build()
+            .unwrap()
+    };
+    let (c1, c2) = (collector("c1"), collector("c2"));
+    let publisher = node("publisher", port);
+    let end = Instant::now() + Duration::from_secs(30);
+    for c in [&c1, &c2] {
+        let mut said = false;
+        loop {
+            if !said && publisher.peers().unwrap().len() == 2 {
+                std::thread::sleep(Duration::from_millis(300));
+                publisher.log(Level::Info, "to everyone").unwrap();
+                said = true;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            match c
+                .events()
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
+                Ok(Event::Log { record, peer, .. })
+                    if record.event == LogEvent::App && peer == publisher.uuid() =>
+                {
+                    assert_eq!(record.data, "publisher: to everyone");
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => assert!(Instant::now() < end, "{} got nothing", c.name()),
+            }
+        }
+    }
+}

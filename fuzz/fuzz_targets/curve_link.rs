@@ -22,7 +22,13 @@ fuzz_target!(|data: &[u8]| {
     while let Ok(Some(_)) = c.poll() {}
     // A session that completed, then garbage where boxes belong.
     let mut s = Link::curve_router(1 << 16, server.clone(), &mut rng);
-    let mut c = Link::curve_dealer(b"\x01x", 1 << 16, CurveKeys::generate(&mut rng), *server.public(), &mut rng);
+    let mut c = Link::curve_dealer(
+        b"\x01x",
+        1 << 16,
+        CurveKeys::generate(&mut rng),
+        *server.public(),
+        &mut rng,
+    );
     for _ in 0..3 {
         s.handle_bytes(&c.take_output());
         while let Ok(Some(_)) = s.poll() {}

@@ -18,7 +18,9 @@ fuzz_target!(|data: &[u8]| {
     e.start(t0, "127.0.0.1:40000".parse().unwrap());
     let link = e.handle_gossip_accepted(t0, "127.0.0.2:40001".parse().unwrap());
     let mut first = Greeting::null().encode().to_vec();
-    Command::ready("DEALER", b"").encode_into(&mut first).unwrap();
+    Command::ready("DEALER", b"")
+        .encode_into(&mut first)
+        .unwrap();
     encode_message_into(&mut first, &[GossipMessage::Hello.encode().unwrap()]);
     first.extend_from_slice(data);
     for (i, chunk) in first.chunks(41).enumerate() {

@@ -19,7 +19,9 @@ fuzz_target!(|data: &[u8]| {
     let mut first = Greeting::null().encode().to_vec();
     let mut identity = vec![1u8];
     identity.extend_from_slice(&[9; 16]);
-    Command::ready("DEALER", &identity).encode_into(&mut first).unwrap();
+    Command::ready("DEALER", &identity)
+        .encode_into(&mut first)
+        .unwrap();
     first.extend_from_slice(data);
     for (i, chunk) in first.chunks(37).enumerate() {
         let now = t0 + Duration::from_millis(i as u64 * 100);
