@@ -61,12 +61,7 @@ fn a_libzmq_pubs_records_reach_a_zmesh_collector() {
         return;
     };
     let port = 46538;
-    let collector = Node::builder("collector")
-        .interface("lo")
-        .port(port)
-        .log_collector("tcp://127.0.0.1:0")
-        .build()
-        .unwrap();
+    let collector = common::collector("collector", port);
     let ep = collector.peer_headers(collector.uuid()).unwrap();
     assert!(ep.is_none(), "a node is not its own peer");
     // The collector's log endpoint, as its peers learn it: from its header.

@@ -24,12 +24,7 @@ fn node(name: &str, port: u16) -> Node {
 #[test]
 fn a_collector_gathers_the_logs_of_ten_nodes() {
     let port = 46535;
-    let collector = Node::builder("collector")
-        .interface("lo")
-        .port(port)
-        .log_collector("tcp://127.0.0.1:0")
-        .build()
-        .unwrap();
+    let collector = common::collector("collector", port);
     let nodes: Vec<Node> = (0..10).map(|i| node(&format!("n{i}"), port)).collect();
     let ids: BTreeSet<PeerId> = nodes.iter().map(Node::uuid).collect();
     // Every node reports that the collector entered, and the others too.
@@ -148,12 +143,7 @@ fn a_collector_that_stops_reading_costs_drops_not_memory() {
 #[test]
 fn records_over_the_rate_are_counted_in_an_overflow_record() {
     let port = 46548;
-    let collector = Node::builder("collector")
-        .interface("lo")
-        .port(port)
-        .log_collector("tcp://127.0.0.1:0")
-        .build()
-        .unwrap();
+    let collector = common::collector("collector", port);
     let publisher = Node::builder("publisher")
         .interface("lo")
         .port(port)
@@ -195,15 +185,7 @@ fn records_over_the_rate_are_counted_in_an_overflow_record() {
 #[test]
 fn a_node_publishes_to_every_collector() {
     let port = 46550;
-    let collector = |name: &str| {
-        Node::builder(name)
-            .interface("lo")
-            .port(port)
-            .log_collector("tcp://127.0.0.1:0")
-            .build()
-            .unwrap()
-    };
-    let (c1, c2) = (collector("c1"), collector("c2"));
+    let (c1, c2) = (common::collector("c1", port), common::collector("c2", port));
     let publisher = node("publisher", port);
     let end = Instant::now() + Duration::from_secs(30);
     for c in [&c1, &c2] {

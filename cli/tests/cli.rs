@@ -37,6 +37,32 @@ fn wait_event(node: &Node, pred: impl Fn(&Event) -> bool) -> Event {
     }
 }
 
+/// The peer the test's node saw leave left at once, politely (reason `left`), not
+/// after the expired timeout.
+fn left_politely(node: &Node) {
+    let exit = wait_event(node, |e| matches!(e, Event::Exit { .. }));
+    assert!(
+        matches!(
+            exit,
+            Event::Exit {
+                reason: ExitReason::Left,
+                ..
+            }
+        ),
+        "{exit:?}"
+    );
+}
+
+/// Sends SIGTERM, as a service manager stops a program.
+fn terminate(child: &std::process::Child) {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(EXE).args(args).output().unwrap();
     (
@@ -111,17 +137,7 @@ fn members_lists_a_peer_with_its_headers_and_groups_and_leaves_politely() {
         "{out}"
     );
     // It left at once, politely, not after the expired timeout.
-    let exit = wait_event(&printer, |e| matches!(e, Event::Exit { .. }));
-    assert!(
-        matches!(
-            exit,
-            Event::Exit {
-                reason: ExitReason::Left,
-                ..
-            }
-        ),
-        "{exit:?}"
-    );
+    left_politely(&printer);
 
     // The table for people: a header line and the peer. Quiet for a second, the
     // printer is PINGed, and its PING-OK gives the round trip.
@@ -221,24 +237,10 @@ fn monitor_streams_events_and_stops_politely_on_sigterm() {
     let shout = wait(&|v| v["type"] == "SHOUT");
     assert_eq!(shout["content"], serde_json::json!(["paper jam"]));
 
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&child);
     wait(&|v| v["type"] == "STOP");
     assert!(child.wait().unwrap().success());
-    let exit = wait_event(&printer, |e| matches!(e, Event::Exit { .. }));
-    assert!(
-        matches!(
-            exit,
-            Event::Exit {
-                reason: ExitReason::Left,
-                ..
-            }
-        ),
-        "{exit:?}"
-    );
+    left_politely(&printer);
 }
 
 #[test]
@@ -374,11 +376,7 @@ fn logs_collects_the_records_of_a_node_and_writes_them_to_a_file() {
     assert_eq!(record["peer"], printer.uuid().to_string());
     assert_eq!(record["record"]["level"], "error");
     assert_eq!(record["record"]["data"], "printer: paper jam");
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&child);
     assert!(child.wait().unwrap().success());
     // The same objects in the file, each an event of docs/json.md.
     let saved = std::fs::read_to_string(&file).unwrap();
@@ -444,11 +442,7 @@ fn monitor_serves_metrics_for_prometheus() {
     );
     assert!(body.contains(&series), "{body}");
     assert!(body.ends_with("# EOF\n"), "{body}");
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&child.0);
     assert!(child.0.wait().unwrap().success());
 }
 

@@ -144,3 +144,13 @@ pub fn unhex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// A ZRE-LOG collector on loopback with a log port of its own choosing.
+pub fn collector(name: &str, port: u16) -> zmesh::Node {
+    zmesh::Node::builder(name)
+        .interface("lo")
+        .port(port)
+        .log_collector("tcp://127.0.0.1:0")
+        .build()
+        .unwrap()
+}
