@@ -213,3 +213,58 @@ fn a_node_publishes_to_every_collector() {
         }
     }
 }
+
+/// A collector whose connection breaks while its peer still announces it is
+/// connected again, and the records of the meantime follow.
+#[test]
+fn a_broken_collector_link_is_made_again() {
+    let port = 46552;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", listener.local_addr().unwrap());
+    let _announcer = Node::builder("announcer")
+        .interface("lo")
+        .port(port)
+        .header("X-ZRELOG", &ep)
+        .build()
+        .unwrap();
+    let publisher = node("publisher", port);
+    let (first, _) = listener.accept().unwrap();
+    drop(first);
+    // Most often the publisher has seen the close by now, so the record waits for
+    // the link made again (the case where its greeting must still go first).
+    std::thread::sleep(Duration::from_millis(300));
+    publisher.log(Level::Info, "while it was away").unwrap();
+    // Accepted again, within seconds: the publisher retries once a second.
+    listener.set_nonblocking(false).unwrap();
+    let (mut again, _) = listener.accept().unwrap();
+    let mut link = Link::subscriber(1 << 20, &[b""]);
+    again
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut buf = [0u8; 4096];
+    let mut got = Vec::new();
+    loop {
+        std::io::Write::write_all(&mut again, &link.take_output()).unwrap();
+        assert!(
+            Instant::now() < end,
+            "no record on the new connection: read {got:?}, {:?}, {:?}",
+            link.poll(),
+            publisher.stats().unwrap()
+        );
+        if let Ok(n) = std::io::Read::read(&mut again, &mut buf) {
+            got.push(n);
+            link.handle_bytes(&buf[..n]);
+        }
+        let mut found = false;
+        while let Ok(Some(ev)) = link.poll() {
+            if let zmesh::engine::link::LinkEvent::Message(frames) = ev {
+                let r = zmesh::wire::zrelog::LogRecord::parse(&frames[0]).unwrap();
+                found |= r.data == "publisher: while it was away";
+            }
+        }
+        if found {
+            break;
+        }
+    }
+}

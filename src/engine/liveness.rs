@@ -10,6 +10,7 @@ impl Engine {
     /// One reap tick (every [`reap_interval`](super::Config::reap_interval)).
     pub(super) fn reap(&mut self, now: Instant) {
         self.decide_parked(now);
+        self.retry_collectors(now);
         if self.reap_floor.is_some_and(|f| now < f) {
             return;
         }

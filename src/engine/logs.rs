@@ -41,6 +41,9 @@ pub const MAX_LOG_COLLECTORS: usize = 16;
 pub const MAX_LOG_PUBLISHERS: usize = 1024;
 /// Publishers a collector takes from one address.
 pub const MAX_LOG_PUBLISHERS_PER_ADDRESS: usize = 64;
+/// How long after its link broke a collector is connected again (while a peer
+/// still announces it).
+pub const LOG_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Records held for a collector until its subscription arrives (the ENTER that
 /// made the link among them), so that a new collector misses none of the start.
 pub const LOG_EARLY: usize = 64;
@@ -50,6 +53,9 @@ pub const LOG_EARLY: usize = 64;
 struct Collector {
     link_id: LinkId,
     link: Link,
+    addr: SocketAddr,
+    /// The link broke: connect again at this time (at a reap tick).
+    retry_at: Option<Instant>,
     /// The peers that announce it: the link goes when the last of them does.
     advertisers: BTreeSet<PeerId>,
     /// Records from before its subscription came (at most [`LOG_EARLY`]).
@@ -126,8 +132,10 @@ impl Logs {
             return l.take_output();
         }
         match self.collectors.values_mut().find(|c| c.link_id == link) {
-            Some(c) => c.link.take_output(),
-            None => Vec::new(),
+            // Not while it waits to be connected again: the driver has no such
+            // link yet, and the greeting must be the first thing it writes.
+            Some(c) if c.retry_at.is_none() => c.link.take_output(),
+            _ => Vec::new(),
         }
     }
 
@@ -280,8 +288,35 @@ impl Engine {
     /// A log link closed: a publisher gone, or a collector we lost (it comes
     /// back when a peer announces it again).
     pub(super) fn log_link_closed(&mut self, link: LinkId) {
-        if self.logs.publishers.remove(&link).is_none() {
-            self.logs.collectors.retain(|_, c| c.link_id != link);
+        if self.logs.publishers.remove(&link).is_some() {
+            return;
+        }
+        // A collector's link broke while a peer still announces it: a fresh link,
+        // connected at a later reap; records wait for it (at most LOG_EARLY).
+        let Some(ep) = self.logs.collector_of(link).cloned() else {
+            return;
+        };
+        let fresh = self.new_link();
+        let made = Link::publisher(&self.identity, self.config.max_message);
+        let retry_at = self.now.map(|t| t + LOG_RETRY);
+        if let Some(c) = self.logs.collectors.get_mut(&ep) {
+            c.link_id = fresh;
+            c.link = made;
+            c.retry_at = retry_at;
+        }
+    }
+
+    /// Connects again the collectors whose links broke (called at every reap).
+    pub(super) fn retry_collectors(&mut self, now: Instant) {
+        for c in self.logs.collectors.values_mut() {
+            if c.retry_at.is_some_and(|t| now >= t) {
+                c.retry_at = None;
+                self.out.push(Output::Connect {
+                    link: c.link_id,
+                    addr: c.addr,
+                });
+                self.out.touch(c.link_id);
+            }
         }
     }
 
@@ -305,7 +340,7 @@ impl Engine {
                     })
                     .collect();
                 for link in gone {
-                    self.log_link_closed(link);
+                    self.logs.collectors.retain(|_, c| c.link_id != link);
                     self.out.close(link);
                 }
             }
@@ -464,6 +499,8 @@ impl Engine {
         let collector = Collector {
             link_id,
             link: Link::publisher(&self.identity, self.config.max_message),
+            addr,
+            retry_at: None,
             advertisers: BTreeSet::from([peer]),
             early: Vec::new(),
         };
