@@ -443,6 +443,9 @@ pub struct Router<T = ()> {
     /// Boxed so the table stays small and lookups touch little memory.
     links: FixedMap<LinkId, Box<Accepted<T>>>,
     by_identity: KeyedMap<Vec<u8>, LinkId>,
+    /// Accepted links by source address, so that the per-address bound costs one
+    /// lookup per accept rather than a walk over every link.
+    from_ip: KeyedMap<std::net::IpAddr, u32>,
     next_anonymous: u32,
     max_message: usize,
 }
@@ -460,6 +463,7 @@ impl<T: Copy> Router<T> {
         Router {
             links: FixedMap::default(),
             by_identity: KeyedMap::default(),
+            from_ip: KeyedMap::default(),
             next_anonymous: 0,
             max_message,
         }
@@ -470,6 +474,9 @@ impl<T: Copy> Router<T> {
         let mut map = KeyedMap::with_capacity_and_hasher(self.by_identity.len(), key);
         map.extend(self.by_identity.drain());
         self.by_identity = map;
+        let mut ips = KeyedMap::with_capacity_and_hasher(self.from_ip.len(), key);
+        ips.extend(self.from_ip.drain());
+        self.from_ip = ips;
     }
 
     /// Registers an accepted connection. Its greeting and READY are queued at once.
@@ -488,6 +495,7 @@ impl<T: Copy> Router<T> {
     /// Registers an accepted link made by the owner (a CURVE server, say), which
     /// came from `source`.
     pub fn accept_link(&mut self, link: LinkId, made: Link, source: SocketAddr) {
+        *self.from_ip.entry(source.ip()).or_default() += 1;
         self.links.insert(
             link,
             Box::new(Accepted {
@@ -501,10 +509,21 @@ impl<T: Copy> Router<T> {
 
     /// How many accepted links came from `ip`.
     pub fn count_from(&self, ip: std::net::IpAddr) -> usize {
-        self.links
-            .values()
-            .filter(|a| a.source.is_some_and(|s| s.ip() == ip))
-            .count()
+        self.from_ip.get(&ip).map_or(0, |&n| n as usize)
+    }
+
+    /// Forgets a link's record, and its count under its source address.
+    fn drop_link(&mut self, link: LinkId) -> Option<Box<Accepted<T>>> {
+        let acc = self.links.remove(&link)?;
+        if let Some(ip) = acc.source.map(|s| s.ip()) {
+            if let Some(n) = self.from_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.from_ip.remove(&ip);
+                }
+            }
+        }
+        Some(acc)
     }
 
     /// Where an accepted link came from, if the owner said.
@@ -625,7 +644,7 @@ impl<T: Copy> Router<T> {
                     }
                     if let Some(old) = self.by_identity.insert(id.clone(), link) {
                         if old != link {
-                            self.links.remove(&old);
+                            self.drop_link(old);
                             events.push(RouterEvent::Replaced { old });
                         }
                     }
@@ -679,7 +698,7 @@ impl<T: Copy> Router<T> {
 
     /// Forgets a link (it closed, or the owner closed it).
     pub fn remove(&mut self, link: LinkId) {
-        if let Some(acc) = self.links.remove(&link) {
+        if let Some(acc) = self.drop_link(link) {
             if let Some(id) = acc.identity {
                 let id = id.as_slice();
                 if self.by_identity.get(id) == Some(&link) {

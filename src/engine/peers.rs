@@ -1,7 +1,7 @@
 //! The peer table: every known peer and every index over them, kept in step in
 //! one place.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -25,7 +25,9 @@ pub(crate) struct PeerTable {
     /// How many peers are ready (kept, so that counting is O(1)).
     ready: usize,
     /// Which peer uses each endpoint (at most one: a newcomer purges the old).
-    by_endpoint: BTreeMap<String, PeerId>,
+    /// Looked up on every new beacon, never iterated: hashed under the node's key
+    /// (endpoints are the network's choice), not ordered.
+    by_endpoint: KeyedMap<String, PeerId>,
     /// Our outgoing link to each peer (looked up, never iterated). A link leaves
     /// this index as soon as the driver or the engine closes it.
     by_link: FixedMap<LinkId, PeerId>,
@@ -45,6 +47,9 @@ impl PeerTable {
         let mut map = KeyedMap::with_capacity_and_hasher(self.map.len(), key);
         map.extend(self.map.drain());
         self.map = map;
+        let mut eps = KeyedMap::with_capacity_and_hasher(self.by_endpoint.len(), key);
+        eps.extend(self.by_endpoint.drain());
+        self.by_endpoint = eps;
     }
 
     pub(crate) fn get(&self, id: &PeerId) -> Option<&Peer> {
