@@ -41,6 +41,10 @@ pub const MAX_LOG_COLLECTORS: usize = 16;
 pub const MAX_LOG_PUBLISHERS: usize = 1024;
 /// Publishers a collector takes from one address.
 pub const MAX_LOG_PUBLISHERS_PER_ADDRESS: usize = 64;
+/// The largest message a log link takes: a LOG record is at most 273 bytes and a
+/// subscription at most 256 that count, so a publisher (or a collector) cannot make
+/// a link buffer the node's whole message limit; more closes the link.
+pub const LOG_MAX_MESSAGE: usize = 4096;
 /// How long after its link broke a collector is connected again (while a peer
 /// still announces it).
 pub const LOG_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -201,7 +205,7 @@ impl Engine {
             self.out.close(link);
             return link;
         }
-        let made = Link::subscriber(self.config.max_message, &[&zrelog::SIGNATURE]);
+        let made = Link::subscriber(LOG_MAX_MESSAGE, &[&zrelog::SIGNATURE]);
         self.logs.publishers.insert(link, (made, from));
         self.timers
             .handshake_by(now + self.config.handshake_timeout, link);
@@ -297,7 +301,7 @@ impl Engine {
             return;
         };
         let fresh = self.new_link();
-        let made = Link::publisher(&self.identity, self.config.max_message);
+        let made = Link::publisher(&self.identity, LOG_MAX_MESSAGE);
         let retry_at = self.now.map(|t| t + LOG_RETRY);
         if let Some(c) = self.logs.collectors.get_mut(&ep) {
             c.link_id = fresh;
@@ -498,7 +502,7 @@ impl Engine {
         let link_id = self.new_link();
         let collector = Collector {
             link_id,
-            link: Link::publisher(&self.identity, self.config.max_message),
+            link: Link::publisher(&self.identity, LOG_MAX_MESSAGE),
             addr,
             retry_at: None,
             advertisers: BTreeSet::from([peer]),
