@@ -65,22 +65,8 @@ fn a_libzmq_pubs_records_reach_a_zmesh_collector() {
     let ep = collector.peer_headers(collector.uuid()).unwrap();
     assert!(ep.is_none(), "a node is not its own peer");
     // The collector's log endpoint, as its peers learn it: from its header.
-    let watcher = Node::builder("watcher")
-        .interface("lo")
-        .port(port)
-        .build()
-        .unwrap();
+    let log_ep = common::log_endpoint(&collector, port);
     let end = Instant::now() + Duration::from_secs(30);
-    let log_ep = loop {
-        if let Some(v) = watcher
-            .peer_header_value(collector.uuid(), "X-ZRELOG")
-            .unwrap()
-        {
-            break v;
-        }
-        assert!(Instant::now() < end, "no X-ZRELOG header");
-        std::thread::sleep(Duration::from_millis(20));
-    };
     let log_port: u16 = log_ep.rsplit(':').next().unwrap().parse().unwrap();
     let mut py = Helper::spawn(
         &python,

@@ -275,23 +275,13 @@ fn a_broken_collector_link_is_made_again() {
 fn an_oversized_message_closes_the_publishers_link() {
     let port = 46553;
     let collector = common::collector("collector", port);
-    let watcher = node("watcher", port);
-    let end = Instant::now() + Duration::from_secs(30);
-    let log_ep = loop {
-        if let Some(v) = watcher
-            .peer_header_value(collector.uuid(), "X-ZRELOG")
-            .unwrap()
-        {
-            break v;
-        }
-        assert!(Instant::now() < end, "no X-ZRELOG header");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let log_ep = common::log_endpoint(&collector, port);
     let addr = log_ep.strip_prefix("tcp://").unwrap();
     let mut tcp = std::net::TcpStream::connect(addr).unwrap();
     let mut link = Link::publisher(b"", 1 << 20);
     common::zmtp::handshake(&mut tcp, &mut link);
     // A 1 MiB frame announced in its header: the collector closes the connection.
+    let end = Instant::now() + Duration::from_secs(30);
     let mut frame = vec![0x02];
     frame.extend_from_slice(&(1u64 << 20).to_be_bytes());
     std::io::Write::write_all(&mut tcp, &frame).unwrap();

@@ -154,3 +154,24 @@ pub fn collector(name: &str, port: u16) -> zmesh::Node {
         .build()
         .unwrap()
 }
+
+/// The collector's log endpoint as a peer learns it: from its `X-ZRELOG` header
+/// (a loopback node on the collector's beacon port; 30 s at most).
+pub fn log_endpoint(collector: &zmesh::Node, port: u16) -> String {
+    let watcher = zmesh::Node::builder("watcher")
+        .interface("lo")
+        .port(port)
+        .build()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = watcher
+            .peer_header_value(collector.uuid(), "X-ZRELOG")
+            .unwrap()
+        {
+            return v;
+        }
+        assert!(Instant::now() < end, "no X-ZRELOG header");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
