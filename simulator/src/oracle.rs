@@ -293,7 +293,10 @@ impl Oracle {
                 if i == j || !ei.is_ready(ej.id()) {
                     continue;
                 }
-                if ei.groups_of(ej.id()) != Some(ej.own_group_set()) {
+                let same = ei
+                    .groups_of(ej.id())
+                    .is_some_and(|g| g.eq(ej.own_group_set().iter().map(String::as_str)));
+                if !same {
                     diverged += 1;
                     if diverged <= 5 {
                         violations.push(format!(

@@ -83,8 +83,8 @@ impl Groups {
     }
 
     /// Takes a departed peer out of the groups it was in.
-    pub(crate) fn forget_peer(&mut self, id: PeerId, groups: &BTreeSet<String>) {
-        for g in groups {
+    pub(crate) fn forget_peer(&mut self, id: PeerId, groups: &super::peer::PeerGroups) {
+        for g in groups.iter() {
             self.remove_member(g, id);
         }
     }
@@ -117,7 +117,7 @@ impl Engine {
             return;
         }
         if joined {
-            p.groups.insert(group.to_string());
+            p.groups.insert(group);
         } else {
             p.groups.remove(group);
         }
@@ -177,7 +177,10 @@ mod tests {
         g.add_member("x", q);
         g.add_member("y", p);
         assert_eq!(g.peer_groups().collect::<Vec<_>>(), ["x", "y"]);
-        g.forget_peer(p, &["x".to_string(), "y".to_string()].into());
+        let mut of_p = super::super::peer::PeerGroups::default();
+        of_p.insert("y");
+        of_p.insert("x");
+        g.forget_peer(p, &of_p);
         assert_eq!(g.peer_groups().collect::<Vec<_>>(), ["x"]);
         assert!(g.members("y").is_none());
         assert_eq!(g.members("x").unwrap().len(), 1);

@@ -236,7 +236,7 @@ impl PeerInfo {
             name: p.name.clone(),
             endpoint: p.endpoint.clone(),
             headers: p.headers.clone(),
-            groups: p.groups.clone(),
+            groups: p.groups.iter().map(String::from).collect(),
             ready: p.ready,
             figures,
         }

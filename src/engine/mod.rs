@@ -292,8 +292,8 @@ impl Engine {
     }
 
     /// The groups a peer is in, as we know them.
-    pub fn groups_of(&self, id: PeerId) -> Option<&BTreeSet<String>> {
-        self.peers.get(&id).map(|p| &p.groups)
+    pub fn groups_of(&self, id: PeerId) -> Option<impl Iterator<Item = &str> + '_> {
+        self.peers.get(&id).map(|p| p.groups.iter())
     }
 
     /// Our own groups as a set.

@@ -1,6 +1,6 @@
 //! One remote peer: its outgoing link, sequence numbers, status counter and liveness.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -49,7 +49,7 @@ pub(crate) struct Peer {
     pub(crate) addr: SocketAddr,
     pub(crate) name: String,
     pub(crate) headers: BTreeMap<String, String>,
-    pub(crate) groups: BTreeSet<String>,
+    pub(crate) groups: PeerGroups,
     /// When we last pinged it because its bytes sat unread (the application was
     /// behind).
     pub(crate) unread_ping_at: Option<Instant>,
@@ -67,6 +67,43 @@ pub(crate) struct Peer {
     pub(crate) heard_at: Instant,
     /// When our oldest unanswered PING went out: its PING-OK gives the round trip.
     pub(crate) ping_at: Option<Instant>,
+}
+
+/// The groups a peer is in: a sorted list. Peers are in few groups, and a mesh of
+/// n nodes holds n² of these, where a `BTreeSet` would allocate a whole node
+/// (about 300 bytes) for the first name.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PeerGroups(Vec<String>);
+
+impl PeerGroups {
+    pub(crate) fn contains(&self, group: &str) -> bool {
+        self.find(group).is_ok()
+    }
+
+    fn find(&self, group: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|g| g.as_str().cmp(group))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn insert(&mut self, group: &str) {
+        if let Err(i) = self.find(group) {
+            self.0.insert(i, group.to_string());
+        }
+    }
+
+    pub(crate) fn remove(&mut self, group: &str) {
+        if let Ok(i) = self.find(group) {
+            self.0.remove(i);
+        }
+    }
+
+    /// In order, as a `BTreeSet` would give them.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.iter().map(String::as_str)
+    }
 }
 
 impl Peer {
@@ -98,7 +135,7 @@ impl Peer {
             addr,
             name: String::new(),
             headers: BTreeMap::new(),
-            groups: BTreeSet::new(),
+            groups: PeerGroups::default(),
             trace_as: None,
             unread_ping_at: None,
             inbox_ip: None,
@@ -232,5 +269,24 @@ impl Peer {
         self.evasive_at = far(evasive);
         self.expired_at = far(expired);
         self.heard_at = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PeerGroups;
+
+    #[test]
+    fn peer_groups_stay_sorted_and_unique() {
+        let mut g = PeerGroups::default();
+        for name in ["m", "b", "z", "b", "a"] {
+            g.insert(name);
+        }
+        assert_eq!(g.iter().collect::<Vec<_>>(), ["a", "b", "m", "z"]);
+        assert_eq!(g.len(), 4);
+        assert!(g.contains("m") && !g.contains("c"));
+        g.remove("m");
+        g.remove("c");
+        assert_eq!(g.iter().collect::<Vec<_>>(), ["a", "b", "z"]);
     }
 }

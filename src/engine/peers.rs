@@ -357,7 +357,7 @@ impl Engine {
             self.gossip.withdraw(&id.to_string(), now, keep);
         }
         self.groups.forget_peer(id, &p.groups);
-        let groups: Vec<String> = p.groups.iter().cloned().collect();
+        let groups: Vec<String> = p.groups.iter().map(String::from).collect();
         if removed.link_open {
             self.out.close(p.link_id);
         }

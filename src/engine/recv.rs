@@ -162,7 +162,7 @@ impl Engine {
         };
         p.name = h.name;
         p.headers = bounded_headers(&h.headers, &mut self.stats.over_bound);
-        let had = p.groups.clone();
+        let had: std::collections::BTreeSet<String> = p.groups.iter().map(String::from).collect();
         let now: std::collections::BTreeSet<String> = h.groups.into_iter().collect();
         for g in had.difference(&now) {
             self.leave_peer_group(id, g);

@@ -433,7 +433,7 @@ pub struct Decoder {
     parts_size: usize,
     /// A large frame whose body is being filled straight from [`Decoder::feed`], so
     /// its bytes are copied once instead of into `buf` and then out of it.
-    big: Option<BigFrame>,
+    big: Option<Box<BigFrame>>,
     failed: Option<WireError>,
     /// CURVE: the greeting must name it, and commands other than ERROR are
     /// handed over as they are (their bodies are boxes, not properties).
@@ -517,6 +517,14 @@ impl Decoder {
             return Err(e);
         }
         let r = self.next_inner();
+        if let Ok(None) = r {
+            // Everything fed is decoded: give the buffer back, so that an idle
+            // link holds no memory (a mesh of n nodes has n² of them).
+            if self.pos == self.buf.len() && self.buf.capacity() > 0 {
+                self.buf = Vec::new();
+                self.pos = 0;
+            }
+        }
         if let Err(e) = r {
             self.failed = Some(e);
             self.buf = Vec::new();
@@ -544,7 +552,7 @@ impl Decoder {
                 if big.body.len() < big.size {
                     return Ok(None);
                 }
-                let big = self.big.take().expect("present");
+                let big = *self.big.take().expect("present");
                 match self.frame_done(big.flags, big.body)? {
                     Some(item) => return Ok(Some(item)),
                     None => continue,
@@ -587,7 +595,7 @@ impl Decoder {
                 if size >= BIG_FRAME {
                     let mut body = Vec::with_capacity(size.min(BIG_FIRST_ALLOC));
                     body.extend_from_slice(&avail[header_len..]);
-                    self.big = Some(BigFrame { flags, size, body });
+                    self.big = Some(Box::new(BigFrame { flags, size, body }));
                     self.pos = self.buf.len();
                 }
                 return Ok(None);
@@ -674,6 +682,27 @@ mod tests {
         d.feed(&[0x00]);
         assert_eq!(d.next_item(), Err(WireError::BadSignature));
         assert_eq!(d.next_item(), Err(WireError::BadSignature));
+    }
+
+    #[test]
+    fn drained_decoder_gives_its_buffer_back() {
+        let mut d = Decoder::new(1024);
+        let mut bytes = Greeting::null().encode().to_vec();
+        bytes.extend_from_slice(&[0x00, 0x03, b'a', b'b', b'c']);
+        // All but the last byte: the partial frame stays buffered.
+        d.feed(&bytes[..bytes.len() - 1]);
+        assert!(matches!(d.next_item(), Ok(Some(Item::Greeting(_)))));
+        assert_eq!(d.next_item(), Ok(None));
+        assert_eq!(d.buffered(), 4);
+        assert!(d.buf.capacity() > 0);
+        d.feed(&bytes[bytes.len() - 1..]);
+        assert_eq!(
+            d.next_item(),
+            Ok(Some(Item::Message(vec![b"abc".to_vec()])))
+        );
+        assert_eq!(d.next_item(), Ok(None));
+        // An idle link holds no receive buffer.
+        assert_eq!(d.buf.capacity(), 0);
     }
 
     #[test]

@@ -533,7 +533,7 @@ fn sequence_wrap_accepts_zyre_and_pyre() {
         hello_out: true,
         name: String::new(),
         headers: BTreeMap::new(),
-        groups: BTreeSet::new(),
+        groups: Default::default(),
         sent_sequence: 0,
         want_sequence: 65534,
         resync: false,
