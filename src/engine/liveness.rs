@@ -7,49 +7,49 @@ use super::{Engine, LinkId};
 use crate::event::{Event, ExitReason};
 
 impl Engine {
-    /// One reap tick (every [`reap_interval`](super::Config::reap_interval)).
+    /// One reap tick (every [`reap_interval`](super::Config::reap_interval)): only
+    /// the peers whose deadline has come are looked at, in id order.
     pub(super) fn reap(&mut self, now: Instant) {
         self.decide_parked(now);
         self.retry_collectors(now);
-        if self.reap_floor.is_some_and(|f| now < f) {
+        let mut due = std::mem::take(&mut self.due);
+        self.peers.take_due(now, &mut due);
+        if due.is_empty() {
+            self.due = due;
             return;
         }
         let reap = self.config.reap_interval();
         let no_ping = self.faults.no_ping;
         let mut expired = Vec::new();
         let mut events = Vec::new();
-        let mut floor: Option<Instant> = None;
-        let (scratch, out) = (&mut self.scratch, &mut self.out);
-        self.peers.for_each_mut(|p| {
-            if now < p.expired_at {
-                // The next thing due for this peer: EVASIVE, or EXIT when the
-                // expired timeout is the shorter.
-                let due = p.evasive_at.min(p.expired_at);
-                floor = Some(floor.map_or(due, |f| f.min(due)));
-            }
+        for &id in &due {
+            let Some(p) = self.peers.get_mut(&id) else {
+                continue;
+            };
             if now >= p.expired_at {
                 expired.push(p.id);
-            } else if now >= p.evasive_at {
-                if !no_ping {
-                    p.ping(now, scratch);
-                }
-                out.mark(p);
-                if p.ready {
-                    events.push(Event::Evasive {
+                continue;
+            }
+            if !no_ping {
+                p.ping(now, &mut self.scratch);
+            }
+            self.out.mark(p);
+            if p.ready {
+                events.push(Event::Evasive {
+                    peer: p.id,
+                    name: p.name.clone(),
+                });
+                if now >= p.evasive_at + reap {
+                    events.push(Event::Silent {
                         peer: p.id,
                         name: p.name.clone(),
                     });
-                    if now >= p.evasive_at + reap {
-                        events.push(Event::Silent {
-                            peer: p.id,
-                            name: p.name.clone(),
-                        });
-                    }
                 }
             }
-        });
-        // With no peers left there is no floor: reaps stay cheap (nothing to scan).
-        self.reap_floor = floor;
+            self.peers.requeue(id, now);
+        }
+        due.clear();
+        self.due = due;
         for e in events {
             self.emit(e);
         }

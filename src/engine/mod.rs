@@ -148,11 +148,8 @@ pub struct Engine {
     next_link: u64,
     timers: Timers,
     gossip: Gossip,
-    /// No peer turns evasive before this (None: unknown). Deadlines only move later
-    /// when a peer is heard, so the earliest one seen at the last reap stays a lower
-    /// bound, and a reap before it has nothing to do: it is skipped without looking
-    /// at every peer.
-    reap_floor: Option<Instant>,
+    /// Reused by the reaper for the ids of the peers that are due.
+    due: Vec<PeerId>,
     out: Outputs,
     stats: Stats,
     router_events: Vec<RouterEvent>,
@@ -213,7 +210,7 @@ impl Engine {
             peers: PeerTable::default(),
             next_link: 1,
             timers: Timers::default(),
-            reap_floor: None,
+            due: Vec::new(),
             stats: Stats::default(),
             router_events: Vec::new(),
             scratch: Vec::with_capacity(256),

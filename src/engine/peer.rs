@@ -67,6 +67,8 @@ pub(crate) struct Peer {
     pub(crate) heard_at: Instant,
     /// When our oldest unanswered PING went out: its PING-OK gives the round trip.
     pub(crate) ping_at: Option<Instant>,
+    /// Which entry of the peer table's deadline queue is this peer's (set on insert).
+    pub(crate) due_stamp: u32,
 }
 
 /// The groups a peer is in: a sorted list. Peers are in few groups, and a mesh of
@@ -143,6 +145,7 @@ impl Peer {
             figures: PeerFigures::default(),
             heard_at: now,
             ping_at: None,
+            due_stamp: 0,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The peer table: every known peer and every index over them, kept in step in
 //! one place.
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -31,6 +32,14 @@ pub(crate) struct PeerTable {
     /// Our outgoing link to each peer (looked up, never iterated). A link leaves
     /// this index as soon as the driver or the engine closes it.
     by_link: FixedMap<LinkId, PeerId>,
+    /// Liveness deadlines, one entry per peer: (no earlier than this, the peer,
+    /// its stamp). A peer's deadlines only move later (it was heard; the timeouts
+    /// are fixed), so an entry that comes up early is put back at the peer's true
+    /// deadline, and a reap looks only at peers that are due instead of at every
+    /// peer. The stamp tells a removed peer's stale entry from that of a newer peer
+    /// under the same id.
+    due: BinaryHeap<Reverse<(Instant, PeerId, u32)>>,
+    next_stamp: u32,
 }
 
 /// A peer taken out of the table.
@@ -108,8 +117,44 @@ impl PeerTable {
         if peer.ready {
             self.ready += 1;
         }
-        self.map.insert(id, Box::new(peer));
+        let mut peer = Box::new(peer);
+        self.next_stamp = self.next_stamp.wrapping_add(1);
+        peer.due_stamp = self.next_stamp;
+        self.due
+            .push(Reverse((deadline(&peer), id, peer.due_stamp)));
+        self.map.insert(id, peer);
         self.order.insert(id);
+    }
+
+    /// The ids of the peers whose liveness deadline (EVASIVE or EXIT) has come by
+    /// `now`, in id order, each taken out of the deadline queue: the caller hands
+    /// back those it keeps with [`PeerTable::requeue`].
+    pub(crate) fn take_due(&mut self, now: Instant, ids: &mut Vec<PeerId>) {
+        while let Some(&Reverse((at, id, stamp))) = self.due.peek() {
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            let Some(p) = self.map.get(&id).filter(|p| p.due_stamp == stamp) else {
+                continue; // gone, or rekeyed (its new id has an entry of its own)
+            };
+            let at = deadline(p);
+            if at > now {
+                self.due.push(Reverse((at, id, stamp)));
+            } else {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+    }
+
+    /// Puts a peer taken by [`PeerTable::take_due`] back in the deadline queue, due
+    /// again at the next reap if nothing is heard from it meanwhile.
+    pub(crate) fn requeue(&mut self, id: PeerId, now: Instant) {
+        if let Some(p) = self.map.get(&id) {
+            let at = deadline(p).max(now);
+            self.due.push(Reverse((at, id, p.due_stamp)));
+        }
     }
 
     /// Marks a peer ready (its HELLO arrived); true if it was not ready before.
@@ -159,6 +204,7 @@ impl PeerTable {
             self.by_link.insert(p.link_id, new);
         }
         self.order.insert(new);
+        self.due.push(Reverse((deadline(&p), new, p.due_stamp)));
         self.map.insert(new, p);
         true
     }
@@ -201,12 +247,18 @@ impl PeerTable {
         let order = std::mem::take(&mut self.order);
         self.by_endpoint.clear();
         self.by_link.clear();
+        self.due.clear();
         self.ready = 0;
         order
             .iter()
             .filter_map(|id| map.remove(id).map(|p| p.link_id))
             .collect()
     }
+}
+
+/// When a peer is next due for the reaper: EVASIVE, or EXIT when that is sooner.
+fn deadline(p: &Peer) -> Instant {
+    p.evasive_at.min(p.expired_at)
 }
 
 impl Engine {
@@ -259,7 +311,6 @@ impl Engine {
             addr,
         });
         self.out.touch(link_id);
-        self.reap_floor = self.reap_floor.map(|f| f.min(p.evasive_at));
         self.peers.insert(p);
     }
 

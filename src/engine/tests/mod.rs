@@ -547,6 +547,7 @@ fn sequence_wrap_accepts_zyre_and_pyre() {
         heard_at: Instant::now(),
         ping_at: None,
         failed_connects: 0,
+        due_stamp: 0,
     };
     assert!(p.accept_sequence(false, 65535)); // Zyre: uint16
     assert!(p.accept_sequence(false, 0));
