@@ -37,6 +37,7 @@ pub mod net;
 pub mod oracle;
 pub mod plot;
 pub mod profile;
+mod queue;
 pub mod scenario;
 pub mod sim;
 pub mod summary;

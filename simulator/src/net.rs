@@ -22,8 +22,7 @@
 //! assert_eq!(net.engine(0).unwrap().ready_count(), 2);
 //! ```
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -31,6 +30,7 @@ use zmesh::engine::{Config, Engine, Faults, LinkId, Output};
 use zmesh::{Event, PeerId, DEFAULT_PORT};
 
 use crate::profile::{LinkState, Profile};
+use crate::queue::{Keyed, Queue};
 use crate::rng::{mix, Stream};
 use crate::tcp::{Conn, Held};
 
@@ -178,20 +178,12 @@ pub(crate) struct Entry<W> {
     ev: Ev<W>,
 }
 
-impl<W> PartialEq for Entry<W> {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
+impl<W> Keyed for Entry<W> {
+    fn at(&self) -> u64 {
+        self.at
     }
-}
-impl<W> Eq for Entry<W> {}
-impl<W> PartialOrd for Entry<W> {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl<W> Ord for Entry<W> {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
+    fn seq(&self) -> u64 {
+        self.seq
     }
 }
 
@@ -213,7 +205,7 @@ pub struct Net<W = ()> {
     pub(crate) epoch: Instant,
     pub(crate) now: Instant,
     seq: u64,
-    pub(crate) queue: BinaryHeap<Reverse<Entry<W>>>,
+    pub(crate) queue: Queue<Entry<W>>,
     /// Broadcast deliveries after this (ns since the epoch) stay queued.
     pub(crate) horizon: u64,
     /// The `until` that `horizon` was computed from (computing it costs a clock
@@ -285,7 +277,7 @@ impl<W> Net<W> {
             epoch,
             now: epoch,
             seq: 0,
-            queue: BinaryHeap::new(),
+            queue: Queue::default(),
             horizon: u64::MAX,
             horizon_of: None,
             nodes,
@@ -347,11 +339,11 @@ impl<W> Net<W> {
             self.horizon_of = Some(until);
             self.horizon = (until - self.epoch).as_nanos() as u64;
         }
-        match self.queue.peek() {
-            Some(Reverse(top)) if top.at <= self.horizon => {}
+        match self.queue.peek_at() {
+            Some(at) if at <= self.horizon => {}
             _ => return Step::Done,
         }
-        let Reverse(Entry { at, ev, .. }) = self.queue.pop().expect("peeked");
+        let Entry { at, ev, .. } = self.queue.pop().expect("peeked");
         self.now = self.epoch + Duration::from_nanos(at);
         self.stats.events += 1;
         match ev {
@@ -386,11 +378,11 @@ impl<W> Net<W> {
     pub(crate) fn push(&mut self, at: Instant, ev: Ev<W>) {
         self.seq += 1;
         let at = (at - self.epoch).as_nanos() as u64;
-        self.queue.push(Reverse(Entry {
+        self.queue.push(Entry {
             at,
             seq: self.seq,
             ev,
-        }));
+        });
     }
 
     // ---- what happened ----
@@ -592,14 +584,14 @@ impl<W> Net<W> {
             // Deliver the next copy at once if nothing else is due before it;
             // a re-queued entry would come after everything due at the same
             // time, so ties go to the queue: the order is what re-queueing gives.
-            let earlier = self.queue.peek().is_some_and(|Reverse(top)| top.at <= at);
+            let earlier = self.queue.peek_at().is_some_and(|top| top <= at);
             if earlier || at > self.horizon {
                 self.seq += 1;
-                self.queue.push(Reverse(Entry {
+                self.queue.push(Entry {
                     at,
                     seq: self.seq,
                     ev: Ev::Broadcast(plan),
-                }));
+                });
                 return;
             }
             self.now = self.epoch + Duration::from_nanos(at);
@@ -705,11 +697,11 @@ impl<W> Net<W> {
                 next: 0,
             };
             self.seq += 1;
-            self.queue.push(Reverse(Entry {
+            self.queue.push(Entry {
                 at,
                 seq: self.seq,
                 ev: Ev::Broadcast(Box::new(plan)),
-            }));
+            });
         }
     }
 }

@@ -169,6 +169,13 @@ impl Sim {
 
     /// Runs the scenario to the end and returns the oracle's summary.
     pub fn run(mut self) -> Outcome {
+        self.run_to_end()
+    }
+
+    /// [`Sim::run`], leaving the finished simulation to the caller: a process about
+    /// to exit can `std::mem::forget` it rather than take apart a large mesh one
+    /// allocation at a time.
+    pub fn run_to_end(&mut self) -> Outcome {
         let wall = Instant::now();
         let cpu0 = zmesh_toolkit::proc::cpu_time();
         let end = self.net.epoch() + self.cfg.duration;
@@ -204,9 +211,9 @@ impl Sim {
         summary.trace_hash = self.trace.hash();
         Outcome {
             summary,
-            trace: self.trace.into_lines(),
-            samples: self.samples,
-            marks: self.marks,
+            trace: self.trace.take_lines(),
+            samples: std::mem::take(&mut self.samples),
+            marks: std::mem::take(&mut self.marks),
         }
     }
 

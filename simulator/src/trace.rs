@@ -47,6 +47,11 @@ impl Trace {
     pub fn into_lines(self) -> Vec<String> {
         self.lines
     }
+
+    /// The lines kept so far, leaving none.
+    pub fn take_lines(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.lines)
+    }
 }
 
 /// FNV-1a of some bytes, for trace keys.
