@@ -21,6 +21,9 @@ pub(crate) struct Peer {
     pub(crate) id: PeerId,
     pub(crate) evasive_at: Instant,
     pub(crate) expired_at: Instant,
+    /// Which entry of the peer table's deadline queue is this peer's (set on
+    /// insert); read with the deadlines, so in the same cache line.
+    pub(crate) due_stamp: u32,
     /// Our outgoing (DEALER) link to the peer's inbox.
     pub(crate) link_id: LinkId,
     /// True once its HELLO arrived.
@@ -67,8 +70,6 @@ pub(crate) struct Peer {
     pub(crate) heard_at: Instant,
     /// When our oldest unanswered PING went out: its PING-OK gives the round trip.
     pub(crate) ping_at: Option<Instant>,
-    /// Which entry of the peer table's deadline queue is this peer's (set on insert).
-    pub(crate) due_stamp: u32,
 }
 
 /// The groups a peer is in: a sorted list. Peers are in few groups, and a mesh of

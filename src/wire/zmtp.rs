@@ -438,7 +438,13 @@ pub struct Decoder {
     /// CURVE: the greeting must name it, and commands other than ERROR are
     /// handed over as they are (their bodies are boxes, not properties).
     curve: bool,
+    /// The last feed was small: the link is not streaming, so a drained buffer
+    /// is given back rather than kept for the next read.
+    trickle: bool,
 }
+
+/// Feeds smaller than this leave a drained buffer free to go.
+const TRICKLE: usize = 4096;
 
 #[derive(Debug)]
 struct BigFrame {
@@ -467,6 +473,7 @@ impl Decoder {
             big: None,
             failed: None,
             curve: false,
+            trickle: false,
         }
     }
 
@@ -483,6 +490,7 @@ impl Decoder {
         if self.failed.is_some() {
             return;
         }
+        self.trickle = bytes.len() < TRICKLE;
         if let Some(big) = &mut self.big {
             let n = (big.size - big.body.len()).min(bytes.len());
             big.body.extend_from_slice(&bytes[..n]);
@@ -519,8 +527,10 @@ impl Decoder {
         let r = self.next_inner();
         if let Ok(None) = r {
             // Everything fed is decoded: give the buffer back, so that an idle
-            // link holds no memory (a mesh of n nodes has n² of them).
-            if self.pos == self.buf.len() && self.buf.capacity() > 0 {
+            // link holds no memory (a mesh of n nodes has n² of them). A link
+            // that streams keeps it: a large allocation per read costs the
+            // allocator more than the read.
+            if self.trickle && self.pos == self.buf.len() && self.buf.capacity() > 0 {
                 self.buf = Vec::new();
                 self.pos = 0;
             }
@@ -702,6 +712,16 @@ mod tests {
         );
         assert_eq!(d.next_item(), Ok(None));
         // An idle link holds no receive buffer.
+        assert_eq!(d.buf.capacity(), 0);
+        // One that streams keeps it from read to read, until a small read.
+        let frame = [0x00, 0x01, b'x'];
+        let burst: Vec<u8> = frame.iter().cycle().take(3 * 2000).copied().collect();
+        d.feed(&burst);
+        while let Ok(Some(_)) = d.next_item() {}
+        assert!(d.buf.capacity() >= burst.len());
+        d.feed(&frame);
+        assert!(matches!(d.next_item(), Ok(Some(Item::Message(_)))));
+        assert_eq!(d.next_item(), Ok(None));
         assert_eq!(d.buf.capacity(), 0);
     }
 
