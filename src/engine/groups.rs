@@ -67,10 +67,16 @@ impl Groups {
     }
 
     fn add_member(&mut self, group: &str, id: PeerId) {
-        self.members
-            .entry(group.to_string())
-            .or_default()
-            .insert(id);
+        // The name is copied only for a group not seen before: every peer of a
+        // large mesh joins the same few groups.
+        match self.members.get_mut(group) {
+            Some(set) => {
+                set.insert(id);
+            }
+            None => {
+                self.members.insert(group.to_string(), BTreeSet::from([id]));
+            }
+        }
     }
 
     fn remove_member(&mut self, group: &str, id: PeerId) {

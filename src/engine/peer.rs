@@ -93,6 +93,8 @@ impl PeerGroups {
 
     pub(crate) fn insert(&mut self, group: &str) {
         if let Err(i) = self.find(group) {
+            // Most peers are in one group or two: no room for four.
+            self.0.reserve_exact(1);
             self.0.insert(i, group.to_string());
         }
     }
