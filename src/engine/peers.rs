@@ -466,4 +466,48 @@ mod tests {
         assert!(!t.contains(&PeerId([2; 16])));
         assert_eq!(t.at_endpoint("tcp://a:1"), None);
     }
+
+    /// The deadline queue hands out exactly the peers that are due, in id order:
+    /// a refreshed peer later, a rekeyed peer under its new id, a peer removed and
+    /// added again under the same id once.
+    #[test]
+    fn deadline_queue_gives_the_due_peers() {
+        use std::time::Duration;
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut t = PeerTable::default();
+        for (n, ep, link) in [
+            (3, "tcp://a:1", 1),
+            (1, "tcp://b:1", 2),
+            (2, "tcp://c:1", 3),
+        ] {
+            let mut p = peer(n, ep, link);
+            p.refresh(t0, s(5), s(30));
+            t.insert(p);
+        }
+        let mut due = Vec::new();
+        t.take_due(t0 + s(4), &mut due);
+        assert!(due.is_empty());
+        // Peer 1 is heard at 3 s, so it is due at 8 s, not 5 s.
+        t.get_mut(&PeerId([1; 16]))
+            .unwrap()
+            .refresh(t0 + s(3), s(5), s(30));
+        // Peer 2 becomes peer 9.
+        assert!(t.rekey(PeerId([2; 16]), PeerId([9; 16])));
+        // Peer 3 goes and comes back at 2 s (due at 7 s).
+        t.remove(&PeerId([3; 16]));
+        let mut back = peer(3, "tcp://a:1", 4);
+        back.refresh(t0 + s(2), s(5), s(30));
+        t.insert(back);
+        t.take_due(t0 + s(5), &mut due);
+        assert_eq!(due, [PeerId([9; 16])]);
+        t.requeue(PeerId([9; 16]), t0 + s(5));
+        due.clear();
+        t.take_due(t0 + s(8), &mut due);
+        assert_eq!(due, [PeerId([1; 16]), PeerId([3; 16]), PeerId([9; 16])]);
+        // Not handed back: not due again.
+        due.clear();
+        t.take_due(t0 + s(60), &mut due);
+        assert!(due.is_empty());
+    }
 }
