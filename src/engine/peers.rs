@@ -204,6 +204,9 @@ impl PeerTable {
             self.by_link.insert(p.link_id, new);
         }
         self.order.insert(new);
+        // A fresh stamp: any entry it had, under any id, is stale now.
+        self.next_stamp = self.next_stamp.wrapping_add(1);
+        p.due_stamp = self.next_stamp;
         self.due.push(Reverse((deadline(&p), new, p.due_stamp)));
         self.map.insert(new, p);
         true
@@ -492,7 +495,9 @@ mod tests {
         t.get_mut(&PeerId([1; 16]))
             .unwrap()
             .refresh(t0 + s(3), s(5), s(30));
-        // Peer 2 becomes peer 9.
+        // Peer 2 becomes peer 9, then 2 again, then 9: one entry counts.
+        assert!(t.rekey(PeerId([2; 16]), PeerId([9; 16])));
+        assert!(t.rekey(PeerId([9; 16]), PeerId([2; 16])));
         assert!(t.rekey(PeerId([2; 16]), PeerId([9; 16])));
         // Peer 3 goes and comes back at 2 s (due at 7 s).
         t.remove(&PeerId([3; 16]));
