@@ -21,6 +21,20 @@ fn node(name: &str, port: u16) -> Node {
         .unwrap()
 }
 
+/// A bare TCP listener standing in for a collector, and a node named "announcer"
+/// that announces it (X-ZRELOG) on `port`: the test reads the log link itself.
+fn announced_listener(port: u16) -> (TcpListener, Node) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", listener.local_addr().unwrap());
+    let announcer = Node::builder("announcer")
+        .interface("lo")
+        .port(port)
+        .header("X-ZRELOG", &ep)
+        .build()
+        .unwrap();
+    (listener, announcer)
+}
+
 #[test]
 fn a_collector_gathers_the_logs_of_ten_nodes() {
     let port = 46535;
@@ -88,14 +102,7 @@ fn a_collector_gathers_the_logs_of_ten_nodes() {
 #[test]
 fn a_collector_that_stops_reading_costs_drops_not_memory() {
     let port = 46536;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let ep = format!("tcp://{}", listener.local_addr().unwrap());
-    let announcer = Node::builder("announcer")
-        .interface("lo")
-        .port(port)
-        .header("X-ZRELOG", &ep)
-        .build()
-        .unwrap();
+    let (listener, announcer) = announced_listener(port);
     let publisher = Node::builder("publisher")
         .interface("lo")
         .port(port)
@@ -219,14 +226,7 @@ fn a_node_publishes_to_every_collector() {
 #[test]
 fn a_broken_collector_link_is_made_again() {
     let port = 46552;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let ep = format!("tcp://{}", listener.local_addr().unwrap());
-    let _announcer = Node::builder("announcer")
-        .interface("lo")
-        .port(port)
-        .header("X-ZRELOG", &ep)
-        .build()
-        .unwrap();
+    let (listener, _announcer) = announced_listener(port);
     let publisher = node("publisher", port);
     let (first, _) = listener.accept().unwrap();
     drop(first);
