@@ -412,9 +412,12 @@ impl Engine {
         self.logs.collectors.values().any(|c| c.link_id == link)
     }
 
-    /// The driver dropped a write to a collector that does not keep up.
-    pub fn log_output_dropped(&mut self) {
-        self.stats.log_dropped += 1;
+    /// The driver dropped a write to a collector that does not keep up: whole
+    /// records, as many as the write held (one write may carry a burst of them).
+    pub fn log_output_dropped(&mut self, bytes: &[u8]) {
+        let records = crate::wire::zmtp::split_frames(bytes)
+            .map_or(1, |f| f.iter().filter(|(more, _)| !more).count());
+        self.stats.log_dropped += records as u64;
     }
 
     /// The application's own record (`Node::log`), to every collector.

@@ -43,6 +43,9 @@ const READ_BUDGET: usize = 1 << 20;
 /// Datagrams read from a beacon socket per turn of the loop: a flood must not
 /// starve timers, links and commands (the rest wait for the next turn).
 const BEACON_BUDGET: usize = 256;
+/// Commands carried out per turn of the loop: an application that sends without
+/// pause must not starve timers, links and beacons (the rest wait a turn).
+const COMMAND_BUDGET: usize = 256;
 
 /// What the application asks of the actor.
 pub(crate) enum Command {
@@ -375,12 +378,15 @@ impl Actor {
         );
     }
 
+    /// Carries out the application's commands, at most [`COMMAND_BUDGET`] per turn,
+    /// then what they made of the engine's output, once: a burst of whispers to one
+    /// peer leaves as one write, not one per message.
     fn commands(&mut self) {
         self.engine.set_now(Instant::now());
-        loop {
+        for _ in 0..COMMAND_BUDGET {
             let cmd = match self.commands.try_recv() {
                 Ok(cmd) => cmd,
-                Err(crossbeam_channel::TryRecvError::Empty) => return,
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
                 // The Node handle is gone without a Stop: stop politely anyway.
                 Err(crossbeam_channel::TryRecvError::Disconnected) => Command::Stop,
             };
@@ -414,8 +420,8 @@ impl Actor {
                     return;
                 }
             }
-            self.drain_outputs();
         }
+        self.drain_outputs();
     }
 
     fn read_beacons(&mut self, v6: bool) {
@@ -657,7 +663,7 @@ impl Actor {
                     if conn.unsent() + bytes.len() > crate::engine::logs::LOG_OUTPUT_LIMIT
                         && self.engine.is_log_output(link)
                     {
-                        self.engine.log_output_dropped();
+                        self.engine.log_output_dropped(&bytes);
                         continue;
                     }
                     self.unsent_bound += bytes.len();
