@@ -344,7 +344,7 @@ pub fn idle(
 /// The bytes of one whisper as zmesh puts them on the wire: a ZMTP message with the
 /// ZRE header frame and one payload frame.
 /// `header` is scratch space reused between messages.
-fn wire_whisper(seq: u16, payload: &[u8], header: &mut Vec<u8>, out: &mut Vec<u8>) {
+pub(crate) fn wire_whisper(seq: u16, payload: &[u8], header: &mut Vec<u8>, out: &mut Vec<u8>) {
     header.clear();
     ZreMessage::new(seq, Body::Whisper { content: vec![] })
         .encode_header_into(header)
@@ -354,7 +354,7 @@ fn wire_whisper(seq: u16, payload: &[u8], header: &mut Vec<u8>, out: &mut Vec<u8
 
 /// Reads from `s` until `want` whole messages have been decoded; calls `each` on
 /// every message. Returns false if the stream ended first.
-fn read_messages(
+pub(crate) fn read_messages(
     s: &mut TcpStream,
     d: &mut Decoder,
     buf: &mut [u8],
@@ -385,7 +385,7 @@ fn read_messages(
     true
 }
 
-fn tcp_pair() -> Result<(TcpStream, TcpStream), String> {
+pub(crate) fn tcp_pair() -> Result<(TcpStream, TcpStream), String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let a = TcpStream::connect(l.local_addr().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
@@ -396,7 +396,7 @@ fn tcp_pair() -> Result<(TcpStream, TcpStream), String> {
     Ok((a, b))
 }
 
-fn greeted_decoder() -> Decoder {
+pub(crate) fn greeted_decoder() -> Decoder {
     let mut d = Decoder::new(usize::MAX);
     d.feed(&Greeting::null().encode());
     let _ = d.next_item();
@@ -406,7 +406,8 @@ fn greeted_decoder() -> Decoder {
 /// `bench tcp`: the same whisper bytes over one plain TCP connection on 127.0.0.1,
 /// with no mesh logic: round trips (one message at a time, echoed by a thread) and
 /// one-way throughput (the sender batches writes up to 64 KiB; the reader decodes
-/// every message). The ceiling the mesh figures are read against.
+/// every message). The ceiling the mesh figures are read against; beside each
+/// figure, the same bytes through the thread hand-offs of [`crate::floor`].
 pub fn tcp(
     count: usize,
     latency_sizes: &[usize],
@@ -450,13 +451,18 @@ pub fn tcp(
         let _ = echo.join();
         rtts.sort_by(f64::total_cmp);
         let at = |q: f64| quantile(&rtts, q);
+        let h = crate::floor::latency(size, count)?;
         println!(
-            "tcp {size} B: round trip p50 {:.0} us, p90 {:.0} us, p99 {:.0} us",
+            "tcp {size} B: round trip p50 {:.0} us, p90 {:.0} us, p99 {:.0} us; through thread hand-offs p50 {:.0} us, p90 {:.0} us, p99 {:.0} us",
             at(0.5),
             at(0.9),
-            at(0.99)
+            at(0.99),
+            h[0],
+            h[1],
+            h[2]
         );
-        latency.push(json!({"bytes": size, "count": count, "p50_us": at(0.5), "p90_us": at(0.9), "p99_us": at(0.99)}));
+        latency.push(json!({"bytes": size, "count": count, "p50_us": at(0.5), "p90_us": at(0.9), "p99_us": at(0.99),
+            "handoff_p50_us": h[0], "handoff_p90_us": h[1], "handoff_p99_us": h[2]}));
     }
     let mut throughput = Vec::new();
     for &size in sizes {
@@ -489,8 +495,10 @@ pub fn tcp(
         }
         let rate = count as f64 / secs;
         let mib_s = bytes as f64 / secs / 1048576.0;
-        println!("tcp {size} B: {count} messages in {secs:.3}s: {rate:.0} msg/s, {mib_s:.1} MiB/s");
-        throughput.push(json!({"bytes": size, "count": count, "seconds": secs, "msgs_per_s": rate, "mib_per_s": mib_s}));
+        let handoff = crate::floor::throughput(size, count)?;
+        println!("tcp {size} B: {count} messages in {secs:.3}s: {rate:.0} msg/s, {mib_s:.1} MiB/s; through thread hand-offs {handoff:.0} msg/s");
+        throughput.push(json!({"bytes": size, "count": count, "seconds": secs, "msgs_per_s": rate, "mib_per_s": mib_s,
+            "handoff_msgs_per_s": handoff}));
     }
     Ok(json!({"mode": "bench-tcp", "latency": latency, "throughput": throughput}))
 }

@@ -13,6 +13,7 @@
 mod bench;
 mod churn;
 mod common;
+mod floor;
 mod netns;
 mod node;
 mod perf;
@@ -265,7 +266,8 @@ enum BenchWhat {
         #[arg(long, default_value_t = zmesh::DEFAULT_PORT)]
         port: u16,
     },
-    /// The same whisper bytes over one plain TCP connection on 127.0.0.1: the ceiling.
+    /// The same whisper bytes over one plain TCP connection on 127.0.0.1: the ceiling,
+    /// and the same through the thread hand-offs a node makes (the floor of its cost).
     Tcp {
         /// Round trips per size (and ten times as many one-way messages).
         #[arg(long, default_value_t = 20_000)]
