@@ -45,7 +45,7 @@ const READ_BUDGET: usize = 1 << 20;
 const BEACON_BUDGET: usize = 256;
 /// Commands carried out per turn of the loop: an application that sends without
 /// pause must not starve timers, links and beacons (the rest wait a turn).
-const COMMAND_BUDGET: usize = 256;
+const COMMAND_BUDGET: usize = 4096;
 
 /// What the application asks of the actor.
 pub(crate) enum Command {
