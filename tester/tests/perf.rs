@@ -167,6 +167,13 @@ fn bench_tcp_mesh_and_idle() {
     );
     assert_eq!(v["latency"].as_array().unwrap().len(), 2);
     assert_eq!(v["throughput"][1]["count"], 256);
+    // The same bytes through thread hand-offs: every message made the trip.
+    for l in v["latency"].as_array().unwrap() {
+        assert!(l["handoff_p50_us"].as_f64().unwrap() > 0.0, "{l}");
+    }
+    for t in v["throughput"].as_array().unwrap() {
+        assert!(t["handoff_msgs_per_s"].as_f64().unwrap() > 0.0, "{t}");
+    }
     let v = run_pair(
         &[],
         None,
