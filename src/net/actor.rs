@@ -289,8 +289,14 @@ impl Actor {
                 timeout = Some(Duration::ZERO);
             }
             if self.conns.values().any(|c| c.read_pending) {
-                // Reading is paused for the application: look again soon.
-                let t = Duration::from_millis(5);
+                // Reading is paused. For the application: look again soon. For the
+                // other links' turn (a link used up its budget): at once, as the
+                // bytes left in the socket raise no new readiness event.
+                let t = if self.events.len() >= self.options.event_high_water {
+                    Duration::from_millis(5)
+                } else {
+                    Duration::ZERO
+                };
                 timeout = Some(timeout.map_or(t, |x| x.min(t)));
             }
             for at in [self.accept_retry, self.watch.as_ref().map(|w| w.next)]
