@@ -386,9 +386,13 @@ impl Actor {
 
     /// Carries out the application's commands, at most [`COMMAND_BUDGET`] per turn,
     /// then what they made of the engine's output, once: a burst of whispers to one
-    /// peer leaves as one write, not one per message.
+    /// peer leaves as one write, not one per message. Past [`WRITE_NOW`] bytes of
+    /// content the output is carried out on the spot, so that a burst of large
+    /// messages goes to the sockets as it comes instead of piling up in the engine
+    /// (where its bound, `max_pending`, would drop the peer sooner).
     fn commands(&mut self) {
         self.engine.set_now(Instant::now());
+        let mut content_bytes = 0;
         for _ in 0..COMMAND_BUDGET {
             let cmd = match self.commands.try_recv() {
                 Ok(cmd) => cmd,
@@ -403,6 +407,7 @@ impl Actor {
                 }
                 Command::Leave(g) => self.engine.leave(&g),
                 Command::Whisper(p, content) => {
+                    content_bytes += content.iter().map(Vec::len).sum::<usize>();
                     if !self.engine.whisper(p, &content) {
                         log::debug!(
                             "{}: whisper to unknown peer {p} dropped",
@@ -411,6 +416,7 @@ impl Actor {
                     }
                 }
                 Command::Shout(g, content) => {
+                    content_bytes += content.iter().map(Vec::len).sum::<usize>();
                     let _ = self.engine.shout(&g, &content);
                 }
                 Command::Query(q) => q(&mut self.engine),
@@ -425,6 +431,10 @@ impl Actor {
                     self.stopping = true;
                     return;
                 }
+            }
+            if content_bytes >= WRITE_NOW {
+                self.drain_outputs();
+                content_bytes = 0;
             }
         }
         self.drain_outputs();
