@@ -9,13 +9,15 @@ use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 
 mod accept;
+mod mailbox;
 mod watch;
 
+pub(crate) use mailbox::Mailbox;
 pub(crate) use watch::{networks, Watch, PERIOD as WATCH_PERIOD};
 
 use super::Options;
@@ -61,43 +63,6 @@ pub(crate) enum Command {
     Abort,
 }
 
-/// The application's side of the command queue. Waking the actor costs a system
-/// call, so a command wakes it only when the actor has said it is about to sleep;
-/// a busy actor finds the command when it next looks at the queue.
-pub(crate) struct Mailbox {
-    commands: Sender<Command>,
-    waker: Arc<mio::Waker>,
-    asleep: Arc<AtomicBool>,
-}
-
-impl Mailbox {
-    /// A mailbox and the actor's ends of it (the queue and the sleep flag).
-    pub(crate) fn new(waker: mio::Waker) -> (Mailbox, Receiver<Command>, Arc<AtomicBool>) {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let asleep = Arc::new(AtomicBool::new(false));
-        let mailbox = Mailbox {
-            commands: tx,
-            waker: Arc::new(waker),
-            asleep: asleep.clone(),
-        };
-        (mailbox, rx, asleep)
-    }
-
-    /// Queues a command; false if the actor is gone.
-    pub(crate) fn send(&self, cmd: Command) -> io::Result<bool> {
-        if self.commands.send(cmd).is_err() {
-            return Ok(false);
-        }
-        // Pairs with the fence in `Actor::sleep`: either the actor sees this
-        // command before it sleeps, or this sees that it sleeps and wakes it.
-        fence(Ordering::SeqCst);
-        if self.asleep.load(Ordering::Relaxed) && self.asleep.swap(false, Ordering::Relaxed) {
-            self.waker.wake()?;
-        }
-        Ok(true)
-    }
-}
-
 /// Counters kept by the driver.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct DriverStats {
@@ -110,7 +75,8 @@ struct Conn {
     /// Bytes of `out` already written.
     sent: usize,
     connected: bool,
-    /// Readable data left unread while the application is behind on events.
+    /// Readable data left unread: the application is behind on events, or the
+    /// link used up its budget for the turn (the link is then in `Actor::unread`).
     read_pending: bool,
 }
 
@@ -188,6 +154,10 @@ pub(crate) struct Actor {
     /// hears of them once the current outputs are drained, not from inside the
     /// drain (which would run the engine again in the middle of it).
     closed: Vec<(LinkId, CloseReason)>,
+    /// Links whose reading paused (the application is behind, or the link used up
+    /// its budget), so that a turn need not look at every link to find them;
+    /// entries of links closed or read since are skipped.
+    unread: Vec<LinkId>,
     stats: DriverStats,
     buf: Vec<u8>,
     stopping: bool,
@@ -259,6 +229,7 @@ impl Actor {
             unflushed: Vec::new(),
             unsent_bound: 0,
             closed: Vec::new(),
+            unread: Vec::new(),
             stats: DriverStats::default(),
             buf: vec![0u8; 64 * 1024],
             stopping: false,
@@ -288,7 +259,7 @@ impl Actor {
             if self.beacons_left.contains(&true) {
                 timeout = Some(Duration::ZERO);
             }
-            if self.conns.values().any(|c| c.read_pending) {
+            if !self.unread.is_empty() {
                 // Reading is paused. For the application: look again soon. For the
                 // other links' turn (a link used up its budget): at once, as the
                 // bytes left in the socket raise no new readiness event.
@@ -340,18 +311,20 @@ impl Actor {
                 }
             }
             // Links left unread while the application was behind: read them once
-            // it has caught up; until then their peers stay alive.
-            let pending: Vec<LinkId> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| c.read_pending)
-                .map(|(l, _)| *l)
-                .collect();
+            // it has caught up; until then their peers stay alive. Links that used
+            // up their budget: read them now.
+            let mut pending = std::mem::take(&mut self.unread);
+            pending.sort_unstable();
+            pending.dedup();
             let behind = self.events.len() >= self.options.event_high_water;
-            for l in pending {
+            for &l in &pending {
+                if !self.conns.get(&l).is_some_and(|c| c.read_pending) {
+                    continue; // closed meanwhile, or read since
+                }
                 if behind {
                     self.engine.handle_unread(Instant::now(), l);
                     self.drain_outputs();
+                    self.unread.push(l);
                 } else {
                     self.link_ready(l, true, false);
                 }
@@ -538,7 +511,10 @@ impl Actor {
                 // slows the sender down. Timers and beacons keep running, and the
                 // peer, which is talking, stays alive on both sides.
                 if let Some(c) = self.conns.get_mut(&link) {
-                    c.read_pending = true;
+                    if !c.read_pending {
+                        c.read_pending = true;
+                        self.unread.push(link);
+                    }
                 }
                 return;
             }
@@ -546,7 +522,10 @@ impl Actor {
                 return;
             };
             if total >= READ_BUDGET {
-                conn.read_pending = true;
+                if !conn.read_pending {
+                    conn.read_pending = true;
+                    self.unread.push(link);
+                }
                 return;
             }
             conn.read_pending = false;
