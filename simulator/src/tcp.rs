@@ -16,12 +16,41 @@ pub(crate) enum Held {
     Fin,
 }
 
+/// One end of a connection: 24 bytes (a million of them at 1,000 nodes).
 #[derive(Debug)]
 pub(crate) struct End {
-    node: usize,
+    /// The node's link id, once it has one (`linked`).
+    link_id: LinkId,
+    node: u32,
     inc: u32,
-    link: Option<LinkId>,
+    linked: bool,
     open: bool,
+}
+
+impl End {
+    fn new(node: usize, inc: u32, link: Option<LinkId>) -> End {
+        End {
+            link_id: link.unwrap_or(LinkId(0)),
+            node: node as u32,
+            inc,
+            linked: link.is_some(),
+            open: true,
+        }
+    }
+
+    fn node(&self) -> usize {
+        self.node as usize
+    }
+
+    fn link(&self) -> Option<LinkId> {
+        self.linked.then_some(self.link_id)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Down {
+    since: Instant,
+    held: [Vec<Held>; 2],
 }
 
 /// One TCP connection: end 0 connected, end 1 accepted. `pipe[k]` carries bytes
@@ -30,8 +59,9 @@ pub(crate) struct End {
 pub(crate) struct Conn {
     ends: [End; 2],
     last: [Instant; 2],
-    held: [Vec<Held>; 2],
-    down_since: Option<Instant>,
+    /// While the path is down: since when, and what each pipe holds. Boxed, as
+    /// a 1,000-node mesh has a million connections and few are ever down.
+    down: Option<Box<Down>>,
     /// To the far node's gossip listener rather than its inbox.
     gossip: bool,
 }
@@ -79,9 +109,9 @@ impl<W> Net<W> {
                 continue;
             };
             for end in 0..2 {
-                if conn.ends[end].node == i && conn.ends[end].open {
+                if conn.ends[end].node() == i && conn.ends[end].open {
                     conn.ends[end].open = false;
-                    if let Some(l) = conn.ends[end].link {
+                    if let Some(l) = conn.ends[end].link() {
                         if let Some(slot) = self.conn_of[i].get_mut(l.0 as usize) {
                             *slot = 0;
                         }
@@ -105,23 +135,9 @@ impl<W> Net<W> {
         match self.nodes[j].state {
             NodeState::Up if self.tcp_path(i, j) => {
                 let c = Conn {
-                    ends: [
-                        End {
-                            node: i,
-                            inc,
-                            link: Some(link),
-                            open: true,
-                        },
-                        End {
-                            node: j,
-                            inc: 0,
-                            link: None,
-                            open: true,
-                        },
-                    ],
+                    ends: [End::new(i, inc, Some(link)), End::new(j, 0, None)],
                     last: [now + lat * 2, now + lat],
-                    held: [Vec::new(), Vec::new()],
-                    down_since: None,
+                    down: None,
                     gossip,
                 };
                 let id = match self.free_conns.pop() {
@@ -151,12 +167,12 @@ impl<W> Net<W> {
         let Some(conn) = self.conns[c].as_ref() else {
             return;
         };
-        let j = conn.ends[1].node;
-        let (ci, cinc) = (conn.ends[0].node, conn.ends[0].inc);
+        let j = conn.ends[1].node();
+        let (ci, cinc) = (conn.ends[0].node(), conn.ends[0].inc);
         let client_addr = self.nodes[ci].addr;
         if self.nodes[j].state != NodeState::Up || !self.tcp_path(ci, j) {
             // The server went away while the SYN was in flight.
-            let link = conn.ends[0].link.expect("client link");
+            let link = conn.ends[0].link().expect("client link");
             self.conns[c] = None;
             self.free_conns.push(c);
             let at = self.now + CONNECT_TIMEOUT;
@@ -183,12 +199,7 @@ impl<W> Net<W> {
             engine.handle_accepted(now, client_addr)
         };
         let conn = self.conns[c].as_mut().expect("present");
-        conn.ends[1] = End {
-            node: j,
-            inc,
-            link: Some(link),
-            open: true,
-        };
+        conn.ends[1] = End::new(j, inc, Some(link));
         self.map(j, link, c, 1);
         self.drain(j);
     }
@@ -198,7 +209,7 @@ impl<W> Net<W> {
             return;
         };
         let e = &conn.ends[0];
-        let (i, inc, link, open) = (e.node, e.inc, e.link, e.open);
+        let (i, inc, link, open) = (e.node(), e.inc, e.link(), e.open);
         if open && self.live(i, inc) {
             let now = self.now;
             if let (Some(en), Some(l)) = (self.nodes[i].engine.as_mut(), link) {
@@ -224,7 +235,7 @@ impl<W> Net<W> {
             return;
         };
         let e = &c.ends[to_end];
-        let (i, inc, link, open) = (e.node, e.inc, e.link, e.open);
+        let (i, inc, link, open) = (e.node(), e.inc, e.link(), e.open);
         if open && self.live(i, inc) {
             let now = self.now;
             if let (Some(en), Some(l)) = (self.nodes[i].engine.as_mut(), link) {
@@ -238,8 +249,9 @@ impl<W> Net<W> {
     pub(crate) fn reset_due(&self, conn: usize, since: u64) -> bool {
         let epoch = self.epoch;
         self.conns[conn].as_ref().is_some_and(|c| {
-            c.down_since
-                .is_some_and(|d| (d - epoch).as_nanos() as u64 == since)
+            c.down
+                .as_ref()
+                .is_some_and(|d| (d.since - epoch).as_nanos() as u64 == since)
         })
     }
 
@@ -254,7 +266,7 @@ impl<W> Net<W> {
             return;
         }
         e.open = false;
-        let (i, inc, link) = (e.node, e.inc, e.link);
+        let (i, inc, link) = (e.node(), e.inc, e.link());
         let both_closed = !c.ends[0].open && !c.ends[1].open;
         if both_closed {
             self.conns[conn] = None;
@@ -281,12 +293,18 @@ impl<W> Net<W> {
         if !conn.ends[to].open {
             return;
         }
-        let (a, b) = (conn.ends[1 - to].node, conn.ends[to].node);
+        let (a, b) = (conn.ends[1 - to].node(), conn.ends[to].node());
         if !self.tcp_path(a, b) {
             let conn = self.conns[c].as_mut().expect("present");
-            conn.held[to].push(item);
-            if conn.down_since.is_none() {
-                conn.down_since = Some(now);
+            let first = conn.down.is_none();
+            let down = conn.down.get_or_insert_with(|| {
+                Box::new(Down {
+                    since: now,
+                    held: [Vec::new(), Vec::new()],
+                })
+            });
+            down.held[to].push(item);
+            if first {
                 self.push(
                     now + TCP_USER_TIMEOUT,
                     Ev::ResetCheck {
@@ -354,19 +372,15 @@ impl<W> Net<W> {
             let Some(conn) = self.conns[c].as_ref() else {
                 continue;
             };
-            if conn.down_since.is_none() {
+            if conn.down.is_none() {
                 continue;
             }
-            let (a, b) = (conn.ends[0].node, conn.ends[1].node);
+            let (a, b) = (conn.ends[0].node(), conn.ends[1].node());
             if !self.tcp_path(a, b) {
                 continue;
             }
             let conn = self.conns[c].as_mut().expect("present");
-            conn.down_since = None;
-            let held = [
-                std::mem::take(&mut conn.held[0]),
-                std::mem::take(&mut conn.held[1]),
-            ];
+            let held = conn.down.take().expect("down").held;
             for (to, items) in held.into_iter().enumerate() {
                 for it in items {
                     self.send(c, to, it);

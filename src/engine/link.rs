@@ -22,6 +22,7 @@
 
 use super::hash::{FixedMap, KeyedMap, KeyedState};
 use std::fmt;
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
 use super::LinkId;
@@ -131,8 +132,10 @@ pub struct Link {
     /// Messages queued before the peer's READY arrived.
     held: Vec<u8>,
     greeting: Option<Greeting>,
-    peer_identity: Option<Vec<u8>>,
-    failed: Option<LinkError>,
+    /// Kept inline when short (ZRE's are 17 bytes): one allocation fewer per link.
+    peer_identity: Option<RoutingId>,
+    /// Boxed: set at most once, and every link carries the field.
+    failed: Option<Box<LinkError>>,
     /// CURVE: the mechanism, our metadata for its handshake, and the frames of a
     /// message being opened (None: the NULL mechanism).
     curve: Option<Box<CurveLink>>,
@@ -186,7 +189,7 @@ impl Link {
 
     /// The peer's identity, once ready.
     pub fn peer_identity(&self) -> Option<&[u8]> {
-        self.peer_identity.as_deref()
+        self.peer_identity.as_ref().map(RoutingId::as_slice)
     }
 
     /// The peer's greeting, once received.
@@ -292,11 +295,11 @@ impl Link {
     /// PONG here; PONG and unknown commands are absorbed.
     pub fn poll(&mut self) -> Result<Option<LinkEvent>, LinkError> {
         if let Some(e) = &self.failed {
-            return Err(e.clone());
+            return Err((**e).clone());
         }
         let r = self.poll_inner();
         if let Err(e) = &r {
-            self.failed = Some(e.clone());
+            self.failed = Some(Box::new(e.clone()));
         }
         r
     }
@@ -324,7 +327,7 @@ impl Link {
                             return Err(LinkError::BadSocketType(t));
                         }
                         let identity = cmd.property("Identity").unwrap_or_default().to_vec();
-                        self.peer_identity = Some(identity.clone());
+                        self.peer_identity = Some(RoutingId::new(&identity));
                         let held = std::mem::take(&mut self.held);
                         self.out.extend_from_slice(&held);
                         if self.role == Role::Sub {
@@ -442,7 +445,12 @@ impl RoutingId {
 pub struct Router<T = ()> {
     /// Boxed so the table stays small and lookups touch little memory.
     links: FixedMap<LinkId, Box<Accepted<T>>>,
-    by_identity: KeyedMap<Vec<u8>, LinkId>,
+    /// The link each routing id is routed to, by the id's hash under the
+    /// node's key (ids are the network's choice); a lookup checks the link's id
+    /// itself, so that a hash that collides finds nothing rather than the wrong
+    /// link. A hash instead of a copy of the id saves a mesh of n nodes n² ids.
+    by_identity: FixedMap<u64, LinkId>,
+    identity_key: KeyedState,
     /// Accepted links by source address, so that the per-address bound costs one
     /// lookup per accept rather than a walk over every link.
     from_ip: KeyedMap<std::net::IpAddr, u32>,
@@ -462,7 +470,8 @@ impl<T: Copy> Router<T> {
     pub fn tagged(max_message: usize) -> Router<T> {
         Router {
             links: FixedMap::default(),
-            by_identity: KeyedMap::default(),
+            by_identity: FixedMap::default(),
+            identity_key: KeyedState::default(),
             from_ip: KeyedMap::default(),
             next_anonymous: 0,
             max_message,
@@ -471,9 +480,14 @@ impl<T: Copy> Router<T> {
 
     /// Hashes routing ids (which the network chooses) under `key` from now on.
     pub fn set_key(&mut self, key: KeyedState) {
-        let mut map = KeyedMap::with_capacity_and_hasher(self.by_identity.len(), key);
-        map.extend(self.by_identity.drain());
-        self.by_identity = map;
+        let links: Vec<LinkId> = self.by_identity.drain().map(|(_, l)| l).collect();
+        self.identity_key = key;
+        for l in links {
+            if let Some(id) = self.links.get(&l).and_then(|a| a.identity.as_ref()) {
+                let h = key.hash_one(id.as_slice());
+                self.by_identity.insert(h, l);
+            }
+        }
         let mut ips = KeyedMap::with_capacity_and_hasher(self.from_ip.len(), key);
         ips.extend(self.from_ip.drain());
         self.from_ip = ips;
@@ -618,7 +632,7 @@ impl<T: Copy> Router<T> {
                     // key the identity's connection authenticated with, so that an
                     // impostor cannot push the real peer's connection out.
                     let key = acc.link.peer_key().copied();
-                    let held_by = self.by_identity.get(&id).copied().filter(|o| *o != link);
+                    let held_by = self.routed(&id).filter(|o| *o != link);
                     let old_key = held_by
                         .and_then(|o| self.links.get(&o))
                         .and_then(|a| a.link.peer_key().copied());
@@ -642,8 +656,11 @@ impl<T: Copy> Router<T> {
                         events.push(RouterEvent::Connected { link, identity: id });
                         continue;
                     }
-                    if let Some(old) = self.by_identity.insert(id.clone(), link) {
-                        if old != link {
+                    let h = self.identity_key.hash_one(&id[..]);
+                    if let Some(old) = self.by_identity.insert(h, link) {
+                        // Only the link that held this very id is replaced (under a
+                        // colliding hash, the other id just loses its route).
+                        if old != link && Some(old) == held_by {
                             self.drop_link(old);
                             events.push(RouterEvent::Replaced { old });
                         }
@@ -658,12 +675,20 @@ impl<T: Copy> Router<T> {
         }
     }
 
+    /// The link messages to `identity` are routed to, if any.
+    fn routed(&self, identity: &[u8]) -> Option<LinkId> {
+        let h = self.identity_key.hash_one(identity);
+        let link = *self.by_identity.get(&h)?;
+        let acc = self.links.get(&link)?;
+        (acc.identity.as_ref().map(RoutingId::as_slice) == Some(identity)).then_some(link)
+    }
+
     /// Sends a message to the link routed by `identity`; false (dropped) if none is.
     pub fn send<F: AsRef<[u8]>>(&mut self, identity: &[u8], frames: &[F]) -> bool {
-        let Some(link) = self.by_identity.get(identity) else {
+        let Some(link) = self.routed(identity) else {
             return false;
         };
-        match self.links.get_mut(link) {
+        match self.links.get_mut(&link) {
             Some(acc) => {
                 acc.link.send(frames);
                 true
@@ -700,9 +725,9 @@ impl<T: Copy> Router<T> {
     pub fn remove(&mut self, link: LinkId) {
         if let Some(acc) = self.drop_link(link) {
             if let Some(id) = acc.identity {
-                let id = id.as_slice();
-                if self.by_identity.get(id) == Some(&link) {
-                    self.by_identity.remove(id);
+                let h = self.identity_key.hash_one(id.as_slice());
+                if self.by_identity.get(&h) == Some(&link) {
+                    self.by_identity.remove(&h);
                 }
             }
         }
@@ -820,6 +845,26 @@ mod tests {
         r.remove(LinkId(1));
         assert!(r.send(b"\x01peer", &[b"x"]));
         assert!(r.pending_output(LinkId(3)) > 0);
+        // Under a new key the routes are rehashed, not lost.
+        r.set_key(KeyedState::from_seed(&[9; 32]));
+        assert_eq!(r.routed(b"\x01peer"), Some(LinkId(3)));
+        assert_eq!(r.routed(&[0, 0, 0, 0, 1]), Some(LinkId(2)));
+        // The index holds hashes: an entry whose hash matches but whose link holds
+        // another id (a collision) routes nothing.
+        let h = r.identity_key.hash_one(&b"\x01other"[..]);
+        r.by_identity.insert(h, LinkId(3));
+        assert_eq!(r.routed(b"\x01other"), None);
+        assert!(!r.send(b"\x01other", &[b"x"]));
+        // A newcomer whose id collides with a held one does not push the holder out.
+        let (_d4, ev) = connect(&mut r, LinkId(4), b"\x01other");
+        assert_eq!(
+            ev,
+            vec![RouterEvent::Connected {
+                link: LinkId(4),
+                identity: b"\x01other".to_vec()
+            }]
+        );
+        assert!(r.contains(LinkId(3)));
     }
 
     /// Connects a dealer under `identity` from `from` (an accepted link with a source).

@@ -589,7 +589,7 @@ impl Engine {
             return;
         }
         let new_link = self.new_link();
-        let key = self.peers.get(&id).and_then(|p| p.key);
+        let key = self.peers.get(&id).and_then(|p| p.key.as_deref().copied());
         let Some(fresh) = self.dealer_link(key) else {
             self.remove_peer(id, ExitReason::Left);
             return;

@@ -7,6 +7,9 @@ use super::peer::Peer;
 use super::{LinkId, Output};
 use crate::event::PeerId;
 
+/// How many outputs' room the queue keeps once it is empty.
+const KEEP_OUTPUTS: usize = 64;
+
 /// The output bookkeeping behind [`Engine::poll_output`](super::Engine::poll_output).
 #[derive(Debug)]
 pub(crate) struct Outputs {
@@ -38,7 +41,14 @@ impl Outputs {
     }
 
     pub(crate) fn pop(&mut self) -> Option<Output> {
-        self.queue.pop_front()
+        let o = self.queue.pop_front();
+        if o.is_none() && self.queue.capacity() > KEEP_OUTPUTS {
+            // A shout to a thousand peers queues a thousand writes at once; an
+            // engine that keeps the room afterwards holds 100 KiB for nothing,
+            // and a simulated mesh holds a thousand such engines.
+            self.queue.shrink_to(KEEP_OUTPUTS);
+        }
+        o
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -32,7 +32,9 @@ pub(crate) struct Peer {
     /// HELLO (queued first) went out.
     /// CURVE: the public key the peer announced (beacon, gossip or HELLO), which
     /// our link to it expects and its links into our inbox must present.
-    pub(crate) key: Option<[u8; 32]>,
+    /// Boxed: a plain mesh has no keys, and n² peer records would carry 32
+    /// bytes of nothing each.
+    pub(crate) key: Option<Box<[u8; 32]>>,
     pub(crate) hello_out: bool,
     /// Our copy of its group status counter.
     pub(crate) status: u8,

@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -25,10 +26,14 @@ pub(crate) struct PeerTable {
     order: BTreeSet<PeerId>,
     /// How many peers are ready (kept, so that counting is O(1)).
     ready: usize,
-    /// Which peer uses each endpoint (at most one: a newcomer purges the old).
-    /// Looked up on every new beacon, never iterated: hashed under the node's key
-    /// (endpoints are the network's choice), not ordered.
-    by_endpoint: KeyedMap<String, PeerId>,
+    /// Which peer uses each endpoint (at most one: a newcomer purges the old),
+    /// by the endpoint's hash under the node's key (endpoints are the network's
+    /// choice); a lookup checks the peer's endpoint itself, so that a hash that
+    /// collides finds nothing rather than the wrong peer. Looked up on every new
+    /// beacon, never iterated. A hash instead of a copy of the string saves a
+    /// mesh of n nodes n² strings.
+    by_endpoint: FixedMap<u64, PeerId>,
+    endpoint_key: KeyedState,
     /// Our outgoing link to each peer (looked up, never iterated). A link leaves
     /// this index as soon as the driver or the engine closes it.
     by_link: FixedMap<LinkId, PeerId>,
@@ -56,9 +61,19 @@ impl PeerTable {
         let mut map = KeyedMap::with_capacity_and_hasher(self.map.len(), key);
         map.extend(self.map.drain());
         self.map = map;
-        let mut eps = KeyedMap::with_capacity_and_hasher(self.by_endpoint.len(), key);
-        eps.extend(self.by_endpoint.drain());
-        self.by_endpoint = eps;
+        // Rehash the endpoint index under the new key.
+        let eps: Vec<PeerId> = self.by_endpoint.drain().map(|(_, id)| id).collect();
+        self.endpoint_key = key;
+        for id in eps {
+            if let Some(p) = self.map.get(&id) {
+                let h = key.hash_one(p.endpoint.as_str());
+                self.by_endpoint.insert(h, id);
+            }
+        }
+    }
+
+    fn endpoint_hash(&self, endpoint: &str) -> u64 {
+        self.endpoint_key.hash_one(endpoint)
     }
 
     pub(crate) fn get(&self, id: &PeerId) -> Option<&Peer> {
@@ -85,7 +100,11 @@ impl PeerTable {
 
     /// The peer that uses this endpoint, if any.
     pub(crate) fn at_endpoint(&self, endpoint: &str) -> Option<PeerId> {
-        self.by_endpoint.get(endpoint).copied()
+        let id = self.by_endpoint.get(&self.endpoint_hash(endpoint))?;
+        self.map
+            .get(id)
+            .filter(|p| p.endpoint == endpoint)
+            .map(|_| *id)
     }
 
     /// The peer an outgoing link leads to, if the link is open.
@@ -113,7 +132,8 @@ impl PeerTable {
     pub(crate) fn insert(&mut self, peer: Peer) {
         let id = peer.id;
         self.by_link.insert(peer.link_id, id);
-        self.by_endpoint.insert(peer.endpoint.clone(), id);
+        self.by_endpoint
+            .insert(self.endpoint_hash(&peer.endpoint), id);
         if peer.ready {
             self.ready += 1;
         }
@@ -199,7 +219,8 @@ impl PeerTable {
         };
         self.order.remove(&old);
         p.id = new;
-        self.by_endpoint.insert(p.endpoint.clone(), new);
+        self.by_endpoint
+            .insert(self.endpoint_key.hash_one(p.endpoint.as_str()), new);
         if self.by_link.get(&p.link_id) == Some(&old) {
             self.by_link.insert(p.link_id, new);
         }
@@ -217,10 +238,12 @@ impl PeerTable {
         let Some(p) = self.map.get_mut(&id) else {
             return;
         };
-        if self.by_endpoint.get(&p.endpoint) == Some(&id) {
-            self.by_endpoint.remove(&p.endpoint);
+        let old = self.endpoint_key.hash_one(p.endpoint.as_str());
+        if self.by_endpoint.get(&old) == Some(&id) {
+            self.by_endpoint.remove(&old);
         }
-        self.by_endpoint.insert(endpoint.clone(), id);
+        self.by_endpoint
+            .insert(self.endpoint_key.hash_one(endpoint.as_str()), id);
         p.endpoint = endpoint;
         p.addr = addr;
     }
@@ -234,8 +257,9 @@ impl PeerTable {
     pub(crate) fn remove(&mut self, id: &PeerId) -> Option<Removed> {
         let peer = self.map.remove(id)?;
         self.order.remove(id);
-        if self.by_endpoint.get(&peer.endpoint) == Some(id) {
-            self.by_endpoint.remove(&peer.endpoint);
+        let h = self.endpoint_hash(&peer.endpoint);
+        if self.by_endpoint.get(&h) == Some(id) {
+            self.by_endpoint.remove(&h);
         }
         if peer.ready {
             self.ready -= 1;
@@ -301,7 +325,7 @@ impl Engine {
         let link_id = self.new_link();
         log::debug!("{}: new peer {id} at {endpoint}", self.config.name);
         let mut p = Peer::new(id, endpoint, addr, link_id, link, now);
-        p.key = key;
+        p.key = key.map(Box::new);
         p.trace_as = self.trace_as();
         p.refresh(
             now,
@@ -345,7 +369,8 @@ impl Engine {
         let Some(p) = self.peers.get(&id) else {
             return;
         };
-        let (old, at, addr, key) = (p.link_id, p.reconnect_at, p.addr, p.key);
+        let (old, at, addr) = (p.link_id, p.reconnect_at, p.addr);
+        let key = p.key.as_deref().copied();
         let Some(fresh) = self.dealer_link(key) else {
             return;
         };
@@ -465,9 +490,20 @@ mod tests {
         assert_eq!(t.ready_count(), 0);
         assert_eq!(t.at_endpoint("tcp://b:1"), None);
         assert_eq!(t.by_link(LinkId(3)), None);
+        // A new endpoint moves the index; a new key rehashes it.
+        let two = PeerId([2; 16]);
+        t.set_endpoint(two, "tcp://c:1".into(), "127.0.0.1:2".parse().unwrap());
+        assert_eq!(t.at_endpoint("tcp://a:1"), None);
+        t.set_key(KeyedState::from_seed(&[5; 32]));
+        assert_eq!(t.at_endpoint("tcp://c:1"), Some(two));
+        // The index holds hashes: an entry whose peer has another endpoint (a
+        // collision) finds nothing.
+        let h = t.endpoint_hash("tcp://d:1");
+        t.by_endpoint.insert(h, two);
+        assert_eq!(t.at_endpoint("tcp://d:1"), None);
         assert_eq!(t.drain(), [LinkId(1)]);
         assert!(!t.contains(&PeerId([2; 16])));
-        assert_eq!(t.at_endpoint("tcp://a:1"), None);
+        assert_eq!(t.at_endpoint("tcp://c:1"), None);
     }
 
     /// The deadline queue hands out exactly the peers that are due, in id order:

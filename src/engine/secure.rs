@@ -119,7 +119,7 @@ impl Engine {
                 .find(|(k, _)| k == "X-PUBLICKEY")
                 .and_then(|(_, v)| crate::wire::z85::decode_key(v))
         });
-        let known = self.peers.get(&id).and_then(|p| p.key);
+        let known = self.peers.get(&id).and_then(|p| p.key.as_deref().copied());
         let ok = authed.is_some()
             && announced.is_none_or(|a| a.is_some() && a == authed)
             && known.is_none_or(|k| Some(k) == authed);

@@ -434,7 +434,8 @@ pub struct Decoder {
     /// A large frame whose body is being filled straight from [`Decoder::feed`], so
     /// its bytes are copied once instead of into `buf` and then out of it.
     big: Option<Box<BigFrame>>,
-    failed: Option<WireError>,
+    /// Boxed: set at most once, and a mesh of n nodes holds n² decoders.
+    failed: Option<Box<WireError>>,
     /// CURVE: the greeting must name it, and commands other than ERROR are
     /// handed over as they are (their bodies are boxes, not properties).
     curve: bool,
@@ -521,8 +522,8 @@ impl Decoder {
     /// The next complete item, `Ok(None)` when more bytes are needed, or the error
     /// that ended the stream.
     pub fn next_item(&mut self) -> Result<Option<Item>, WireError> {
-        if let Some(e) = self.failed {
-            return Err(e);
+        if let Some(e) = self.failed.as_deref() {
+            return Err(*e);
         }
         let r = self.next_inner();
         if let Ok(None) = r {
@@ -536,7 +537,7 @@ impl Decoder {
             }
         }
         if let Err(e) = r {
-            self.failed = Some(e);
+            self.failed = Some(Box::new(e));
             self.buf = Vec::new();
             self.pos = 0;
             self.parts = Vec::new();

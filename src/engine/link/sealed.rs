@@ -1,7 +1,7 @@
 //! The CURVE side of [`Link`]: its constructors, and the handshake and MESSAGE
 //! boxes in place of NULL's READY and clear frames (see [`crate::engine::curve`]).
 
-use super::{Link, LinkError, LinkEvent, Role};
+use super::{Link, LinkError, LinkEvent, Role, RoutingId};
 use crate::engine::curve::{Curve, CurveKeys, KEY_LEN};
 use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item, FRAME_OVERHEAD};
 
@@ -175,7 +175,7 @@ impl Link {
             return Err(LinkError::BadSocketType(t));
         }
         let identity = prop("Identity");
-        self.peer_identity = Some(identity.clone());
+        self.peer_identity = Some(RoutingId::new(&identity));
         // What waited for the handshake goes out sealed, frame by frame.
         let held = std::mem::take(&mut self.held);
         let frames = zmtp::split_frames(&held).unwrap_or_default();
