@@ -17,12 +17,36 @@ use crate::summary::{Percentiles, Summary};
 /// Messages sent this close to the end of a run are "in flight", not lost.
 pub const IN_FLIGHT: Duration = Duration::from_secs(10);
 
-/// A message sent, and the nodes (with their ids then) it should reach: 20 bytes
-/// per receiver, as a 1,000-node run expects millions of deliveries.
+/// A message sent, the nodes (with their ids then) it should reach, in node
+/// order, and which of them it reached: 20 bytes and a bit per receiver, as a
+/// 1,000-node run expects millions of deliveries (a set of (message, receiver)
+/// pairs took another 30 bytes each).
 struct Sent {
     from: usize,
     sent_at: Instant,
     to: Vec<(u32, PeerId)>,
+    got: Vec<u64>,
+}
+
+impl Sent {
+    /// Marks node `i` as reached; false if it was already, or is not a receiver.
+    fn reach(&mut self, i: usize) -> Option<bool> {
+        let k = self.position(i)?;
+        let (w, bit) = (k / 64, 1u64 << (k % 64));
+        let fresh = self.got[w] & bit == 0;
+        self.got[w] |= bit;
+        Some(fresh)
+    }
+
+    fn reached(&self, i: usize) -> bool {
+        self.position(i)
+            .is_some_and(|k| self.got[k / 64] & (1 << (k % 64)) != 0)
+    }
+
+    fn position(&self, i: usize) -> Option<usize> {
+        let i = u32::try_from(i).ok()?;
+        self.to.binary_search_by_key(&i, |&(j, _)| j).ok()
+    }
 }
 
 /// One delivery the oracle expects.
@@ -37,8 +61,10 @@ struct Expect {
 #[derive(Default)]
 pub struct Oracle {
     expects: FastMap<u64, Sent>,
-    /// Deliveries by (sender's id, receiving node).
+    /// The order of deliveries by (sender's id, receiving node); which arrived
+    /// is kept in `expects`, or in `unexpected` for receivers not expected.
     ledger: Ledger<PeerId, usize>,
+    unexpected: FastSet<(u64, usize)>,
     order_violations: Vec<String>,
     exits: FastMap<(usize, PeerId), Vec<(Instant, ExitReason)>>,
     exit_reasons: BTreeMap<String, u64>,
@@ -68,10 +94,14 @@ impl Oracle {
 
     /// Message `id` went from `from` to each of `to` (node, id) at `at`.
     pub fn sent(&mut self, id: u64, from: usize, to: Vec<(usize, PeerId)>, at: Instant) {
-        let to = to.into_iter().map(|(j, to_id)| (j as u32, to_id)).collect();
+        let mut to: Vec<(u32, PeerId)> =
+            to.into_iter().map(|(j, to_id)| (j as u32, to_id)).collect();
+        // A node listed twice (under an old id and a new one) shares one bit.
+        to.sort_unstable_by_key(|&(j, _)| j);
         let sent = Sent {
             from,
             sent_at: at,
+            got: vec![0; to.len().div_ceil(64)],
             to,
         };
         self.expects.insert(id, sent);
@@ -108,12 +138,16 @@ impl Oracle {
                     Some(j) => format!("n{j}"),
                     None => peer.to_string(),
                 };
-                let d = self.ledger.deliver(peer, i, id);
-                if d.twice {
+                let fresh = match self.expects.get_mut(&id).and_then(|s| s.reach(i)) {
+                    Some(fresh) => fresh,
+                    None => self.unexpected.insert((id, i)),
+                };
+                let after = self.ledger.order(peer, i, id);
+                if !fresh {
                     self.order_violations
                         .push(format!("n{i} got #{id} from {} twice", name()));
                 }
-                if let Some(after) = d.after {
+                if let Some(after) = after {
                     let msg = format!("n{i} got #{id} from {} after #{after}", name());
                     self.order_violations.push(msg);
                 }
@@ -221,7 +255,11 @@ impl Oracle {
         ids.sort_unstable();
         for id in ids {
             let s = &self.expects[id];
-            for &(to, to_id) in &s.to {
+            // In the order the receivers were listed at send time (by id), so
+            // that the first losses named are the same as ever.
+            let mut by_id: Vec<&(u32, PeerId)> = s.to.iter().collect();
+            by_id.sort_by_key(|&&(_, p)| p);
+            for &&(to, to_id) in &by_id {
                 let x = &Expect {
                     from: s.from,
                     to: to as usize,
@@ -229,7 +267,7 @@ impl Oracle {
                     sent_at: s.sent_at,
                 };
                 sent += 1;
-                if self.ledger.delivered(*id, &x.to) {
+                if s.reached(x.to) {
                     delivered += 1;
                     continue;
                 }
@@ -372,5 +410,35 @@ impl Oracle {
             return Some("partitioned".into());
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sent_message_knows_which_receivers_it_reached() {
+        let (a, b) = (PeerId([1; 16]), PeerId([2; 16]));
+        let mut o = Oracle::default();
+        // Listed by id, as a group's members are; 70 receivers span two words.
+        let mut to: Vec<(usize, PeerId)> =
+            (0..70).map(|j| (100 - j, PeerId([j as u8; 16]))).collect();
+        to.push((3, b));
+        o.sent(7, 0, to, Instant::now());
+        let s = o.expects.get_mut(&7).unwrap();
+        assert_eq!(s.reach(100), Some(true));
+        assert_eq!(s.reach(100), Some(false), "the second copy is a duplicate");
+        assert_eq!(s.reach(31), Some(true));
+        assert_eq!(s.reach(3), Some(true));
+        assert_eq!(s.reach(5), None, "not a receiver");
+        assert!(s.reached(100) && s.reached(31) && s.reached(3));
+        assert!(!s.reached(32) && !s.reached(5));
+        // A node listed twice (an old id and a new one) is reached once for both.
+        o.sent(8, 0, vec![(4, a), (4, b)], Instant::now());
+        let s = o.expects.get_mut(&8).unwrap();
+        assert_eq!(s.reach(4), Some(true));
+        assert_eq!(s.reach(4), Some(false));
+        assert!(s.reached(4));
     }
 }

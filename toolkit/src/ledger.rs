@@ -56,13 +56,28 @@ impl<S: Hash + Eq, R: Hash + Eq + Clone> Ledger<S, R> {
     /// Records that `to` got message `id` from `from`, and says which rule it broke.
     pub fn deliver(&mut self, from: S, to: R, id: u64) -> Delivery {
         let twice = !self.delivered.insert((id, to.clone()));
+        Delivery {
+            twice,
+            after: self.order(from, to, id),
+        }
+    }
+
+    /// The order rule alone, for an owner that keeps the record of which ids
+    /// arrived itself: records `id` from `from` at `to`, and returns the highest
+    /// id `to` had from `from` before it if that is not below `id`.
+    ///
+    /// ```
+    /// use zmesh_toolkit::ledger::Ledger;
+    /// let mut l: Ledger<u8, u8> = Ledger::default();
+    /// assert_eq!(l.order(1, 2, 12), None);
+    /// assert_eq!(l.order(1, 2, 11), Some(12));
+    /// assert!(l.is_empty(), "nothing recorded as delivered");
+    /// ```
+    pub fn order(&mut self, from: S, to: R, id: u64) -> Option<u64> {
         let next = self.next.entry((from, to)).or_insert(0);
         let last = *next;
         *next = last.max(id + 1);
-        Delivery {
-            twice,
-            after: (id < last).then(|| last - 1),
-        }
+        (id < last).then(|| last - 1)
     }
 
     /// True if `to` got message `id`.
