@@ -36,6 +36,7 @@ mod endpoint;
 pub mod gossip;
 mod groups;
 pub mod hash;
+mod idmap;
 mod info;
 pub mod link;
 mod links;

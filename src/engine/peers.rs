@@ -7,7 +7,8 @@ use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::hash::{FixedMap, KeyedMap, KeyedState};
+use super::hash::{FixedMap, KeyedState};
+use super::idmap::IdMap;
 use super::peer::Peer;
 use super::{Engine, LinkId, Output};
 use crate::event::{Event, ExitReason, PeerId};
@@ -15,13 +16,14 @@ use crate::wire::zre::{Body, Hello};
 
 /// Every known peer, with the indexes the engine looks peers up by.
 ///
-/// Peers are looked up on every beacon and message: a hash table with a fixed
-/// hasher (one probe) of boxed records, so the table stays small. `order` gives the
+/// Peers are looked up on every beacon and message: an index of ids that mostly
+/// reads one cache line per lookup ([`IdMap`]), of boxed records, so the index
+/// stays small. `order` gives the
 /// deterministic iteration order. Every index changes only through this type's
 /// methods, so none of them can fall out of step with the others.
 #[derive(Debug, Default)]
 pub(crate) struct PeerTable {
-    map: KeyedMap<PeerId, Box<Peer>>,
+    map: IdMap<Box<Peer>>,
     /// Every known peer, in id order, for iteration.
     order: BTreeSet<PeerId>,
     /// How many peers are ready (kept, so that counting is O(1)).
@@ -58,9 +60,7 @@ pub(crate) struct Removed {
 impl PeerTable {
     /// Hashes peer ids under `key` from now on (see [`KeyedState`]).
     pub(crate) fn set_key(&mut self, key: KeyedState) {
-        let mut map = KeyedMap::with_capacity_and_hasher(self.map.len(), key);
-        map.extend(self.map.drain());
-        self.map = map;
+        self.map.rekey(key);
         // Rehash the endpoint index under the new key.
         let eps: Vec<PeerId> = self.by_endpoint.drain().map(|(_, id)| id).collect();
         self.endpoint_key = key;
@@ -270,7 +270,7 @@ impl PeerTable {
 
     /// Empties the table, returning the peers' outgoing links in id order.
     pub(crate) fn drain(&mut self) -> Vec<LinkId> {
-        let mut map = std::mem::take(&mut self.map);
+        let mut map = std::mem::replace(&mut self.map, IdMap::with_key(self.endpoint_key));
         let order = std::mem::take(&mut self.order);
         self.by_endpoint.clear();
         self.by_link.clear();
