@@ -155,7 +155,7 @@ pub struct Engine {
     stats: Stats,
     router_events: Vec<RouterEvent>,
     /// Reused for encoding header frames, so sending allocates nothing for them.
-    scratch: Vec<u8>,
+    scratch: peer::Scratch,
     faults: Faults,
     /// Our networks (address, netmask) when the inbox listens on more than one:
     /// a peer on one of them is told our address there.
@@ -214,7 +214,10 @@ impl Engine {
             due: Vec::new(),
             stats: Stats::default(),
             router_events: Vec::new(),
-            scratch: Vec::with_capacity(256),
+            scratch: peer::Scratch {
+                buf: Vec::with_capacity(256),
+                trace_as: None,
+            },
             faults: Faults::default(),
             now: None,
             networks: Vec::new(),
@@ -223,6 +226,7 @@ impl Engine {
         // Public until the driver seeds the engine from the OS (the simulator keeps
         // it: its runs must repeat).
         e.set_table_key(&id.0);
+        e.scratch.trace_as = e.trace_as();
         e
     }
 

@@ -58,8 +58,6 @@ pub(crate) struct Peer {
     /// When we last pinged it because its bytes sat unread (the application was
     /// behind).
     pub(crate) unread_ping_at: Option<Instant>,
-    /// Verbose mode: our own name, which every send line carries.
-    pub(crate) trace_as: Option<std::sync::Arc<str>>,
     /// The address its accepted HELLO came from: only messages from there count
     /// (see `takeover.rs`).
     pub(crate) inbox_ip: Option<std::net::IpAddr>,
@@ -72,6 +70,15 @@ pub(crate) struct Peer {
     pub(crate) heard_at: Instant,
     /// When our oldest unanswered PING went out: its PING-OK gives the round trip.
     pub(crate) ping_at: Option<Instant>,
+}
+
+/// What every send borrows from the engine: a buffer for the header, and in
+/// verbose mode our own name for the send lines (here once, not in each of the n²
+/// peer records of a mesh).
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) trace_as: Option<std::sync::Arc<str>>,
 }
 
 /// The groups a peer is in: a sorted list. Peers are in few groups, and a mesh of
@@ -143,7 +150,6 @@ impl Peer {
             name: String::new(),
             headers: BTreeMap::new(),
             groups: PeerGroups::default(),
-            trace_as: None,
             unread_ping_at: None,
             inbox_ip: None,
             failed_connects: 0,
@@ -156,7 +162,7 @@ impl Peer {
 
     /// PINGs the peer (it answers PING-OK, as Zyre and Pyre do) and notes when, so
     /// that the answer measures the round trip.
-    pub(crate) fn ping(&mut self, now: Instant, scratch: &mut Vec<u8>) {
+    pub(crate) fn ping(&mut self, now: Instant, scratch: &mut Scratch) {
         self.send(Body::Ping, scratch);
         self.ping_at.get_or_insert(now);
     }
@@ -171,21 +177,22 @@ impl Peer {
     /// Queues a ZRE message on the outgoing link with the next sequence number.
     /// Encoding cannot fail for what the engine sends: names and groups are bounded
     /// when they are accepted.
-    pub(crate) fn send(&mut self, body: Body, scratch: &mut Vec<u8>) {
+    pub(crate) fn send(&mut self, body: Body, scratch: &mut Scratch) {
         self.sent_sequence = self.sent_sequence.wrapping_add(1);
         let msg = ZreMessage::new(self.sent_sequence, body);
-        self.trace_send(msg.body.name());
+        self.trace_send(scratch, msg.body.name());
         log::trace!(
             "send {} seq {} to {}",
             msg.body.name(),
             msg.sequence,
             self.id
         );
-        scratch.clear();
-        match msg.encode_header_into(scratch) {
+        let buf = &mut scratch.buf;
+        buf.clear();
+        match msg.encode_header_into(buf) {
             Ok(()) => {
-                self.count_out(scratch, msg.content());
-                self.link.send_parts(scratch, msg.content())
+                self.count_out(buf, msg.content());
+                self.link.send_parts(buf, msg.content())
             }
             Err(e) => log::warn!("not sending {} to {}: {e}", msg.body.name(), self.id),
         }
@@ -196,21 +203,22 @@ impl Peer {
         &mut self,
         group: Option<&str>,
         content: &[Vec<u8>],
-        scratch: &mut Vec<u8>,
+        scratch: &mut Scratch,
     ) {
         self.sent_sequence = self.sent_sequence.wrapping_add(1);
-        self.trace_send(if group.is_some() { "SHOUT" } else { "WHISPER" });
+        self.trace_send(scratch, if group.is_some() { "SHOUT" } else { "WHISPER" });
         log::trace!(
             "send {} seq {} to {}",
             if group.is_some() { "SHOUT" } else { "WHISPER" },
             self.sent_sequence,
             self.id
         );
-        scratch.clear();
-        match ZreMessage::encode_content_header_into(scratch, self.sent_sequence, group) {
+        let buf = &mut scratch.buf;
+        buf.clear();
+        match ZreMessage::encode_content_header_into(buf, self.sent_sequence, group) {
             Ok(()) => {
-                self.count_out(scratch, content);
-                self.link.send_parts(scratch, content)
+                self.count_out(buf, content);
+                self.link.send_parts(buf, content)
             }
             Err(e) => log::warn!("not sending to {}: {e}", self.id),
         }
@@ -224,8 +232,8 @@ impl Peer {
 
     /// In verbose mode, one line per message sent, as Zyre's: who sends, what, to
     /// whom, with which sequence number.
-    fn trace_send(&self, what: &str) {
-        if let Some(me) = &self.trace_as {
+    fn trace_send(&self, scratch: &Scratch, what: &str) {
+        if let Some(me) = &scratch.trace_as {
             log::info!(
                 target: "zmesh::verbose",
                 "({me}) send {what} to peer={} sequence={}",

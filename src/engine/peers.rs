@@ -326,7 +326,6 @@ impl Engine {
         log::debug!("{}: new peer {id} at {endpoint}", self.config.name);
         let mut p = Peer::new(id, endpoint, addr, link_id, link, now);
         p.key = key.map(Box::new);
-        p.trace_as = self.trace_as();
         p.refresh(
             now,
             self.config.evasive_timeout,

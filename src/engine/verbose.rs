@@ -12,8 +12,7 @@ impl Engine {
     /// Turns verbose mode on or off.
     pub fn set_verbose(&mut self, on: bool) {
         self.config.verbose = on;
-        let trace_as = self.trace_as();
-        self.peers.for_each_mut(|p| p.trace_as = trace_as.clone());
+        self.scratch.trace_as = self.trace_as();
     }
 
     /// Our name for send lines, in verbose mode.

@@ -75,7 +75,7 @@ fn the_round_trip_runs_from_the_oldest_unanswered_ping() {
         Link::dealer(b"x", 1 << 20),
         t0,
     );
-    let mut scratch = Vec::new();
+    let mut scratch = crate::engine::peer::Scratch::default();
     p.ping(t0, &mut scratch);
     p.ping(t0 + Duration::from_millis(500), &mut scratch);
     p.pong(t0 + Duration::from_millis(700));

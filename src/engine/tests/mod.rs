@@ -540,7 +540,6 @@ fn sequence_wrap_accepts_zyre_and_pyre() {
         status: 0,
         evasive_at: Instant::now(),
         expired_at: Instant::now(),
-        trace_as: None,
         unread_ping_at: None,
         inbox_ip: None,
         figures: Default::default(),
