@@ -2,6 +2,7 @@
 //! which peers are in which group.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::{Change, Engine};
 use crate::event::{Event, ExitReason, PeerId};
@@ -23,7 +24,9 @@ pub(crate) struct Groups {
     /// Bumped on every join and leave of ours; it travels in HELLO, JOIN and LEAVE
     /// so peers can tell that they missed a change.
     status: u8,
-    members: BTreeMap<String, BTreeSet<PeerId>>,
+    /// The names are shared with the peers' lists of their groups: every peer of
+    /// a large mesh is in the same few groups.
+    members: BTreeMap<Arc<str>, BTreeSet<PeerId>>,
 }
 
 impl Groups {
@@ -63,18 +66,24 @@ impl Groups {
         self.members
             .iter()
             .filter(|(_, s)| !s.is_empty())
-            .map(|(g, _)| g.as_str())
+            .map(|(g, _)| &**g)
     }
 
-    fn add_member(&mut self, group: &str, id: PeerId) {
-        // The name is copied only for a group not seen before: every peer of a
-        // large mesh joins the same few groups.
-        match self.members.get_mut(group) {
-            Some(set) => {
-                set.insert(id);
+    /// Adds `id` to `group`, returning the group's shared name.
+    fn add_member(&mut self, group: &str, id: PeerId) -> Arc<str> {
+        // The name is copied only for a group not seen before.
+        match self.members.get_key_value(group) {
+            Some((name, _)) => {
+                let name = name.clone();
+                if let Some(set) = self.members.get_mut(group) {
+                    set.insert(id);
+                }
+                name
             }
             None => {
-                self.members.insert(group.to_string(), BTreeSet::from([id]));
+                let name: Arc<str> = Arc::from(group);
+                self.members.insert(name.clone(), BTreeSet::from([id]));
+                name
             }
         }
     }
@@ -122,14 +131,14 @@ impl Engine {
             self.stats.over_bound += 1;
             return;
         }
+        let (peer, name) = (id, p.name.clone());
         if joined {
-            p.groups.insert(group);
+            p.groups.insert(self.groups.add_member(group, id));
         } else {
             p.groups.remove(group);
         }
-        let (peer, name, group) = (id, p.name.clone(), group.to_string());
+        let group = group.to_string();
         if joined {
-            self.groups.add_member(&group, id);
             self.emit(Event::Join {
                 peer,
                 name,
@@ -184,8 +193,8 @@ mod tests {
         g.add_member("y", p);
         assert_eq!(g.peer_groups().collect::<Vec<_>>(), ["x", "y"]);
         let mut of_p = super::super::peer::PeerGroups::default();
-        of_p.insert("y");
-        of_p.insert("x");
+        of_p.insert("y".into());
+        of_p.insert("x".into());
         g.forget_peer(p, &of_p);
         assert_eq!(g.peer_groups().collect::<Vec<_>>(), ["x"]);
         assert!(g.members("y").is_none());

@@ -81,11 +81,12 @@ pub(crate) struct Scratch {
     pub(crate) trace_as: Option<std::sync::Arc<str>>,
 }
 
-/// The groups a peer is in: a sorted list. Peers are in few groups, and a mesh of
-/// n nodes holds n² of these, where a `BTreeSet` would allocate a whole node
-/// (about 300 bytes) for the first name.
+/// The groups a peer is in: a sorted list of names shared with the engine's
+/// group table. Peers are in few groups, and a mesh of n nodes holds n² of these,
+/// where a `BTreeSet` would allocate a whole node (about 300 bytes) for the first
+/// name, and a copy of each name another allocation.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct PeerGroups(Vec<String>);
+pub(crate) struct PeerGroups(Vec<std::sync::Arc<str>>);
 
 impl PeerGroups {
     pub(crate) fn contains(&self, group: &str) -> bool {
@@ -93,18 +94,18 @@ impl PeerGroups {
     }
 
     fn find(&self, group: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|g| g.as_str().cmp(group))
+        self.0.binary_search_by(|g| (**g).cmp(group))
     }
 
     pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 
-    pub(crate) fn insert(&mut self, group: &str) {
-        if let Err(i) = self.find(group) {
+    pub(crate) fn insert(&mut self, group: std::sync::Arc<str>) {
+        if let Err(i) = self.find(&group) {
             // Most peers are in one group or two: no room for four.
             self.0.reserve_exact(1);
-            self.0.insert(i, group.to_string());
+            self.0.insert(i, group);
         }
     }
 
@@ -116,7 +117,7 @@ impl PeerGroups {
 
     /// In order, as a `BTreeSet` would give them.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        self.0.iter().map(String::as_str)
+        self.0.iter().map(|g| &**g)
     }
 }
 
@@ -296,7 +297,7 @@ mod tests {
     fn peer_groups_stay_sorted_and_unique() {
         let mut g = PeerGroups::default();
         for name in ["m", "b", "z", "b", "a"] {
-            g.insert(name);
+            g.insert(name.into());
         }
         assert_eq!(g.iter().collect::<Vec<_>>(), ["a", "b", "m", "z"]);
         assert_eq!(g.len(), 4);
