@@ -17,14 +17,15 @@ use crate::summary::{Percentiles, Summary};
 /// Messages sent this close to the end of a run are "in flight", not lost.
 pub const IN_FLIGHT: Duration = Duration::from_secs(10);
 
-/// A message sent, the nodes (with their ids then) it should reach, in node
-/// order, and which of them it reached: 20 bytes and a bit per receiver, as a
-/// 1,000-node run expects millions of deliveries (a set of (message, receiver)
-/// pairs took another 30 bytes each).
+/// A message sent, the nodes it should reach (each with the id the sender knew
+/// it by, as an index into the oracle's list of ids), in node order, and which of
+/// them it reached: 8 bytes and a bit per receiver, as a 1,000-node run expects
+/// millions of deliveries (a set of (message, receiver) pairs took another 30
+/// bytes each, the ids themselves 12 more).
 struct Sent {
     from: usize,
     sent_at: Instant,
-    to: Vec<(u32, PeerId)>,
+    to: Vec<(u32, u32)>,
     got: Vec<u64>,
 }
 
@@ -65,6 +66,9 @@ pub struct Oracle {
     /// is kept in `expects`, or in `unexpected` for receivers not expected.
     ledger: Ledger<PeerId, usize>,
     unexpected: FastSet<(u64, usize)>,
+    /// Every id a message was sent to, once: `Sent` keeps indexes into it.
+    peer_ids: Vec<PeerId>,
+    peer_index: FastMap<PeerId, u32>,
     order_violations: Vec<String>,
     exits: FastMap<(usize, PeerId), Vec<(Instant, ExitReason)>>,
     exit_reasons: BTreeMap<String, u64>,
@@ -92,10 +96,21 @@ impl Oracle {
         self.expected_expired = Some(expired);
     }
 
+    /// The index of `id` in the list of ids messages were sent to.
+    fn intern(&mut self, id: PeerId) -> u32 {
+        let ids = &mut self.peer_ids;
+        *self.peer_index.entry(id).or_insert_with(|| {
+            ids.push(id);
+            (ids.len() - 1) as u32
+        })
+    }
+
     /// Message `id` went from `from` to each of `to` (node, id) at `at`.
     pub fn sent(&mut self, id: u64, from: usize, to: Vec<(usize, PeerId)>, at: Instant) {
-        let mut to: Vec<(u32, PeerId)> =
-            to.into_iter().map(|(j, to_id)| (j as u32, to_id)).collect();
+        let mut to: Vec<(u32, u32)> = to
+            .into_iter()
+            .map(|(j, to_id)| (j as u32, self.intern(to_id)))
+            .collect();
         // A node listed twice (under an old id and a new one) shares one bit.
         to.sort_unstable_by_key(|&(j, _)| j);
         let sent = Sent {
@@ -257,9 +272,12 @@ impl Oracle {
             let s = &self.expects[id];
             // In the order the receivers were listed at send time (by id), so
             // that the first losses named are the same as ever.
-            let mut by_id: Vec<&(u32, PeerId)> = s.to.iter().collect();
-            by_id.sort_by_key(|&&(_, p)| p);
-            for &&(to, to_id) in &by_id {
+            let mut by_id: Vec<(u32, PeerId)> =
+                s.to.iter()
+                    .map(|&(j, k)| (j, self.peer_ids[k as usize]))
+                    .collect();
+            by_id.sort_by_key(|&(_, p)| p);
+            for &(to, to_id) in &by_id {
                 let x = &Expect {
                     from: s.from,
                     to: to as usize,
