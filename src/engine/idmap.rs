@@ -68,6 +68,11 @@ impl<V> IdMap<V> {
         }
     }
 
+    /// Takes every entry, leaving the map empty under the same key.
+    pub(crate) fn take(&mut self) -> Self {
+        std::mem::replace(self, IdMap::with_key(self.key))
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len + usize::from(self.nil.is_some())
     }

@@ -270,7 +270,7 @@ impl PeerTable {
 
     /// Empties the table, returning the peers' outgoing links in id order.
     pub(crate) fn drain(&mut self) -> Vec<LinkId> {
-        let mut map = std::mem::replace(&mut self.map, IdMap::with_key(self.endpoint_key));
+        let mut map = self.map.take();
         let order = std::mem::take(&mut self.order);
         self.by_endpoint.clear();
         self.by_link.clear();
