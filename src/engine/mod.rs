@@ -708,7 +708,7 @@ impl Engine {
         if self.out.is_empty() {
             self.flush_dirty();
         }
-        self.out.pop()
+        self.out.pop(self.now)
     }
 
     /// When [`Engine::handle_timeout`] next needs to run, if ever.

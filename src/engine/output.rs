@@ -2,13 +2,19 @@
 //! bytes are to be flushed, and the peers whose queue passed its bound.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use super::peer::Peer;
 use super::{LinkId, Output};
 use crate::event::PeerId;
 
-/// How many outputs' room the queue keeps once it is empty.
+/// How many outputs' room the queue keeps once it is empty and has not needed
+/// more for [`QUIET`].
 const KEEP_OUTPUTS: usize = 64;
+
+/// How long a queue goes without needing more than [`KEEP_OUTPUTS`] before it
+/// gives the room back.
+const QUIET: Duration = Duration::from_millis(100);
 
 /// The output bookkeeping behind [`Engine::poll_output`](super::Engine::poll_output).
 #[derive(Debug)]
@@ -20,6 +26,10 @@ pub(crate) struct Outputs {
     /// Peers whose queued output passed `max_pending`: dropped at the next poll.
     full: Vec<PeerId>,
     max_pending: usize,
+    /// The queue held more than `KEEP_OUTPUTS` since it was last empty.
+    busy: bool,
+    /// When it was last emptied after such a burst.
+    busy_at: Option<Instant>,
 }
 
 impl Outputs {
@@ -29,6 +39,8 @@ impl Outputs {
             dirty: Vec::new(),
             full: Vec::new(),
             max_pending,
+            busy: false,
+            busy_at: None,
         }
     }
 
@@ -40,15 +52,35 @@ impl Outputs {
         self.queue.push_back(Output::Close { link });
     }
 
-    pub(crate) fn pop(&mut self) -> Option<Output> {
+    /// The next output; `now` is the engine's time, for giving back room.
+    pub(crate) fn pop(&mut self, now: Option<Instant>) -> Option<Output> {
+        if self.queue.len() > KEEP_OUTPUTS {
+            self.busy = true;
+        }
         let o = self.queue.pop_front();
-        if o.is_none() && self.queue.capacity() > KEEP_OUTPUTS {
-            // A shout to a thousand peers queues a thousand writes at once; an
-            // engine that keeps the room afterwards holds 100 KiB for nothing,
-            // and a simulated mesh holds a thousand such engines.
-            self.queue.shrink_to(KEEP_OUTPUTS);
+        if o.is_none() {
+            self.settle(now);
         }
         o
+    }
+
+    /// The queue is empty. A shout to a thousand peers queues a thousand writes
+    /// at once, and an engine that kept the room afterwards would hold 100 KiB
+    /// for nothing (a simulated mesh holds a thousand such engines); but a node
+    /// that receives a stream needs the room on every turn, and giving it back
+    /// each time costs it the regrowth. So the room goes once the queue has
+    /// gone `QUIET` without a burst (a node's own bursts, pings at a reap or a
+    /// shout, come a second or more apart; a stream's come every turn).
+    fn settle(&mut self, now: Option<Instant>) {
+        if std::mem::take(&mut self.busy) {
+            self.busy_at = now;
+        } else if self.queue.capacity() > KEEP_OUTPUTS
+            && now
+                .zip(self.busy_at)
+                .is_some_and(|(n, b)| n.saturating_duration_since(b) >= QUIET)
+        {
+            self.queue.shrink_to(KEEP_OUTPUTS);
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -92,5 +124,31 @@ impl Outputs {
     /// The peers over their bound since the last call.
     pub(crate) fn take_full(&mut self) -> Vec<PeerId> {
         std::mem::take(&mut self.full)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_of_a_burst_goes_only_after_a_quiet_spell() {
+        let t0 = Instant::now();
+        let mut o = Outputs::new(1 << 20);
+        let burst = |o: &mut Outputs, at: Instant| {
+            for i in 0..1000 {
+                o.close(LinkId(i));
+            }
+            while o.pop(Some(at)).is_some() {}
+        };
+        burst(&mut o, t0);
+        assert!(o.queue.capacity() >= 1000, "kept right after the burst");
+        // Streaming: bursts back to back keep the room.
+        burst(&mut o, t0 + Duration::from_millis(50));
+        assert!(o.pop(Some(t0 + Duration::from_millis(140))).is_none());
+        assert!(o.queue.capacity() >= 1000, "busy 90 ms ago");
+        // After a quiet spell it goes.
+        assert!(o.pop(Some(t0 + Duration::from_millis(160))).is_none());
+        assert!(o.queue.capacity() <= 2 * KEEP_OUTPUTS);
     }
 }
