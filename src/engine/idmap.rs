@@ -55,11 +55,20 @@ impl<V> IdMap<V> {
 
     /// The same entries, placed by their hash under `key` from now on.
     pub(crate) fn rekey(&mut self, key: KeyedState) {
-        let ids = std::mem::take(&mut self.ids);
-        let vals = std::mem::take(&mut self.vals);
         self.key = key;
-        self.ids = vec![EMPTY; ids.len()];
-        self.vals = (0..ids.len()).map(|_| None).collect();
+        self.rebuild(self.ids.len());
+    }
+
+    /// The key ids are placed under (the peer table hashes its other indexes
+    /// under it too).
+    pub(crate) fn key(&self) -> KeyedState {
+        self.key
+    }
+
+    /// Places every entry again, into `cap` slots.
+    fn rebuild(&mut self, cap: usize) {
+        let ids = std::mem::replace(&mut self.ids, vec![EMPTY; cap]);
+        let vals = std::mem::replace(&mut self.vals, (0..cap).map(|_| None).collect());
         self.len = 0;
         for (k, v) in ids.into_iter().zip(vals) {
             if let Some(v) = v {
@@ -145,15 +154,7 @@ impl<V> IdMap<V> {
     }
 
     fn grow(&mut self) {
-        let cap = (self.ids.len() * 2).max(8);
-        let ids = std::mem::replace(&mut self.ids, vec![EMPTY; cap]);
-        let vals = std::mem::replace(&mut self.vals, (0..cap).map(|_| None).collect());
-        self.len = 0;
-        for (k, v) in ids.into_iter().zip(vals) {
-            if let Some(v) = v {
-                self.place(k, v);
-            }
-        }
+        self.rebuild((self.ids.len() * 2).max(8));
     }
 
     /// Takes `id` out. The entries after it in its run move back into the hole

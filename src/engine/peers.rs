@@ -29,13 +29,12 @@ pub(crate) struct PeerTable {
     /// How many peers are ready (kept, so that counting is O(1)).
     ready: usize,
     /// Which peer uses each endpoint (at most one: a newcomer purges the old),
-    /// by the endpoint's hash under the node's key (endpoints are the network's
+    /// by the endpoint's hash under the id index's key (endpoints are the network's
     /// choice); a lookup checks the peer's endpoint itself, so that a hash that
     /// collides finds nothing rather than the wrong peer. Looked up on every new
     /// beacon, never iterated. A hash instead of a copy of the string saves a
     /// mesh of n nodes n² strings.
     by_endpoint: FixedMap<u64, PeerId>,
-    endpoint_key: KeyedState,
     /// Our outgoing link to each peer (looked up, never iterated). A link leaves
     /// this index as soon as the driver or the engine closes it.
     by_link: FixedMap<LinkId, PeerId>,
@@ -63,7 +62,6 @@ impl PeerTable {
         self.map.rekey(key);
         // Rehash the endpoint index under the new key.
         let eps: Vec<PeerId> = self.by_endpoint.drain().map(|(_, id)| id).collect();
-        self.endpoint_key = key;
         for id in eps {
             if let Some(p) = self.map.get(&id) {
                 let h = key.hash_one(p.endpoint.as_str());
@@ -73,7 +71,7 @@ impl PeerTable {
     }
 
     fn endpoint_hash(&self, endpoint: &str) -> u64 {
-        self.endpoint_key.hash_one(endpoint)
+        self.map.key().hash_one(endpoint)
     }
 
     pub(crate) fn get(&self, id: &PeerId) -> Option<&Peer> {
@@ -220,7 +218,7 @@ impl PeerTable {
         self.order.remove(&old);
         p.id = new;
         self.by_endpoint
-            .insert(self.endpoint_key.hash_one(p.endpoint.as_str()), new);
+            .insert(self.endpoint_hash(&p.endpoint), new);
         if self.by_link.get(&p.link_id) == Some(&old) {
             self.by_link.insert(p.link_id, new);
         }
@@ -235,15 +233,15 @@ impl PeerTable {
 
     /// Records a new endpoint for a known peer.
     pub(crate) fn set_endpoint(&mut self, id: PeerId, endpoint: String, addr: SocketAddr) {
+        let key = self.map.key();
         let Some(p) = self.map.get_mut(&id) else {
             return;
         };
-        let old = self.endpoint_key.hash_one(p.endpoint.as_str());
+        let old = key.hash_one(p.endpoint.as_str());
         if self.by_endpoint.get(&old) == Some(&id) {
             self.by_endpoint.remove(&old);
         }
-        self.by_endpoint
-            .insert(self.endpoint_key.hash_one(endpoint.as_str()), id);
+        self.by_endpoint.insert(key.hash_one(endpoint.as_str()), id);
         p.endpoint = endpoint;
         p.addr = addr;
     }
