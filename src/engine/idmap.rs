@@ -157,6 +157,16 @@ impl<V> IdMap<V> {
         self.rebuild((self.ids.len() * 2).max(8));
     }
 
+    /// Every id in the map, in no particular order.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = PeerId> + '_ {
+        let nil = self.nil.as_ref().map(|_| PeerId([0; 16]));
+        self.ids
+            .iter()
+            .filter(|&&k| k != EMPTY)
+            .map(|k| PeerId(k.to_ne_bytes()))
+            .chain(nil)
+    }
+
     /// Takes `id` out. The entries after it in its run move back into the hole
     /// where their home allows, so no lookup ever stops early at a hole.
     pub(crate) fn remove(&mut self, id: &PeerId) -> Option<V> {
@@ -262,7 +272,7 @@ mod tests {
 
     proptest! {
         /// Any run of inserts, removals and new keys leaves the map holding what a
-        /// standard map holds.
+        /// standard map holds, and listing it.
         #[test]
         fn behaves_as_a_map(
             ops in (1..=255u8).prop_flat_map(|n| proptest::collection::vec(op(n), 0..400))
@@ -280,6 +290,11 @@ mod tests {
             for k in 0..=255u8 {
                 prop_assert_eq!(m.get(&id(k)), model.get(&k));
             }
+            let mut ids: Vec<PeerId> = m.ids().collect();
+            ids.sort_unstable();
+            let mut want: Vec<PeerId> = model.keys().map(|&k| id(k)).collect();
+            want.sort_unstable();
+            prop_assert_eq!(ids, want);
         }
     }
 }

@@ -227,10 +227,9 @@ impl Faults {
 impl PeerInfo {
     /// The record of `p` at `now` (the engine's latest time).
     pub(super) fn of(p: &Peer, now: Option<std::time::Instant>) -> PeerInfo {
-        let mut figures = p.figures;
-        figures.since_heard = now.map_or(std::time::Duration::ZERO, |t| {
+        let figures = p.figures.report(now.map_or(std::time::Duration::ZERO, |t| {
             t.saturating_duration_since(p.heard_at)
-        });
+        }));
         PeerInfo {
             id: p.id,
             name: p.name.clone(),

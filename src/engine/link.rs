@@ -129,9 +129,11 @@ pub struct Link {
     role: Role,
     decoder: Decoder,
     out: Vec<u8>,
-    /// Messages queued before the peer's READY arrived.
-    held: Vec<u8>,
-    greeting: Option<Greeting>,
+    /// Messages queued before the peer's READY arrived; boxed, as most links
+    /// never hold any and a mesh of n nodes holds 2n² links (8 bytes, not 24).
+    #[allow(clippy::box_collection)]
+    held: Option<Box<Vec<u8>>>,
+    greeting: Option<Heard>,
     /// Kept inline when short (ZRE's are 17 bytes): one allocation fewer per link.
     peer_identity: Option<RoutingId>,
     /// Boxed: set at most once, and every link carries the field.
@@ -141,6 +143,38 @@ pub struct Link {
     curve: Option<Box<CurveLink>>,
     /// PUB and SUB: the subscriptions (None for DEALER and ROUTER).
     subs: Option<Box<pubsub::Subscriptions>>,
+}
+
+/// What a link keeps of the peer's greeting: four bytes instead of the whole
+/// 23, in each of a mesh's 2n² links. The mechanism is one of two, as the
+/// decoder accepts only NULL, or CURVE on a CURVE link.
+#[derive(Debug, Clone, Copy)]
+struct Heard {
+    major: u8,
+    minor: u8,
+    curve: bool,
+    as_server: bool,
+}
+
+impl Heard {
+    fn of(g: &Greeting) -> Heard {
+        Heard {
+            major: g.major,
+            minor: g.minor,
+            curve: g.is_curve(),
+            as_server: g.as_server,
+        }
+    }
+
+    fn greeting(self) -> Greeting {
+        let mut g = if self.curve {
+            Greeting::curve(self.as_server)
+        } else {
+            Greeting::null()
+        };
+        (g.major, g.minor, g.as_server) = (self.major, self.minor, self.as_server);
+        g
+    }
 }
 
 impl Link {
@@ -153,7 +187,7 @@ impl Link {
             role,
             decoder: Decoder::new(max_message),
             out,
-            held: Vec::new(),
+            held: None,
             greeting: None,
             peer_identity: None,
             failed: None,
@@ -187,14 +221,15 @@ impl Link {
         self.peer_identity.is_some()
     }
 
-    /// The peer's identity, once ready.
+    /// The peer's identity, once ready: on a link a [`Router`] accepted, its
+    /// routing id (one the router made up if the peer announced none).
     pub fn peer_identity(&self) -> Option<&[u8]> {
         self.peer_identity.as_ref().map(RoutingId::as_slice)
     }
 
     /// The peer's greeting, once received.
-    pub fn peer_greeting(&self) -> Option<&Greeting> {
-        self.greeting.as_ref()
+    pub fn peer_greeting(&self) -> Option<Greeting> {
+        self.greeting.map(Heard::greeting)
     }
 
     /// The buffer messages go to: held back until the peer's READY arrives, because
@@ -204,8 +239,13 @@ impl Link {
         if self.peer_identity.is_some() {
             &mut self.out
         } else {
-            &mut self.held
+            self.held.get_or_insert_with(Box::default)
         }
+    }
+
+    /// Takes the messages held for the handshake.
+    fn take_held(&mut self) -> Vec<u8> {
+        self.held.take().map(|b| *b).unwrap_or_default()
     }
 
     /// Queues a multipart message (held until the handshake completes).
@@ -251,12 +291,15 @@ impl Link {
         if self.is_ready() {
             return Vec::new();
         }
-        std::mem::take(&mut self.held)
+        self.take_held()
     }
 
     /// Queues messages taken from an earlier link with
     /// [`Link::take_unsent_messages`], ahead of anything queued after them.
     pub fn restore_unsent_messages(&mut self, mut bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
         bytes.extend_from_slice(self.message_buf());
         *self.message_buf() = bytes;
     }
@@ -268,7 +311,7 @@ impl Link {
 
     /// Bytes queued in all: ready to write plus held for the handshake.
     pub fn queued(&self) -> usize {
-        self.out.len() + self.held.len()
+        self.out.len() + self.held.as_ref().map_or(0, |h| h.len())
     }
 
     /// Takes the bytes waiting to be written.
@@ -313,7 +356,7 @@ impl Link {
                 return Ok(None);
             };
             match item {
-                Item::Greeting(g) => self.greeting = Some(g),
+                Item::Greeting(g) => self.greeting = Some(Heard::of(&g)),
                 Item::Command(cmd) => match cmd {
                     Command::Ready(_) => {
                         if self.peer_identity.is_some() {
@@ -328,7 +371,7 @@ impl Link {
                         }
                         let identity = cmd.property("Identity").unwrap_or_default().to_vec();
                         self.peer_identity = Some(RoutingId::new(&identity));
-                        let held = std::mem::take(&mut self.held);
+                        let held = self.take_held();
                         self.out.extend_from_slice(&held);
                         if self.role == Role::Sub {
                             self.send_subscriptions();
@@ -393,8 +436,9 @@ pub enum RouterEvent {
 
 #[derive(Debug)]
 struct Accepted<T> {
+    /// Its peer identity is the link's routing id (one the router generated, for
+    /// a peer that announced none), kept once for both.
     link: Link,
-    identity: Option<RoutingId>,
     /// What the owner made of the identity, set once at `Connected`.
     tag: Option<T>,
     /// Where the connection came from, when the owner said.
@@ -483,7 +527,11 @@ impl<T: Copy> Router<T> {
         let links: Vec<LinkId> = self.by_identity.drain().map(|(_, l)| l).collect();
         self.identity_key = key;
         for l in links {
-            if let Some(id) = self.links.get(&l).and_then(|a| a.identity.as_ref()) {
+            if let Some(id) = self
+                .links
+                .get(&l)
+                .and_then(|a| a.link.peer_identity.as_ref())
+            {
                 let h = key.hash_one(id.as_slice());
                 self.by_identity.insert(h, l);
             }
@@ -499,7 +547,6 @@ impl<T: Copy> Router<T> {
             link,
             Box::new(Accepted {
                 link: Link::router(self.max_message),
-                identity: None,
                 tag: None,
                 source: None,
             }),
@@ -514,7 +561,6 @@ impl<T: Copy> Router<T> {
             link,
             Box::new(Accepted {
                 link: made,
-                identity: None,
                 tag: None,
                 source: Some(source),
             }),
@@ -591,11 +637,7 @@ impl<T: Copy> Router<T> {
 
     /// The routing id of a link, once it is ready.
     pub fn identity(&self, link: LinkId) -> Option<&[u8]> {
-        self.links
-            .get(&link)?
-            .identity
-            .as_ref()
-            .map(RoutingId::as_slice)
+        self.links.get(&link)?.link.peer_identity()
     }
 
     /// Feeds bytes received on `link` and appends what they produce to `events`. On
@@ -620,7 +662,8 @@ impl<T: Copy> Router<T> {
                 Ok(Some(LinkEvent::Ready { identity, .. })) => {
                     // libzmq: an identity must be non-empty and not start with 0,
                     // otherwise the router generates one.
-                    let id = if identity.first().is_some_and(|&b| b != 0) {
+                    let announced = identity.first().is_some_and(|&b| b != 0);
+                    let id = if announced {
                         identity
                     } else {
                         self.next_anonymous = self.next_anonymous.wrapping_add(1);
@@ -651,7 +694,9 @@ impl<T: Copy> Router<T> {
                         |l: &LinkId| self.links.get(l).and_then(|a| a.source).map(|s| s.ip());
                     let elsewhere = held_by.is_some_and(|o| source_ip(&o) != source_ip(&link));
                     let acc = self.links.get_mut(&link).expect("link present");
-                    acc.identity = Some(RoutingId::new(&id));
+                    if !announced {
+                        acc.link.peer_identity = Some(RoutingId::new(&id));
+                    }
                     if elsewhere {
                         events.push(RouterEvent::Connected { link, identity: id });
                         continue;
@@ -680,7 +725,7 @@ impl<T: Copy> Router<T> {
         let h = self.identity_key.hash_one(identity);
         let link = *self.by_identity.get(&h)?;
         let acc = self.links.get(&link)?;
-        (acc.identity.as_ref().map(RoutingId::as_slice) == Some(identity)).then_some(link)
+        (acc.link.peer_identity() == Some(identity)).then_some(link)
     }
 
     /// Sends a message to the link routed by `identity`; false (dropped) if none is.
@@ -724,7 +769,7 @@ impl<T: Copy> Router<T> {
     /// Forgets a link (it closed, or the owner closed it).
     pub fn remove(&mut self, link: LinkId) {
         if let Some(acc) = self.drop_link(link) {
-            if let Some(id) = acc.identity {
+            if let Some(id) = acc.link.peer_identity {
                 let h = self.identity_key.hash_one(id.as_slice());
                 if self.by_identity.get(&h) == Some(&link) {
                     self.by_identity.remove(&h);

@@ -2,7 +2,7 @@
 //! one place.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -18,14 +18,13 @@ use crate::wire::zre::{Body, Hello};
 ///
 /// Peers are looked up on every beacon and message: an index of ids that mostly
 /// reads one cache line per lookup ([`IdMap`]), of boxed records, so the index
-/// stays small. `order` gives the
-/// deterministic iteration order. Every index changes only through this type's
-/// methods, so none of them can fall out of step with the others.
+/// stays small. Iteration sorts the ids (it is rare: a join, a leave, a list of
+/// peers), where a set kept in order cost every peer another 26 bytes. Every
+/// index changes only through this type's methods, so none of them can fall out
+/// of step with the others.
 #[derive(Debug, Default)]
 pub(crate) struct PeerTable {
     map: IdMap<Box<Peer>>,
-    /// Every known peer, in id order, for iteration.
-    order: BTreeSet<PeerId>,
     /// How many peers are ready (kept, so that counting is O(1)).
     ready: usize,
     /// Which peer uses each endpoint (at most one: a newcomer purges the old),
@@ -112,15 +111,15 @@ impl PeerTable {
 
     /// Known peers in id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Peer> + '_ {
-        self.order
-            .iter()
-            .filter_map(|id| self.map.get(id).map(|p| &**p))
+        self.ids()
+            .into_iter()
+            .filter_map(|id| self.map.get(&id).map(|p| &**p))
     }
 
     /// Calls `f` on every peer in id order.
     pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut Peer)) {
-        for id in &self.order {
-            if let Some(p) = self.map.get_mut(id) {
+        for id in self.ids() {
+            if let Some(p) = self.map.get_mut(&id) {
                 f(p);
             }
         }
@@ -141,7 +140,6 @@ impl PeerTable {
         self.due
             .push(Reverse((deadline(&peer), id, peer.due_stamp)));
         self.map.insert(id, peer);
-        self.order.insert(id);
     }
 
     /// The ids of the peers whose liveness deadline (EVASIVE or EXIT) has come by
@@ -215,14 +213,12 @@ impl PeerTable {
         let Some(mut p) = self.map.remove(&old) else {
             return false;
         };
-        self.order.remove(&old);
         p.id = new;
         self.by_endpoint
             .insert(self.endpoint_hash(&p.endpoint), new);
         if self.by_link.get(&p.link_id) == Some(&old) {
             self.by_link.insert(p.link_id, new);
         }
-        self.order.insert(new);
         // A fresh stamp: any entry it had, under any id, is stale now.
         self.next_stamp = self.next_stamp.wrapping_add(1);
         p.due_stamp = self.next_stamp;
@@ -248,13 +244,14 @@ impl PeerTable {
 
     /// Every peer's id, in id order.
     pub(crate) fn ids(&self) -> Vec<PeerId> {
-        self.order.iter().copied().collect()
+        let mut ids: Vec<PeerId> = self.map.ids().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Takes a peer out of every index.
     pub(crate) fn remove(&mut self, id: &PeerId) -> Option<Removed> {
         let peer = self.map.remove(id)?;
-        self.order.remove(id);
         let h = self.endpoint_hash(&peer.endpoint);
         if self.by_endpoint.get(&h) == Some(id) {
             self.by_endpoint.remove(&h);
@@ -268,8 +265,8 @@ impl PeerTable {
 
     /// Empties the table, returning the peers' outgoing links in id order.
     pub(crate) fn drain(&mut self) -> Vec<LinkId> {
+        let order = self.ids();
         let mut map = self.map.take();
-        let order = std::mem::take(&mut self.order);
         self.by_endpoint.clear();
         self.by_link.clear();
         self.due.clear();

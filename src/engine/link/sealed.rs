@@ -30,7 +30,7 @@ impl Link {
             role,
             decoder: Decoder::curve(max_message),
             out,
-            held: Vec::new(),
+            held: None,
             greeting: None,
             peer_identity: None,
             failed: None,
@@ -106,7 +106,7 @@ impl Link {
                 Item::Greeting(g) => {
                     // libzmq's CURVE server does not set as-server in its greeting:
                     // the roles show in the handshake instead.
-                    self.greeting = Some(g);
+                    self.greeting = Some(super::Heard::of(&g));
                     continue;
                 }
                 // libzmq sends each MESSAGE as a data frame of its own.
@@ -177,7 +177,7 @@ impl Link {
         let identity = prop("Identity");
         self.peer_identity = Some(RoutingId::new(&identity));
         // What waited for the handshake goes out sealed, frame by frame.
-        let held = std::mem::take(&mut self.held);
+        let held = self.take_held();
         let frames = zmtp::split_frames(&held).unwrap_or_default();
         if let Some(c) = self.curve.as_deref_mut() {
             for (more, body) in frames {
