@@ -26,7 +26,7 @@ impl Engine {
             let Some(p) = self.peers.get_mut(&id) else {
                 continue;
             };
-            if now >= p.expired_at {
+            if now >= p.after(self.config.expired_timeout) {
                 expired.push(p.id);
                 continue;
             }
@@ -39,7 +39,7 @@ impl Engine {
                     peer: p.id,
                     name: p.name.clone(),
                 });
-                if now >= p.evasive_at + reap {
+                if now >= p.after(self.config.evasive_timeout) + reap {
                     events.push(Event::Silent {
                         peer: p.id,
                         name: p.name.clone(),
@@ -67,7 +67,7 @@ impl Engine {
         let Some(id) = self.inbox.tag(link) else {
             return;
         };
-        let (evasive, expired) = (self.config.evasive_timeout, self.config.expired_timeout);
+        let evasive = self.config.evasive_timeout;
         let src = self.inbox.source(link).map(|s| s.ip());
         let Some(p) = self.peers.get_mut(&id).filter(|p| p.ready) else {
             return;
@@ -81,6 +81,6 @@ impl Engine {
             p.ping(now, &mut self.scratch);
             self.out.mark(p);
         }
-        p.refresh(now, evasive, expired);
+        p.refresh(now);
     }
 }

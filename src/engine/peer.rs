@@ -19,8 +19,10 @@ use crate::wire::zre::{Body, ZreMessage};
 #[repr(C)]
 pub(crate) struct Peer {
     pub(crate) id: PeerId,
-    pub(crate) evasive_at: Instant,
-    pub(crate) expired_at: Instant,
+    /// When it was last heard from (any message, or bytes left unread for it).
+    /// Its EVASIVE and EXIT deadlines follow from it and the engine's timeouts
+    /// (see [`Peer::after`]), rather than being kept in each of n² records.
+    pub(crate) heard_at: Instant,
     /// Which entry of the peer table's deadline queue is this peer's (set on
     /// insert); read with the deadlines, so in the same cache line.
     pub(crate) due_stamp: u32,
@@ -66,8 +68,6 @@ pub(crate) struct Peer {
     pub(crate) failed_connects: u8,
     /// Traffic, reconnects and the last round trip (reported in [`PeerInfo`](super::PeerInfo)).
     pub(crate) figures: Counters,
-    /// When it was last heard from (any message, or bytes left unread for it).
-    pub(crate) heard_at: Instant,
     /// When our oldest unanswered PING went out: its PING-OK gives the round trip.
     pub(crate) ping_at: Option<Instant>,
 }
@@ -161,8 +161,6 @@ impl Peer {
     ) -> Peer {
         Peer {
             id,
-            evasive_at: now,
-            expired_at: now,
             link_id,
             ready: false,
             hello_out: false,
@@ -299,20 +297,18 @@ impl Peer {
         ok
     }
 
-    pub(crate) fn refresh(
-        &mut self,
-        now: Instant,
-        evasive: std::time::Duration,
-        expired: std::time::Duration,
-    ) {
-        // An engine configured with a huge timeout must not overflow the clock.
-        let far = |d| {
-            now.checked_add(d)
-                .unwrap_or(now + std::time::Duration::from_secs(1 << 30))
-        };
-        self.evasive_at = far(evasive);
-        self.expired_at = far(expired);
+    /// Marks the peer heard from at `now`.
+    pub(crate) fn refresh(&mut self, now: Instant) {
         self.heard_at = now;
+    }
+
+    /// `timeout` after it was last heard from: its EVASIVE deadline for the
+    /// evasive timeout, its EXIT deadline for the expired one.
+    pub(crate) fn after(&self, timeout: std::time::Duration) -> Instant {
+        // An engine configured with a huge timeout must not overflow the clock.
+        self.heard_at
+            .checked_add(timeout)
+            .unwrap_or(self.heard_at + std::time::Duration::from_secs(1 << 30))
     }
 }
 

@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::hash::{FixedMap, KeyedState};
 use super::idmap::IdMap;
@@ -45,6 +45,9 @@ pub(crate) struct PeerTable {
     /// under the same id.
     due: BinaryHeap<Reverse<(Instant, PeerId, u32)>>,
     next_stamp: u32,
+    /// The sooner of the evasive and the expired timeout: how long after it was
+    /// last heard from a peer is due.
+    first: Duration,
 }
 
 /// A peer taken out of the table.
@@ -66,6 +69,15 @@ impl PeerTable {
                 let h = key.hash_one(p.endpoint.as_str());
                 self.by_endpoint.insert(h, id);
             }
+        }
+    }
+
+    /// An empty table whose peers are due for the reaper when EVASIVE or EXIT
+    /// comes, whichever is sooner.
+    pub(crate) fn with_timeouts(evasive: Duration, expired: Duration) -> PeerTable {
+        PeerTable {
+            first: evasive.min(expired),
+            ..PeerTable::default()
         }
     }
 
@@ -138,7 +150,7 @@ impl PeerTable {
         self.next_stamp = self.next_stamp.wrapping_add(1);
         peer.due_stamp = self.next_stamp;
         self.due
-            .push(Reverse((deadline(&peer), id, peer.due_stamp)));
+            .push(Reverse((deadline(&peer, self.first), id, peer.due_stamp)));
         self.map.insert(id, peer);
     }
 
@@ -154,7 +166,7 @@ impl PeerTable {
             let Some(p) = self.map.get(&id).filter(|p| p.due_stamp == stamp) else {
                 continue; // gone, or rekeyed (its new id has an entry of its own)
             };
-            let at = deadline(p);
+            let at = deadline(p, self.first);
             if at > now {
                 self.due.push(Reverse((at, id, stamp)));
             } else {
@@ -168,7 +180,7 @@ impl PeerTable {
     /// again at the next reap if nothing is heard from it meanwhile.
     pub(crate) fn requeue(&mut self, id: PeerId, now: Instant) {
         if let Some(p) = self.map.get(&id) {
-            let at = deadline(p).max(now);
+            let at = deadline(p, self.first).max(now);
             self.due.push(Reverse((at, id, p.due_stamp)));
         }
     }
@@ -222,7 +234,8 @@ impl PeerTable {
         // A fresh stamp: any entry it had, under any id, is stale now.
         self.next_stamp = self.next_stamp.wrapping_add(1);
         p.due_stamp = self.next_stamp;
-        self.due.push(Reverse((deadline(&p), new, p.due_stamp)));
+        self.due
+            .push(Reverse((deadline(&p, self.first), new, p.due_stamp)));
         self.map.insert(new, p);
         true
     }
@@ -279,8 +292,8 @@ impl PeerTable {
 }
 
 /// When a peer is next due for the reaper: EVASIVE, or EXIT when that is sooner.
-fn deadline(p: &Peer) -> Instant {
-    p.evasive_at.min(p.expired_at)
+fn deadline(p: &Peer, first: Duration) -> Instant {
+    p.after(first)
 }
 
 impl Engine {
@@ -321,11 +334,6 @@ impl Engine {
         log::debug!("{}: new peer {id} at {endpoint}", self.config.name);
         let mut p = Peer::new(id, endpoint, addr, link_id, link, now);
         p.key = key.map(Box::new);
-        p.refresh(
-            now,
-            self.config.evasive_timeout,
-            self.config.expired_timeout,
-        );
         p.send(self.hello_for(addr), &mut self.scratch);
         self.out.push(Output::Connect {
             link: link_id,
@@ -508,23 +516,21 @@ mod tests {
         use std::time::Duration;
         let t0 = Instant::now();
         let s = Duration::from_secs;
-        let mut t = PeerTable::default();
+        let mut t = PeerTable::with_timeouts(s(5), s(30));
         for (n, ep, link) in [
             (3, "tcp://a:1", 1),
             (1, "tcp://b:1", 2),
             (2, "tcp://c:1", 3),
         ] {
             let mut p = peer(n, ep, link);
-            p.refresh(t0, s(5), s(30));
+            p.refresh(t0);
             t.insert(p);
         }
         let mut due = Vec::new();
         t.take_due(t0 + s(4), &mut due);
         assert!(due.is_empty());
         // Peer 1 is heard at 3 s, so it is due at 8 s, not 5 s.
-        t.get_mut(&PeerId([1; 16]))
-            .unwrap()
-            .refresh(t0 + s(3), s(5), s(30));
+        t.get_mut(&PeerId([1; 16])).unwrap().refresh(t0 + s(3));
         // Peer 2 becomes peer 9, then 2 again, then 9: one entry counts.
         assert!(t.rekey(PeerId([2; 16]), PeerId([9; 16])));
         assert!(t.rekey(PeerId([9; 16]), PeerId([2; 16])));
@@ -532,7 +538,7 @@ mod tests {
         // Peer 3 goes and comes back at 2 s (due at 7 s).
         t.remove(&PeerId([3; 16]));
         let mut back = peer(3, "tcp://a:1", 4);
-        back.refresh(t0 + s(2), s(5), s(30));
+        back.refresh(t0 + s(2));
         t.insert(back);
         t.take_due(t0 + s(5), &mut due);
         assert_eq!(due, [PeerId([9; 16])]);

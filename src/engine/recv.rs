@@ -77,11 +77,7 @@ impl Engine {
             self.remove_peer(id, ExitReason::SequenceGap);
             return;
         }
-        p.refresh(
-            now,
-            self.config.evasive_timeout,
-            self.config.expired_timeout,
-        );
+        p.refresh(now);
         p.figures.messages_in += 1;
         p.figures.bytes_in += size as u64;
         match msg.body {

@@ -130,6 +130,7 @@ impl Engine {
         if self.parked.is_empty() {
             return;
         }
+        let evasive = self.config.evasive_timeout;
         let due: Vec<PeerId> = self
             .parked
             .iter()
@@ -138,7 +139,7 @@ impl Engine {
                     || self
                         .peers
                         .get(id)
-                        .is_none_or(|p| !p.ready || now >= p.evasive_at)
+                        .is_none_or(|p| !p.ready || now >= p.after(evasive))
             })
             .map(|(id, _)| *id)
             .collect();

@@ -538,8 +538,6 @@ fn sequence_wrap_accepts_zyre_and_pyre() {
         want_sequence: 65534,
         resync: false,
         status: 0,
-        evasive_at: Instant::now(),
-        expired_at: Instant::now(),
         unread_ping_at: None,
         inbox_ip: None,
         figures: Default::default(),
