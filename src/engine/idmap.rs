@@ -77,11 +77,6 @@ impl<V> IdMap<V> {
         }
     }
 
-    /// Takes every entry, leaving the map empty under the same key.
-    pub(crate) fn take(&mut self) -> Self {
-        std::mem::replace(self, IdMap::with_key(self.key))
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.len + usize::from(self.nil.is_some())
     }
@@ -111,13 +106,6 @@ impl<V> IdMap<V> {
         match bits(id) {
             EMPTY => self.nil.as_ref(),
             k => self.find(k).and_then(|i| self.vals[i].as_ref()),
-        }
-    }
-
-    pub(crate) fn get_mut(&mut self, id: &PeerId) -> Option<&mut V> {
-        match bits(id) {
-            EMPTY => self.nil.as_mut(),
-            k => self.find(k).and_then(|i| self.vals[i].as_mut()),
         }
     }
 

@@ -5,6 +5,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use super::hash::{FixedMap, KeyedState};
@@ -16,15 +17,21 @@ use crate::wire::zre::{Body, Hello};
 
 /// Every known peer, with the indexes the engine looks peers up by.
 ///
-/// Peers are looked up on every beacon and message: an index of ids that mostly
-/// reads one cache line per lookup ([`IdMap`]), of boxed records, so the index
-/// stays small. Iteration sorts the ids (it is rare: a join, a leave, a list of
-/// peers), where a set kept in order cost every peer another 26 bytes. Every
-/// index changes only through this type's methods, so none of them can fall out
-/// of step with the others.
+/// The records sit in slots of one array, where each keeps its place while the
+/// peer is known; every index names a peer by its slot (four bytes, and no
+/// pointer to chase, where an id took sixteen and a lookup of its own). Peers are
+/// looked up by id on every beacon and message: an index of ids that mostly
+/// reads one cache line per lookup ([`IdMap`]). Iteration sorts the ids (it is
+/// rare: a join, a leave, a list of peers), where a set kept in order cost every
+/// peer another 26 bytes. Every index changes only through this type's methods,
+/// so none of them can fall out of step with the others.
 #[derive(Debug, Default)]
 pub(crate) struct PeerTable {
-    map: IdMap<Box<Peer>>,
+    slots: Vec<Option<Peer>>,
+    /// Empty slots, the last emptied filled first.
+    free: Vec<u32>,
+    /// Each peer's slot, plus one.
+    map: IdMap<NonZeroU32>,
     /// How many peers are ready (kept, so that counting is O(1)).
     ready: usize,
     /// Which peer uses each endpoint (at most one: a newcomer purges the old),
@@ -33,17 +40,17 @@ pub(crate) struct PeerTable {
     /// collides finds nothing rather than the wrong peer. Looked up on every new
     /// beacon, never iterated. A hash instead of a copy of the string saves a
     /// mesh of n nodes n² strings.
-    by_endpoint: FixedMap<u64, PeerId>,
+    by_endpoint: FixedMap<u64, u32>,
     /// Our outgoing link to each peer (looked up, never iterated). A link leaves
     /// this index as soon as the driver or the engine closes it.
-    by_link: FixedMap<LinkId, PeerId>,
-    /// Liveness deadlines, one entry per peer: (no earlier than this, the peer,
+    by_link: FixedMap<LinkId, u32>,
+    /// Liveness deadlines, one entry per peer: (no earlier than this, its slot,
     /// its stamp). A peer's deadlines only move later (it was heard; the timeouts
     /// are fixed), so an entry that comes up early is put back at the peer's true
     /// deadline, and a reap looks only at peers that are due instead of at every
     /// peer. The stamp tells a removed peer's stale entry from that of a newer peer
-    /// under the same id.
-    due: BinaryHeap<Reverse<(Instant, PeerId, u32)>>,
+    /// in the same slot (or of the same peer under an id it had before).
+    due: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     next_stamp: u32,
     /// The sooner of the evasive and the expired timeout: how long after it was
     /// last heard from a peer is due.
@@ -52,7 +59,7 @@ pub(crate) struct PeerTable {
 
 /// A peer taken out of the table.
 pub(crate) struct Removed {
-    pub(crate) peer: Box<Peer>,
+    pub(crate) peer: Peer,
     /// True if its outgoing link was still open (the caller tells the driver to
     /// close it).
     pub(crate) link_open: bool,
@@ -63,11 +70,11 @@ impl PeerTable {
     pub(crate) fn set_key(&mut self, key: KeyedState) {
         self.map.rekey(key);
         // Rehash the endpoint index under the new key.
-        let eps: Vec<PeerId> = self.by_endpoint.drain().map(|(_, id)| id).collect();
-        for id in eps {
-            if let Some(p) = self.map.get(&id) {
+        let eps: Vec<u32> = self.by_endpoint.drain().map(|(_, s)| s).collect();
+        for s in eps {
+            if let Some(p) = self.slot(s) {
                 let h = key.hash_one(p.endpoint.as_str());
-                self.by_endpoint.insert(h, id);
+                self.by_endpoint.insert(h, s);
             }
         }
     }
@@ -85,12 +92,21 @@ impl PeerTable {
         self.map.key().hash_one(endpoint)
     }
 
+    fn slot(&self, s: u32) -> Option<&Peer> {
+        self.slots.get(s as usize)?.as_ref()
+    }
+
+    fn slot_of(&self, id: &PeerId) -> Option<u32> {
+        self.map.get(id).map(|s| s.get() - 1)
+    }
+
     pub(crate) fn get(&self, id: &PeerId) -> Option<&Peer> {
-        self.map.get(id).map(|p| &**p)
+        self.slot(self.slot_of(id)?)
     }
 
     pub(crate) fn get_mut(&mut self, id: &PeerId) -> Option<&mut Peer> {
-        self.map.get_mut(id).map(|p| &mut **p)
+        let s = self.slot_of(id)?;
+        self.slots.get_mut(s as usize)?.as_mut()
     }
 
     pub(crate) fn contains(&self, id: &PeerId) -> bool {
@@ -109,68 +125,73 @@ impl PeerTable {
 
     /// The peer that uses this endpoint, if any.
     pub(crate) fn at_endpoint(&self, endpoint: &str) -> Option<PeerId> {
-        let id = self.by_endpoint.get(&self.endpoint_hash(endpoint))?;
-        self.map
-            .get(id)
+        let s = *self.by_endpoint.get(&self.endpoint_hash(endpoint))?;
+        self.slot(s)
             .filter(|p| p.endpoint == endpoint)
-            .map(|_| *id)
+            .map(|p| p.id)
     }
 
     /// The peer an outgoing link leads to, if the link is open.
     pub(crate) fn by_link(&self, link: LinkId) -> Option<PeerId> {
-        self.by_link.get(&link).copied()
+        let s = *self.by_link.get(&link)?;
+        self.slot(s).filter(|p| p.link_id == link).map(|p| p.id)
     }
 
     /// Known peers in id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Peer> + '_ {
-        self.ids()
-            .into_iter()
-            .filter_map(|id| self.map.get(&id).map(|p| &**p))
+        self.ids().into_iter().filter_map(|id| self.get(&id))
     }
 
     /// Calls `f` on every peer in id order.
     pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut Peer)) {
         for id in self.ids() {
-            if let Some(p) = self.map.get_mut(&id) {
+            if let Some(p) = self.get_mut(&id) {
                 f(p);
             }
         }
     }
 
     /// Adds a peer that is not in the table yet (not ready).
-    pub(crate) fn insert(&mut self, peer: Peer) {
-        let id = peer.id;
-        self.by_link.insert(peer.link_id, id);
+    pub(crate) fn insert(&mut self, mut peer: Peer) {
+        let s = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                // A table of more than u32::MAX peers is far past every bound.
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_link.insert(peer.link_id, s);
         self.by_endpoint
-            .insert(self.endpoint_hash(&peer.endpoint), id);
+            .insert(self.endpoint_hash(&peer.endpoint), s);
         if peer.ready {
             self.ready += 1;
         }
-        let mut peer = Box::new(peer);
         self.next_stamp = self.next_stamp.wrapping_add(1);
         peer.due_stamp = self.next_stamp;
         self.due
-            .push(Reverse((deadline(&peer, self.first), id, peer.due_stamp)));
-        self.map.insert(id, peer);
+            .push(Reverse((deadline(&peer, self.first), s, peer.due_stamp)));
+        self.map.insert(peer.id, NonZeroU32::MIN.saturating_add(s));
+        self.slots[s as usize] = Some(peer);
     }
 
     /// The ids of the peers whose liveness deadline (EVASIVE or EXIT) has come by
     /// `now`, in id order, each taken out of the deadline queue: the caller hands
     /// back those it keeps with [`PeerTable::requeue`].
     pub(crate) fn take_due(&mut self, now: Instant, ids: &mut Vec<PeerId>) {
-        while let Some(&Reverse((at, id, stamp))) = self.due.peek() {
+        while let Some(&Reverse((at, s, stamp))) = self.due.peek() {
             if at > now {
                 break;
             }
             self.due.pop();
-            let Some(p) = self.map.get(&id).filter(|p| p.due_stamp == stamp) else {
-                continue; // gone, or rekeyed (its new id has an entry of its own)
+            let Some(p) = self.slot(s).filter(|p| p.due_stamp == stamp) else {
+                continue; // gone, or rekeyed (it has an entry under a new stamp)
             };
             let at = deadline(p, self.first);
             if at > now {
-                self.due.push(Reverse((at, id, stamp)));
+                self.due.push(Reverse((at, s, stamp)));
             } else {
-                ids.push(id);
+                ids.push(p.id);
             }
         }
         ids.sort_unstable();
@@ -179,15 +200,18 @@ impl PeerTable {
     /// Puts a peer taken by [`PeerTable::take_due`] back in the deadline queue, due
     /// again at the next reap if nothing is heard from it meanwhile.
     pub(crate) fn requeue(&mut self, id: PeerId, now: Instant) {
-        if let Some(p) = self.map.get(&id) {
+        let Some(s) = self.slot_of(&id) else {
+            return;
+        };
+        if let Some(p) = self.slot(s) {
             let at = deadline(p, self.first).max(now);
-            self.due.push(Reverse((at, id, p.due_stamp)));
+            self.due.push(Reverse((at, s, p.due_stamp)));
         }
     }
 
     /// Marks a peer ready (its HELLO arrived); true if it was not ready before.
     pub(crate) fn set_ready(&mut self, id: &PeerId) -> bool {
-        match self.map.get_mut(id) {
+        match self.get_mut(id) {
             Some(p) if !p.ready => {
                 p.ready = true;
                 self.ready += 1;
@@ -199,14 +223,19 @@ impl PeerTable {
 
     /// Forgets an outgoing link (it closed); returns the peer it led to.
     pub(crate) fn unlink(&mut self, link: LinkId) -> Option<PeerId> {
-        self.by_link.remove(&link)
+        let id = self.by_link(link);
+        self.by_link.remove(&link);
+        id
     }
 
     /// Gives a peer a new outgoing link (the old one closed).
     pub(crate) fn relink(&mut self, id: PeerId, link: LinkId) {
-        if let Some(p) = self.map.get_mut(&id) {
+        let Some(s) = self.slot_of(&id) else {
+            return;
+        };
+        if let Some(p) = self.slots[s as usize].as_mut() {
             p.link_id = link;
-            self.by_link.insert(link, id);
+            self.by_link.insert(link, s);
         }
     }
 
@@ -216,41 +245,45 @@ impl PeerTable {
     /// that is not the case.
     pub(crate) fn rekey(&mut self, old: PeerId, new: PeerId) -> bool {
         let fits = self
-            .map
             .get(&old)
             .is_some_and(|p| !p.ready && p.reconnect_at.is_none());
         if !fits || self.map.contains_key(&new) {
             return false;
         }
-        let Some(mut p) = self.map.remove(&old) else {
+        let Some(slot) = self.map.remove(&old) else {
+            return false;
+        };
+        let s = slot.get() - 1;
+        self.map.insert(new, slot);
+        self.next_stamp = self.next_stamp.wrapping_add(1);
+        let (stamp, first) = (self.next_stamp, self.first);
+        let Some(p) = self.slots[s as usize].as_mut() else {
             return false;
         };
         p.id = new;
-        self.by_endpoint
-            .insert(self.endpoint_hash(&p.endpoint), new);
-        if self.by_link.get(&p.link_id) == Some(&old) {
-            self.by_link.insert(p.link_id, new);
-        }
         // A fresh stamp: any entry it had, under any id, is stale now.
-        self.next_stamp = self.next_stamp.wrapping_add(1);
-        p.due_stamp = self.next_stamp;
-        self.due
-            .push(Reverse((deadline(&p, self.first), new, p.due_stamp)));
-        self.map.insert(new, p);
+        p.due_stamp = stamp;
+        let at = deadline(p, first);
+        let h = self.map.key().hash_one(p.endpoint.as_str());
+        self.by_endpoint.insert(h, s);
+        self.due.push(Reverse((at, s, stamp)));
         true
     }
 
     /// Records a new endpoint for a known peer.
     pub(crate) fn set_endpoint(&mut self, id: PeerId, endpoint: String, addr: SocketAddr) {
         let key = self.map.key();
-        let Some(p) = self.map.get_mut(&id) else {
+        let Some(s) = self.slot_of(&id) else {
+            return;
+        };
+        let Some(p) = self.slots[s as usize].as_mut() else {
             return;
         };
         let old = key.hash_one(p.endpoint.as_str());
-        if self.by_endpoint.get(&old) == Some(&id) {
+        if self.by_endpoint.get(&old) == Some(&s) {
             self.by_endpoint.remove(&old);
         }
-        self.by_endpoint.insert(key.hash_one(endpoint.as_str()), id);
+        self.by_endpoint.insert(key.hash_one(endpoint.as_str()), s);
         p.endpoint = endpoint;
         p.addr = addr;
     }
@@ -264,30 +297,34 @@ impl PeerTable {
 
     /// Takes a peer out of every index.
     pub(crate) fn remove(&mut self, id: &PeerId) -> Option<Removed> {
-        let peer = self.map.remove(id)?;
+        let s = self.map.remove(id)?.get() - 1;
+        let peer = self.slots[s as usize].take()?;
+        self.free.push(s);
         let h = self.endpoint_hash(&peer.endpoint);
-        if self.by_endpoint.get(&h) == Some(id) {
+        if self.by_endpoint.get(&h) == Some(&s) {
             self.by_endpoint.remove(&h);
         }
         if peer.ready {
             self.ready -= 1;
         }
-        let link_open = self.by_link.remove(&peer.link_id).is_some();
+        let link_open = self.by_link.get(&peer.link_id) == Some(&s);
+        if link_open {
+            self.by_link.remove(&peer.link_id);
+        }
         Some(Removed { peer, link_open })
     }
 
     /// Empties the table, returning the peers' outgoing links in id order.
     pub(crate) fn drain(&mut self) -> Vec<LinkId> {
-        let order = self.ids();
-        let mut map = self.map.take();
+        let links = self.iter().map(|p| p.link_id).collect();
+        self.map = IdMap::with_key(self.map.key());
+        self.slots = Vec::new();
+        self.free.clear();
         self.by_endpoint.clear();
         self.by_link.clear();
         self.due.clear();
         self.ready = 0;
-        order
-            .iter()
-            .filter_map(|id| map.remove(id).map(|p| p.link_id))
-            .collect()
+        links
     }
 }
 
@@ -501,8 +538,14 @@ mod tests {
         // The index holds hashes: an entry whose peer has another endpoint (a
         // collision) finds nothing.
         let h = t.endpoint_hash("tcp://d:1");
-        t.by_endpoint.insert(h, two);
+        let slot = t.slot_of(&two).unwrap();
+        t.by_endpoint.insert(h, slot);
         assert_eq!(t.at_endpoint("tcp://d:1"), None);
+        // A link index entry names a slot: one whose peer has another link now
+        // finds nothing.
+        t.by_link.insert(LinkId(7), slot);
+        assert_eq!(t.by_link(LinkId(7)), None);
+        assert_eq!(t.unlink(LinkId(7)), None);
         assert_eq!(t.drain(), [LinkId(1)]);
         assert!(!t.contains(&PeerId([2; 16])));
         assert_eq!(t.at_endpoint("tcp://c:1"), None);
