@@ -1,6 +1,7 @@
 //! The record of delivered messages: each message id is delivered to a receiver
 //! once, and from one sender to one receiver ids arrive in increasing order.
-//! The simulator's oracle and the tester's churn oracle both keep one.
+//! The tester's churn oracle keeps one (the simulator's oracle applies the same
+//! rules with dense tables of its own).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
