@@ -29,9 +29,11 @@ use super::LinkId;
 use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item, GREETING_LEN};
 
 mod pubsub;
+mod records;
 mod sealed;
 use crate::wire::WireError;
 pub use pubsub::{MAX_TOPICS, MAX_TOPIC_LEN};
+use records::{Heard, RoutingId};
 use sealed::CurveLink;
 
 /// The socket type a link presents in its READY.
@@ -143,38 +145,6 @@ pub struct Link {
     curve: Option<Box<CurveLink>>,
     /// PUB and SUB: the subscriptions (None for DEALER and ROUTER).
     subs: Option<Box<pubsub::Subscriptions>>,
-}
-
-/// What a link keeps of the peer's greeting: four bytes instead of the whole
-/// 23, in each of a mesh's 2n² links. The mechanism is one of two, as the
-/// decoder accepts only NULL, or CURVE on a CURVE link.
-#[derive(Debug, Clone, Copy)]
-struct Heard {
-    major: u8,
-    minor: u8,
-    curve: bool,
-    as_server: bool,
-}
-
-impl Heard {
-    fn of(g: &Greeting) -> Heard {
-        Heard {
-            major: g.major,
-            minor: g.minor,
-            curve: g.is_curve(),
-            as_server: g.as_server,
-        }
-    }
-
-    fn greeting(self) -> Greeting {
-        let mut g = if self.curve {
-            Greeting::curve(self.as_server)
-        } else {
-            Greeting::null()
-        };
-        (g.major, g.minor, g.as_server) = (self.major, self.minor, self.as_server);
-        g
-    }
 }
 
 impl Link {
@@ -443,37 +413,6 @@ struct Accepted<T> {
     tag: Option<T>,
     /// Where the connection came from, when the owner said.
     source: Option<SocketAddr>,
-}
-
-/// A routing id kept inside the link record when it is short (ZRE's are 17 bytes),
-/// so that finding a message's sender costs no further pointer chase.
-#[derive(Debug)]
-enum RoutingId {
-    Inline { len: u8, bytes: [u8; 22] },
-    Heap(Box<[u8]>),
-}
-
-impl RoutingId {
-    fn new(id: &[u8]) -> RoutingId {
-        let mut bytes = [0u8; 22];
-        match bytes.get_mut(..id.len()) {
-            Some(b) => {
-                b.copy_from_slice(id);
-                RoutingId::Inline {
-                    len: id.len() as u8,
-                    bytes,
-                }
-            }
-            None => RoutingId::Heap(id.into()),
-        }
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            RoutingId::Inline { len, bytes } => &bytes[..*len as usize],
-            RoutingId::Heap(b) => b,
-        }
-    }
 }
 
 /// The ROUTER side of many accepted links, with `ROUTER_HANDOVER` semantics: a new
@@ -789,6 +728,30 @@ mod tests {
         b.handle_bytes(&x);
         let y = b.take_output();
         a.handle_bytes(&y);
+    }
+
+    /// What a link keeps of a greeting gives back the greeting it heard, for
+    /// either mechanism, either side and any version.
+    #[test]
+    fn a_heard_greeting_comes_back_whole() {
+        for mut g in [
+            Greeting::null(),
+            Greeting::curve(false),
+            Greeting::curve(true),
+        ] {
+            for (major, minor, as_server) in [(3, 0, false), (3, 1, true), (4, 7, false)] {
+                (g.major, g.minor, g.as_server) = (major, minor, as_server);
+                assert_eq!(Heard::of(&g).greeting(), g);
+            }
+        }
+        let mut d = Link::dealer(b"\x01d", 1024);
+        let mut r = Link::router(1024);
+        assert_eq!(d.peer_greeting(), None);
+        pump(&mut d, &mut r);
+        while let Ok(Some(_)) = r.poll() {}
+        while let Ok(Some(_)) = d.poll() {}
+        assert_eq!(d.peer_greeting(), Some(Greeting::null()));
+        assert_eq!(r.peer_greeting(), Some(Greeting::null()));
     }
 
     #[test]

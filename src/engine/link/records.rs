@@ -1,0 +1,67 @@
+//! The small records a link keeps inline: the peer's routing id and what it
+//! kept of the peer's greeting (a mesh of n nodes holds 2n² links).
+
+use crate::wire::zmtp::Greeting;
+
+/// A routing id kept inside the link record when it is short (ZRE's are 17 bytes),
+/// so that finding a message's sender costs no further pointer chase.
+#[derive(Debug)]
+pub(super) enum RoutingId {
+    Inline { len: u8, bytes: [u8; 22] },
+    Heap(Box<[u8]>),
+}
+
+impl RoutingId {
+    pub(super) fn new(id: &[u8]) -> RoutingId {
+        let mut bytes = [0u8; 22];
+        match bytes.get_mut(..id.len()) {
+            Some(b) => {
+                b.copy_from_slice(id);
+                RoutingId::Inline {
+                    len: id.len() as u8,
+                    bytes,
+                }
+            }
+            None => RoutingId::Heap(id.into()),
+        }
+    }
+
+    pub(super) fn as_slice(&self) -> &[u8] {
+        match self {
+            RoutingId::Inline { len, bytes } => &bytes[..*len as usize],
+            RoutingId::Heap(b) => b,
+        }
+    }
+}
+
+/// What a link keeps of the peer's greeting: four bytes instead of the whole
+/// 23, in each of a mesh's 2n² links. The mechanism is one of two, as the
+/// decoder accepts only NULL, or CURVE on a CURVE link.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Heard {
+    major: u8,
+    minor: u8,
+    curve: bool,
+    as_server: bool,
+}
+
+impl Heard {
+    pub(super) fn of(g: &Greeting) -> Heard {
+        Heard {
+            major: g.major,
+            minor: g.minor,
+            curve: g.is_curve(),
+            as_server: g.as_server,
+        }
+    }
+
+    pub(super) fn greeting(self) -> Greeting {
+        let mut g = if self.curve {
+            Greeting::curve(self.as_server)
+        } else {
+            Greeting::null()
+        };
+        (g.major, g.minor, g.as_server) = (self.major, self.minor, self.as_server);
+        g
+    }
+}
