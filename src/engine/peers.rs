@@ -233,7 +233,7 @@ impl PeerTable {
         let Some(s) = self.slot_of(&id) else {
             return;
         };
-        if let Some(p) = self.slots[s as usize].as_mut() {
+        if let Some(p) = self.slots.get_mut(s as usize).and_then(Option::as_mut) {
             p.link_id = link;
             self.by_link.insert(link, s);
         }
@@ -257,7 +257,7 @@ impl PeerTable {
         self.map.insert(new, slot);
         self.next_stamp = self.next_stamp.wrapping_add(1);
         let (stamp, first) = (self.next_stamp, self.first);
-        let Some(p) = self.slots[s as usize].as_mut() else {
+        let Some(p) = self.slots.get_mut(s as usize).and_then(Option::as_mut) else {
             return false;
         };
         p.id = new;
@@ -276,7 +276,7 @@ impl PeerTable {
         let Some(s) = self.slot_of(&id) else {
             return;
         };
-        let Some(p) = self.slots[s as usize].as_mut() else {
+        let Some(p) = self.slots.get_mut(s as usize).and_then(Option::as_mut) else {
             return;
         };
         let old = key.hash_one(p.endpoint.as_str());
@@ -298,7 +298,7 @@ impl PeerTable {
     /// Takes a peer out of every index.
     pub(crate) fn remove(&mut self, id: &PeerId) -> Option<Removed> {
         let s = self.map.remove(id)?.get() - 1;
-        let peer = self.slots[s as usize].take()?;
+        let peer = self.slots.get_mut(s as usize)?.take()?;
         self.free.push(s);
         let h = self.endpoint_hash(&peer.endpoint);
         if self.by_endpoint.get(&h) == Some(&s) {
