@@ -12,11 +12,9 @@ use crate::wire::zre::{Body, ZreMessage};
 
 /// Everything the engine knows about one peer.
 ///
-/// `repr(C)` keeps the fields a message touches together at the start, in the
-/// first three cache lines: readiness, sequence numbers and the time it was heard
-/// in the first, the counters in the second, the name its events carry, the
-/// address its messages must come from and the reconnect deadline in the third.
-/// Peer lookups are the engine's hottest memory accesses.
+/// `repr(C)` keeps the fields every message touches (readiness, sequence numbers,
+/// timers) together at the start, in one cache line: peer lookups are the engine's
+/// hottest memory accesses.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Peer {
@@ -32,46 +30,46 @@ pub(crate) struct Peer {
     pub(crate) link_id: LinkId,
     /// True once its HELLO arrived.
     pub(crate) ready: bool,
-    /// True once one of our links to it finished its handshake, which is when our
-    /// HELLO (queued first) went out.
-    pub(crate) hello_out: bool,
-    /// Our copy of its group status counter.
-    pub(crate) status: u8,
-    /// Take its next sequence number as it comes: our address changed and the
-    /// links it had to us died with what was in them.
-    pub(crate) resync: bool,
-    /// The last sequence number we sent on our link (HELLO is 1).
-    pub(crate) sent_sequence: u16,
-    /// The sequence number we expect next from it.
-    pub(crate) want_sequence: u16,
     /// CURVE: the public key the peer announced (beacon, gossip or HELLO), which
     /// our link to it expects and its links into our inbox must present.
     /// Boxed: a plain mesh has no keys, and n² peer records would carry 32
     /// bytes of nothing each.
     pub(crate) key: Option<Box<[u8; 32]>>,
-    /// Traffic, reconnects and the last round trip (reported in [`PeerInfo`](super::PeerInfo)).
-    pub(crate) figures: Counters,
-    /// Connects in a row that closed before their handshake finished: while the
-    /// peer has not entered, each doubles the wait before the next.
-    pub(crate) failed_connects: u8,
-    pub(crate) name: String,
-    /// The address its accepted HELLO came from: only messages from there count
-    /// (see `takeover.rs`).
-    pub(crate) inbox_ip: Option<std::net::IpAddr>,
+    /// True once one of our links to it finished its handshake, which is when our
+    /// HELLO (queued first) went out.
+    pub(crate) hello_out: bool,
+    /// Our copy of its group status counter.
+    pub(crate) status: u8,
+    /// The last sequence number we sent on our link (HELLO is 1).
+    pub(crate) sent_sequence: u16,
+    /// The sequence number we expect next from it.
+    pub(crate) want_sequence: u16,
+    /// Take its next sequence number as it comes: our address changed and the
+    /// links it had to us died with what was in them.
+    pub(crate) resync: bool,
     /// When the broken outgoing link is due to be connected again; while set, the
     /// link's output waits in `link`.
     pub(crate) reconnect_at: Option<Instant>,
-    /// When our oldest unanswered PING went out: its PING-OK gives the round trip.
-    pub(crate) ping_at: Option<Instant>,
     pub(crate) link: Link,
     /// The endpoint we connect to (from the beacon or the HELLO).
     pub(crate) endpoint: String,
     pub(crate) addr: SocketAddr,
+    pub(crate) name: String,
     pub(crate) headers: BTreeMap<String, String>,
     pub(crate) groups: PeerGroups,
     /// When we last pinged it because its bytes sat unread (the application was
     /// behind).
     pub(crate) unread_ping_at: Option<Instant>,
+    /// The address its accepted HELLO came from: only messages from there count
+    /// (see `takeover.rs`).
+    pub(crate) inbox_ip: Option<std::net::IpAddr>,
+    /// Connects in a row that closed before their handshake finished: while the
+    /// peer has not entered, each doubles the wait before the next.
+    pub(crate) failed_connects: u8,
+    /// Traffic, reconnects and the last round trip (reported in [`PeerInfo`](super::PeerInfo)).
+    pub(crate) figures: Counters,
+    /// When our oldest unanswered PING went out: its PING-OK gives the round trip.
+    pub(crate) ping_at: Option<Instant>,
 }
 
 /// A peer's [`PeerFigures`] but the time since it was heard, which is worked out
