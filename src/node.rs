@@ -544,6 +544,49 @@ impl Node {
     pub fn shouts(&self, group: &str, text: &str) -> Result<(), Error> {
         self.shout(group, vec![text.as_bytes().to_vec()])
     }
+
+    /// Bytes of whisper and shout content this node holds unsent: still in its
+    /// command queue, or in its links' output that the kernel has not taken yet
+    /// (there a message counts with its framing, and a shout once per recipient).
+    /// 0 when the node is not running.
+    ///
+    /// A send never blocks, in zmesh as in Zyre, and a peer whose unsent output
+    /// passes `Options::max_link_output` is dropped. A sender that can outrun its
+    /// peers paces itself on this figure, or waits with [`Node::wait_queued`].
+    pub fn queued_bytes(&self) -> usize {
+        self.running
+            .as_ref()
+            .map_or(0, |r| r.mailbox.backlog.bytes())
+    }
+
+    /// Waits until the node holds at most `at_most` bytes unsent
+    /// ([`Node::queued_bytes`]): `Ok(true)` when it does, `Ok(false)` if `timeout`
+    /// passed first (a peer that does not read keeps its output here until it is
+    /// dropped), [`Error::NotRunning`] if the node is not running or stops meanwhile.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # let node = zmesh::Node::new("a");
+    /// # let peer = zmesh::PeerId([1; 16]);
+    /// # let data = vec![0u8; 1 << 30];
+    /// const ROOM: usize = 4 << 20;
+    /// for chunk in data.chunks(64 * 1024) {
+    ///     // At most 4 MiB waits in the node, however slowly the peer reads.
+    ///     if node.queued_bytes() > ROOM && !node.wait_queued(ROOM, Duration::from_secs(30))? {
+    ///         eprintln!("the peer has read nothing for 30 s");
+    ///         break;
+    ///     }
+    ///     node.whisper(peer, [chunk])?;
+    /// }
+    /// # Ok::<(), zmesh::Error>(())
+    /// ```
+    pub fn wait_queued(&self, at_most: usize, timeout: Duration) -> Result<bool, Error> {
+        let r = self.running.as_ref().ok_or(Error::NotRunning)?;
+        r.mailbox
+            .backlog
+            .wait(at_most, timeout)
+            .ok_or(Error::NotRunning)
+    }
 }
 
 /// Frames from anything that turns into byte vectors. A `Vec<Vec<u8>>` keeps its

@@ -2,8 +2,7 @@
 //! listener, every TCP link and a waker for application commands. It is the only
 //! place that reads the clock, and the only place that touches sockets.
 
-use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,13 +13,19 @@ use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 
 mod accept;
+mod backlog;
+mod conn;
 mod mailbox;
 mod watch;
 
+pub(crate) use backlog::Backlog;
+use conn::Conn;
+use mailbox::content_len;
 pub(crate) use mailbox::Mailbox;
 pub(crate) use watch::{networks, Watch, PERIOD as WATCH_PERIOD};
 
 use super::Options;
+use crate::engine::hash::FixedMap;
 use crate::engine::{CloseReason, Engine, LinkId, Output};
 use accept::Listener;
 
@@ -69,44 +74,6 @@ pub(crate) struct DriverStats {
     pub(crate) overflow_drops: u64,
 }
 
-struct Conn {
-    stream: TcpStream,
-    out: Vec<u8>,
-    /// Bytes of `out` already written.
-    sent: usize,
-    connected: bool,
-    /// Readable data left unread: the application is behind on events, or the
-    /// link used up its budget for the turn (the link is then in `Actor::unread`).
-    read_pending: bool,
-}
-
-impl Conn {
-    fn unsent(&self) -> usize {
-        self.out.len() - self.sent
-    }
-
-    /// Writes as much as the socket takes. Err means the link is dead.
-    fn flush(&mut self) -> io::Result<()> {
-        while self.sent < self.out.len() {
-            match self.stream.write(&self.out[self.sent..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
-        } else if self.sent > (1 << 16) && self.sent * 2 > self.out.len() {
-            self.out.drain(..self.sent);
-            self.sent = 0;
-        }
-        Ok(())
-    }
-}
-
 /// The sockets a node's event loop runs over.
 pub(crate) struct Sockets {
     pub(crate) poll: Poll,
@@ -143,7 +110,12 @@ pub(crate) struct Actor {
     asleep: Arc<AtomicBool>,
     events: super::signal::EventTx,
     options: Options,
-    conns: HashMap<LinkId, Conn>,
+    conns: FixedMap<LinkId, Conn>,
+    backlog: Arc<Backlog>,
+    /// Content bytes taken from the command queue since the backlog was published.
+    taken: usize,
+    /// The links' unsent bytes as last published.
+    published: usize,
     /// Links with output written since the last flush: flushed once per turn of
     /// the loop, so that a burst of messages to a link costs one system call.
     unflushed: Vec<LinkId>,
@@ -181,7 +153,7 @@ impl Actor {
         engine: Engine,
         sockets: Sockets,
         commands: Receiver<Command>,
-        asleep: Arc<AtomicBool>,
+        (asleep, backlog): (Arc<AtomicBool>, Arc<Backlog>),
         events: super::signal::EventTx,
         options: Options,
     ) -> io::Result<Actor> {
@@ -225,7 +197,10 @@ impl Actor {
             asleep,
             events,
             options,
-            conns: HashMap::new(),
+            conns: FixedMap::default(),
+            backlog,
+            taken: 0,
+            published: 0,
             unflushed: Vec::new(),
             unsent_bound: 0,
             closed: Vec::new(),
@@ -247,6 +222,7 @@ impl Actor {
             if !self.aborted {
                 self.drain_outputs();
                 self.flush_unflushed();
+                self.publish_backlog();
             }
             if self.stopping {
                 break;
@@ -380,7 +356,8 @@ impl Actor {
                 }
                 Command::Leave(g) => self.engine.leave(&g),
                 Command::Whisper(p, content) => {
-                    content_bytes += content.iter().map(Vec::len).sum::<usize>();
+                    let n = content_len(&content);
+                    (content_bytes, self.taken) = (content_bytes + n, self.taken + n);
                     if !self.engine.whisper(p, &content) {
                         log::debug!(
                             "{}: whisper to unknown peer {p} dropped",
@@ -389,7 +366,8 @@ impl Actor {
                     }
                 }
                 Command::Shout(g, content) => {
-                    content_bytes += content.iter().map(Vec::len).sum::<usize>();
+                    let n = content_len(&content);
+                    (content_bytes, self.taken) = (content_bytes + n, self.taken + n);
                     let _ = self.engine.shout(&g, &content);
                 }
                 Command::Query(q) => q(&mut self.engine),
@@ -594,6 +572,19 @@ impl Actor {
         );
         self.stats.overflow_drops += 1;
         self.forget(link, CloseReason::Overflow);
+    }
+
+    /// Tells the application's side what this turn took from the queue and what the
+    /// links still hold. Only while something was sent or is unsent: an idle turn
+    /// costs nothing, a busy one a sum over the links.
+    fn publish_backlog(&mut self) {
+        if self.taken == 0 && self.published == 0 {
+            return;
+        }
+        let unsent = self.conns.values().map(Conn::unsent).sum();
+        self.backlog
+            .publish(std::mem::take(&mut self.taken), unsent);
+        self.published = unsent;
     }
 
     /// Writes what was queued this turn to the sockets.

@@ -292,6 +292,7 @@ pub(crate) fn spawn(mut spec: Spec) -> Result<Running, Error> {
     let poll = mio::Poll::new().map_err(Error::Io)?;
     let waker = mio::Waker::new(poll.registry(), WAKER).map_err(Error::Io)?;
     let (mailbox, commands, asleep) = Mailbox::new(waker);
+    let backlog = mailbox.backlog.clone();
     let name = spec.engine.name.clone();
     let (last_words, own) = (spec.events.clone(), (spec.id, spec.engine.name.clone()));
     let mut engine = Engine::new(spec.engine, spec.id);
@@ -344,7 +345,8 @@ pub(crate) fn spawn(mut spec: Spec) -> Result<Running, Error> {
         loopback_only,
         watch,
     };
-    let actor = Actor::new(engine, sockets, commands, asleep, spec.events, spec.options)
+    let shared = (asleep, backlog.clone());
+    let actor = Actor::new(engine, sockets, commands, shared, spec.events, spec.options)
         .map_err(Error::Io)?;
     // If the actor dies of a panic, the application still hears STOP rather than
     // waiting for events for ever (the node holds a sender of its own).
@@ -352,7 +354,10 @@ pub(crate) fn spawn(mut spec: Spec) -> Result<Running, Error> {
         .name(format!("zmesh-{name}"))
         .spawn(move || {
             let run = std::panic::AssertUnwindSafe(|| actor.run(inbox));
-            if std::panic::catch_unwind(run).is_err() {
+            let ended = std::panic::catch_unwind(run);
+            // Whoever waits for room in the backlog must not wait for a dead actor.
+            backlog.close();
+            if ended.is_err() {
                 let (peer, name) = own;
                 let _ = last_words.send(Event::Stop { peer, name });
             }

@@ -234,6 +234,11 @@ enum BenchWhat {
         /// Both nodes in CURVE mode.
         #[arg(long)]
         curve: bool,
+        /// Payloads the sender keeps unacknowledged by the sink (Zyre's twin keeps
+        /// 512); 0: none, the sender waits on its node's own backlog instead
+        /// (`Node::wait_queued`), as a sender to an application without ACKs would.
+        #[arg(long, default_value_t = bench::WINDOW)]
+        window: u64,
     },
     /// Time for N nodes started together in this process to reach a full mesh.
     Mesh {
@@ -450,9 +455,10 @@ fn main() {
                 port,
                 external_sink,
                 curve,
+                window,
             } => report("bench throughput", {
                 common::use_curve(curve);
-                bench::throughput(count, &sizes, mib, &interface, port, !external_sink)
+                bench::throughput(count, &sizes, mib, &interface, port, !external_sink, window)
             }),
             BenchWhat::Mesh {
                 nodes,

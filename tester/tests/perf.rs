@@ -156,6 +156,36 @@ fn bench_throughput_against_an_external_sink() {
     assert!(r[1]["mib_per_s"].as_f64().unwrap() > 0.0);
 }
 
+/// Without the sink's acknowledgement window: the sender paces on its node's own
+/// backlog, and the sink still counts every payload (the client checks the count).
+#[test]
+fn bench_throughput_paced_by_the_backlog() {
+    let v = run_pair(
+        &[],
+        Some(&[EXE, "sink", "--interface", "lo", "--port", "46559"]),
+        &[
+            EXE,
+            "bench",
+            "throughput",
+            "--count",
+            "3000",
+            "--sizes",
+            "16,65536",
+            "--mib",
+            "64",
+            "--port",
+            "46559",
+            "--external-sink",
+            "--window",
+            "0",
+        ],
+    );
+    assert_eq!(v["window"], 0);
+    let r = v["results"].as_array().unwrap();
+    assert_eq!(r[0]["count"], 3000);
+    assert_eq!(r[1]["count"], 1024, "64 MiB of 64 KiB payloads");
+}
+
 #[test]
 fn bench_tcp_mesh_and_idle() {
     let v = run_pair(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::backlog::Backlog;
 use super::Command;
 
 /// The application's side of the command queue. Waking the actor costs a system
@@ -16,10 +17,12 @@ pub(crate) struct Mailbox {
     commands: Sender<Command>,
     waker: Arc<mio::Waker>,
     asleep: Arc<AtomicBool>,
+    /// What the node holds unsent (the actor publishes its side).
+    pub(crate) backlog: Arc<Backlog>,
 }
 
 impl Mailbox {
-    /// A mailbox and the actor's ends of it (the queue and the sleep flag).
+    /// A mailbox and the actor's ends of it (the queue, the sleep flag, the backlog).
     pub(crate) fn new(waker: mio::Waker) -> (Mailbox, Receiver<Command>, Arc<AtomicBool>) {
         let (tx, rx) = crossbeam_channel::unbounded();
         let asleep = Arc::new(AtomicBool::new(false));
@@ -27,12 +30,16 @@ impl Mailbox {
             commands: tx,
             waker: Arc::new(waker),
             asleep: asleep.clone(),
+            backlog: Arc::default(),
         };
         (mailbox, rx, asleep)
     }
 
     /// Queues a command; false if the actor is gone.
     pub(crate) fn send(&self, cmd: Command) -> io::Result<bool> {
+        if let Command::Whisper(_, content) | Command::Shout(_, content) = &cmd {
+            self.backlog.add(content_len(content));
+        }
         if self.commands.send(cmd).is_err() {
             return Ok(false);
         }
@@ -44,4 +51,9 @@ impl Mailbox {
         }
         Ok(true)
     }
+}
+
+/// The content bytes of a message, as the backlog counts them.
+pub(crate) fn content_len(content: &[Vec<u8>]) -> usize {
+    content.iter().map(Vec::len).sum()
 }
