@@ -131,20 +131,33 @@ pub struct Link {
     role: Role,
     decoder: Decoder,
     out: Vec<u8>,
-    /// Messages queued before the peer's READY arrived; boxed, as most links
-    /// never hold any and a mesh of n nodes holds 2n² links (8 bytes, not 24).
-    #[allow(clippy::box_collection)]
-    held: Option<Box<Vec<u8>>>,
     greeting: Option<Heard>,
     /// Kept inline when short (ZRE's are 17 bytes): one allocation fewer per link.
     peer_identity: Option<RoutingId>,
-    /// Boxed: set at most once, and every link carries the field.
-    failed: Option<Box<LinkError>>,
+    /// What few links need, or need only for a while (None: a NULL DEALER or
+    /// ROUTER link past its handshake, which is most of a mesh's 2n² links).
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a link most links do without, in one box: 8 bytes in each link
+/// instead of 32.
+#[derive(Debug, Default)]
+struct Rare {
+    /// Messages queued before the peer's READY arrived.
+    held: Vec<u8>,
+    /// The error that ended the link.
+    failed: Option<LinkError>,
     /// CURVE: the mechanism, our metadata for its handshake, and the frames of a
     /// message being opened (None: the NULL mechanism).
     curve: Option<Box<CurveLink>>,
     /// PUB and SUB: the subscriptions (None for DEALER and ROUTER).
     subs: Option<Box<pubsub::Subscriptions>>,
+}
+
+impl Rare {
+    fn is_empty(&self) -> bool {
+        self.held.is_empty() && self.failed.is_none() && self.curve.is_none() && self.subs.is_none()
+    }
 }
 
 impl Link {
@@ -157,13 +170,27 @@ impl Link {
             role,
             decoder: Decoder::new(max_message),
             out,
-            held: None,
             greeting: None,
             peer_identity: None,
-            failed: None,
-            curve: None,
-            subs: None,
+            rare: None,
         }
+    }
+
+    /// The rare parts, made on first need.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    fn curve(&self) -> Option<&CurveLink> {
+        self.rare.as_ref()?.curve.as_deref()
+    }
+
+    fn subs(&self) -> Option<&pubsub::Subscriptions> {
+        self.rare.as_ref()?.subs.as_deref()
+    }
+
+    fn subs_mut(&mut self) -> Option<&mut pubsub::Subscriptions> {
+        self.rare.as_mut()?.subs.as_deref_mut()
     }
 
     /// A connecting DEALER presenting `identity` (ZRE uses `0x01` + UUID). Identities
@@ -209,13 +236,21 @@ impl Link {
         if self.peer_identity.is_some() {
             &mut self.out
         } else {
-            self.held.get_or_insert_with(Box::default)
+            &mut self.rare().held
         }
     }
 
-    /// Takes the messages held for the handshake.
+    /// Takes the messages held for the handshake (and the box they were in, if
+    /// nothing else is in it).
     fn take_held(&mut self) -> Vec<u8> {
-        self.held.take().map(|b| *b).unwrap_or_default()
+        let Some(r) = self.rare.as_mut() else {
+            return Vec::new();
+        };
+        let held = std::mem::take(&mut r.held);
+        if r.is_empty() {
+            self.rare = None;
+        }
+        held
     }
 
     /// Queues a multipart message (held until the handshake completes).
@@ -281,7 +316,7 @@ impl Link {
 
     /// Bytes queued in all: ready to write plus held for the handshake.
     pub fn queued(&self) -> usize {
-        self.out.len() + self.held.as_ref().map_or(0, |h| h.len())
+        self.out.len() + self.rare.as_ref().map_or(0, |r| r.held.len())
     }
 
     /// Takes the bytes waiting to be written.
@@ -307,18 +342,18 @@ impl Link {
     /// ended the link (then the caller closes the connection). PING is answered with
     /// PONG here; PONG and unknown commands are absorbed.
     pub fn poll(&mut self) -> Result<Option<LinkEvent>, LinkError> {
-        if let Some(e) = &self.failed {
-            return Err((**e).clone());
+        if let Some(e) = self.rare.as_ref().and_then(|r| r.failed.as_ref()) {
+            return Err(e.clone());
         }
         let r = self.poll_inner();
         if let Err(e) = &r {
-            self.failed = Some(Box::new(e.clone()));
+            self.rare().failed = Some(e.clone());
         }
         r
     }
 
     fn poll_inner(&mut self) -> Result<Option<LinkEvent>, LinkError> {
-        if self.curve.is_some() {
+        if self.curve().is_some() {
             return self.poll_curve();
         }
         loop {
@@ -732,6 +767,31 @@ mod tests {
 
     /// What a link keeps of a greeting gives back the greeting it heard, for
     /// either mechanism, either side and any version.
+    /// A mesh of n nodes holds 2n² links: the rare parts stay out of line, and a
+    /// NULL link past its handshake has none.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_plain_link_stays_small() {
+        assert!(
+            std::mem::size_of::<Link>() <= 160,
+            "{}",
+            std::mem::size_of::<Link>()
+        );
+        let (mut a, mut b) = (Link::dealer(b"\x01abc", 1 << 20), Link::router(1 << 20));
+        a.send(&[b"held until READY"]);
+        assert!(a.rare.is_some());
+        for _ in 0..4 {
+            let (ab, ba) = (a.take_output(), b.take_output());
+            b.handle_bytes(&ab);
+            a.handle_bytes(&ba);
+            while let Ok(Some(_)) = a.poll() {}
+            while let Ok(Some(_)) = b.poll() {}
+        }
+        assert!(a.is_ready() && b.is_ready());
+        assert!(a.rare.is_none() && b.rare.is_none());
+        assert_eq!(a.queued(), 0);
+    }
+
     #[test]
     fn a_heard_greeting_comes_back_whole() {
         for mut g in [

@@ -28,14 +28,14 @@ impl Link {
     /// bytes.
     pub fn publisher(identity: &[u8], max_message: usize) -> Link {
         let mut l = Link::new(Role::Pub, &identity[..identity.len().min(255)], max_message);
-        l.subs = Some(Box::default());
+        l.rare().subs = Some(Box::default());
         l
     }
 
     /// A SUB link subscribed to `topics` (the empty topic takes everything).
     pub fn subscriber(max_message: usize, topics: &[&[u8]]) -> Link {
         let mut l = Link::new(Role::Sub, b"", max_message);
-        l.subs = Some(Box::new(Subscriptions {
+        l.rare().subs = Some(Box::new(Subscriptions {
             topics: topics.iter().map(|t| t.to_vec()).collect(),
         }));
         l
@@ -43,13 +43,13 @@ impl Link {
 
     /// The topics a publisher's subscriber asked for (or a subscriber's own).
     pub fn topics(&self) -> &[Vec<u8>] {
-        self.subs.as_ref().map_or(&[], |s| &s.topics)
+        self.subs().map_or(&[], |s| &s.topics)
     }
 
     /// SUB: subscribes to `topic` (sent at once if the handshake is done, else
     /// when it is).
     pub fn subscribe(&mut self, topic: &[u8]) {
-        if let Some(s) = self.subs.as_mut() {
+        if let Some(s) = self.subs_mut() {
             s.topics.push(topic.to_vec());
         }
         if self.is_ready() {
@@ -72,11 +72,7 @@ impl Link {
 
     /// SUB, at READY: our subscriptions, in the form the peer's version speaks.
     pub(super) fn send_subscriptions(&mut self) {
-        let topics = self
-            .subs
-            .as_ref()
-            .map(|s| s.topics.clone())
-            .unwrap_or_default();
+        let topics = self.subs().map(|s| s.topics.clone()).unwrap_or_default();
         for t in topics {
             self.send_subscription(true, &t);
         }
@@ -124,7 +120,7 @@ impl Link {
     }
 
     fn change_topic(&mut self, on: bool, topic: &[u8]) {
-        let Some(s) = self.subs.as_mut() else {
+        let Some(s) = self.subs_mut() else {
             return;
         };
         if on {

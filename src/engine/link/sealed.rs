@@ -30,17 +30,17 @@ impl Link {
             role,
             decoder: Decoder::curve(max_message),
             out,
-            held: None,
             greeting: None,
             peer_identity: None,
-            failed: None,
-            subs: None,
-            curve: Some(Box::new(CurveLink {
-                mech,
-                metadata,
-                parts: Vec::new(),
-                parts_size: 0,
-                max_message,
+            rare: Some(Box::new(super::Rare {
+                curve: Some(Box::new(CurveLink {
+                    mech,
+                    metadata,
+                    parts: Vec::new(),
+                    parts_size: 0,
+                    max_message,
+                })),
+                ..Default::default()
             })),
         }
     }
@@ -79,19 +79,19 @@ impl Link {
 
     /// True for a CURVE link.
     pub fn is_curve(&self) -> bool {
-        self.curve.is_some()
+        self.curve().is_some()
     }
 
     /// CURVE: the peer's long-term public key (for a client, the server's; for a
     /// server, the client's once its handshake checked out).
     pub fn peer_key(&self) -> Option<&[u8; KEY_LEN]> {
-        self.curve.as_ref()?.mech.peer_key()
+        self.curve()?.mech.peer_key()
     }
 
     /// CURVE, once ready: the mechanism and the output, to seal frames into.
     pub(super) fn sealer(&mut self) -> Option<(&mut Curve, &mut Vec<u8>)> {
         self.peer_identity.as_ref()?;
-        let c = self.curve.as_deref_mut()?;
+        let c = self.rare.as_deref_mut()?.curve.as_deref_mut()?;
         Some((&mut c.mech, &mut self.out))
     }
 
@@ -101,7 +101,11 @@ impl Link {
             let Some(item) = self.decoder.next_item()? else {
                 return Ok(None);
             };
-            let c = self.curve.as_deref_mut().expect("a CURVE link");
+            let c = self
+                .rare
+                .as_deref_mut()
+                .and_then(|r| r.curve.as_deref_mut())
+                .expect("a CURVE link");
             let (name, data) = match item {
                 Item::Greeting(g) => {
                     // libzmq's CURVE server does not set as-server in its greeting:
@@ -179,7 +183,11 @@ impl Link {
         // What waited for the handshake goes out sealed, frame by frame.
         let held = self.take_held();
         let frames = zmtp::split_frames(&held).unwrap_or_default();
-        if let Some(c) = self.curve.as_deref_mut() {
+        if let Some(c) = self
+            .rare
+            .as_deref_mut()
+            .and_then(|r| r.curve.as_deref_mut())
+        {
             for (more, body) in frames {
                 c.mech.seal_frame(&mut self.out, u8::from(more), body);
             }
