@@ -234,7 +234,7 @@ impl PeerInfo {
             id: p.id,
             name: p.name.clone(),
             endpoint: p.endpoint.clone(),
-            headers: p.headers.clone(),
+            headers: p.headers().clone(),
             groups: p.groups.iter().map(String::from).collect(),
             ready: p.ready,
             figures,

@@ -98,7 +98,7 @@ impl Engine {
         for &link in &dirty {
             let bytes = if let Some(id) = self.peers.by_link(link) {
                 match self.peers.get_mut(&id) {
-                    Some(p) if p.reconnect_at.is_none() && p.link_id == link => {
+                    Some(p) if p.reconnect_at().is_none() && p.link_id == link => {
                         p.link.take_output()
                     }
                     _ => continue,

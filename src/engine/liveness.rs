@@ -76,8 +76,8 @@ impl Engine {
         if p.inbox_ip.is_some() && src != p.inbox_ip {
             return;
         }
-        if p.unread_ping_at.is_none_or(|t| now >= t + evasive / 2) {
-            p.unread_ping_at = Some(now);
+        if p.unread_ping_at().is_none_or(|t| now >= t + evasive / 2) {
+            p.set_unread_ping_at(Some(now));
             p.ping(now, &mut self.scratch);
             self.out.mark(p);
         }

@@ -625,7 +625,7 @@ impl Engine {
             p.failed_connects = p.failed_connects.saturating_add(1);
         }
         let at = now + wait;
-        p.reconnect_at = Some(at);
+        p.set_reconnect_at(Some(at));
         self.timers.reconnect_at(at, id);
         self.peers.relink(id, new_link);
     }
@@ -658,8 +658,8 @@ impl Engine {
                 }
                 Due::Reconnect { peer, at } => {
                     if let Some(p) = self.peers.get_mut(&peer) {
-                        if p.reconnect_at == Some(at) {
-                            p.reconnect_at = None;
+                        if p.reconnect_at() == Some(at) {
+                            p.set_reconnect_at(None);
                             p.figures.reconnects += 1;
                             self.out.push(Output::Connect {
                                 link: p.link_id,

@@ -95,7 +95,7 @@ impl Outputs {
     /// Notes that a peer's link has output to flush, and whether its queue
     /// (including what waits for the handshake or a reconnect) passed the bound.
     pub(crate) fn mark(&mut self, p: &Peer) {
-        if p.reconnect_at.is_none() && p.link.pending_output() > 0 {
+        if p.reconnect_at().is_none() && p.link.pending_output() > 0 {
             self.dirty.push(p.link_id);
         }
         if p.link.queued() > self.max_pending && !self.full.contains(&p.id) {

@@ -246,7 +246,7 @@ impl PeerTable {
     pub(crate) fn rekey(&mut self, old: PeerId, new: PeerId) -> bool {
         let fits = self
             .get(&old)
-            .is_some_and(|p| !p.ready && p.reconnect_at.is_none());
+            .is_some_and(|p| !p.ready && p.reconnect_at().is_none());
         if !fits || self.map.contains_key(&new) {
             return false;
         }
@@ -388,7 +388,7 @@ impl Engine {
         let Some(p) = self.peers.get(&id) else {
             return false;
         };
-        let reached = p.hello_out || p.link.is_ready() || (failed && p.reconnect_at.is_none());
+        let reached = p.hello_out || p.link.is_ready() || (failed && p.reconnect_at().is_none());
         if p.ready || reached || p.endpoint == endpoint {
             return false;
         }
@@ -408,7 +408,7 @@ impl Engine {
         let Some(p) = self.peers.get(&id) else {
             return;
         };
-        let (old, at, addr) = (p.link_id, p.reconnect_at, p.addr);
+        let (old, at, addr) = (p.link_id, p.reconnect_at(), p.addr);
         let key = p.key.as_deref().copied();
         let Some(fresh) = self.dealer_link(key) else {
             return;
@@ -423,7 +423,7 @@ impl Engine {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
-        p.reconnect_at = None;
+        p.set_reconnect_at(None);
         p.link = fresh;
         if let Some(body) = body {
             p.sent_sequence = 0;
@@ -459,7 +459,7 @@ impl Engine {
             return;
         };
         let p = removed.peer;
-        if let Some(at) = p.reconnect_at {
+        if let Some(at) = p.reconnect_at() {
             self.timers.cancel_reconnect(at, id);
         }
         log::debug!(

@@ -157,7 +157,7 @@ impl Engine {
             return;
         };
         p.name = h.name;
-        p.headers = bounded_headers(&h.headers, &mut self.stats.over_bound);
+        p.set_headers(bounded_headers(&h.headers, &mut self.stats.over_bound));
         let had: std::collections::BTreeSet<String> = p.groups.iter().map(String::from).collect();
         let now: std::collections::BTreeSet<String> = h.groups.into_iter().collect();
         for g in had.difference(&now) {
@@ -222,11 +222,11 @@ impl Engine {
             return;
         };
         p.name = h.name.clone();
-        p.headers = bounded_headers(&h.headers, &mut self.stats.over_bound);
+        p.set_headers(bounded_headers(&h.headers, &mut self.stats.over_bound));
         let e = Event::Enter {
             peer: id,
             name: h.name,
-            headers: p.headers.clone(),
+            headers: p.headers().clone(),
             endpoint: h.endpoint,
         };
         self.emit(e);
