@@ -436,7 +436,7 @@ impl Engine {
         let heard = self.now.map_or(0.0, |t| {
             t.saturating_duration_since(p.heard_at).as_secs_f64()
         });
-        let rtt = p.figures.round_trip.map_or("-".to_string(), |d| {
+        let rtt = p.figures.round_trip().map_or("-".to_string(), |d| {
             format!("{:.1} ms", d.as_secs_f64() * 1e3)
         });
         format!(

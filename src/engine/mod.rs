@@ -660,7 +660,7 @@ impl Engine {
                     if let Some(p) = self.peers.get_mut(&peer) {
                         if p.reconnect_at() == Some(at) {
                             p.set_reconnect_at(None);
-                            p.figures.reconnects += 1;
+                            p.figures.reconnects = p.figures.reconnects.saturating_add(1);
                             self.out.push(Output::Connect {
                                 link: p.link_id,
                                 addr: p.addr,

@@ -23,30 +23,33 @@ pub(crate) struct Peer {
     /// Its EVASIVE and EXIT deadlines follow from it and the engine's timeouts
     /// (see [`Peer::after`]), rather than being kept in each of n² records.
     pub(crate) heard_at: Instant,
-    /// Which entry of the peer table's deadline queue is this peer's (set on
-    /// insert); read with the deadlines, so in the same cache line.
-    pub(crate) due_stamp: u32,
     /// Our outgoing (DEALER) link to the peer's inbox.
     pub(crate) link_id: LinkId,
-    /// True once its HELLO arrived.
-    pub(crate) ready: bool,
     /// CURVE: the public key the peer announced (beacon, gossip or HELLO), which
     /// our link to it expects and its links into our inbox must present.
     /// Boxed: a plain mesh has no keys, and n² peer records would carry 32
     /// bytes of nothing each.
     pub(crate) key: Option<Box<[u8; 32]>>,
+    /// Which entry of the peer table's deadline queue is this peer's (set on
+    /// insert); read with the deadlines, so in the same cache line.
+    pub(crate) due_stamp: u32,
+    /// The last sequence number we sent on our link (HELLO is 1).
+    pub(crate) sent_sequence: u16,
+    /// The sequence number we expect next from it.
+    pub(crate) want_sequence: u16,
+    /// True once its HELLO arrived.
+    pub(crate) ready: bool,
     /// True once one of our links to it finished its handshake, which is when our
     /// HELLO (queued first) went out.
     pub(crate) hello_out: bool,
     /// Our copy of its group status counter.
     pub(crate) status: u8,
-    /// The last sequence number we sent on our link (HELLO is 1).
-    pub(crate) sent_sequence: u16,
-    /// The sequence number we expect next from it.
-    pub(crate) want_sequence: u16,
     /// Take its next sequence number as it comes: our address changed and the
     /// links it had to us died with what was in them.
     pub(crate) resync: bool,
+    /// Connects in a row that closed before their handshake finished: while the
+    /// peer has not entered, each doubles the wait before the next.
+    pub(crate) failed_connects: u8,
     /// What few peers have, or have only for a while (a pending reconnect, a
     /// PING for unread bytes, headers): one box, 8 bytes instead of 56 in each of
     /// a mesh's n² records.
@@ -57,16 +60,13 @@ pub(crate) struct Peer {
     pub(crate) addr: SocketAddr,
     pub(crate) name: String,
     pub(crate) groups: PeerGroups,
-    /// The address its accepted HELLO came from: only messages from there count
-    /// (see `takeover.rs`).
-    pub(crate) inbox_ip: Option<std::net::IpAddr>,
-    /// Connects in a row that closed before their handshake finished: while the
-    /// peer has not entered, each doubles the wait before the next.
-    pub(crate) failed_connects: u8,
     /// Traffic, reconnects and the last round trip (reported in [`PeerInfo`](super::PeerInfo)).
     pub(crate) figures: Counters,
     /// When our oldest unanswered PING went out: its PING-OK gives the round trip.
     pub(crate) ping_at: Option<Instant>,
+    /// The address its accepted HELLO came from: only messages from there count
+    /// (see `takeover.rs`).
+    pub(crate) inbox_ip: Option<std::net::IpAddr>,
 }
 
 /// The parts of a peer record most peers do without.
@@ -87,17 +87,45 @@ static NO_HEADERS: BTreeMap<String, String> = BTreeMap::new();
 
 /// A peer's [`PeerFigures`] but the time since it was heard, which is worked out
 /// when they are reported (16 bytes fewer in each of a mesh's n² peer records).
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Counters {
     pub(crate) messages_in: u64,
     pub(crate) bytes_in: u64,
     pub(crate) messages_out: u64,
     pub(crate) bytes_out: u64,
-    pub(crate) reconnects: u64,
-    pub(crate) round_trip: Option<std::time::Duration>,
+    pub(crate) reconnects: u32,
+    /// The last round trip in nanoseconds, `u64::MAX` for none (8 bytes where an
+    /// `Option<Duration>` takes 16).
+    round_trip_ns: u64,
+}
+
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters {
+            messages_in: 0,
+            bytes_in: 0,
+            messages_out: 0,
+            bytes_out: 0,
+            reconnects: 0,
+            round_trip_ns: u64::MAX,
+        }
+    }
 }
 
 impl Counters {
+    /// The last round trip, if a PING was ever answered.
+    pub(crate) fn round_trip(&self) -> Option<std::time::Duration> {
+        (self.round_trip_ns != u64::MAX)
+            .then(|| std::time::Duration::from_nanos(self.round_trip_ns))
+    }
+
+    /// A round trip of 584 years or more is kept as just under.
+    pub(crate) fn set_round_trip(&mut self, d: std::time::Duration) {
+        self.round_trip_ns = u64::try_from(d.as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .min(u64::MAX - 1);
+    }
+
     /// The figures to report, `since_heard` ago.
     pub(crate) fn report(&self, since_heard: std::time::Duration) -> PeerFigures {
         PeerFigures {
@@ -105,8 +133,8 @@ impl Counters {
             bytes_in: self.bytes_in,
             messages_out: self.messages_out,
             bytes_out: self.bytes_out,
-            reconnects: self.reconnects,
-            round_trip: self.round_trip,
+            reconnects: self.reconnects.into(),
+            round_trip: self.round_trip(),
             since_heard,
         }
     }
@@ -250,7 +278,8 @@ impl Peer {
     /// Its PING-OK came: the round trip since our oldest unanswered PING.
     pub(crate) fn pong(&mut self, now: Instant) {
         if let Some(at) = self.ping_at.take() {
-            self.figures.round_trip = Some(now.saturating_duration_since(at));
+            self.figures
+                .set_round_trip(now.saturating_duration_since(at));
         }
     }
 
@@ -373,6 +402,18 @@ mod tests {
     use crate::engine::LinkId;
     use crate::PeerId;
     use std::time::{Duration, Instant};
+
+    /// A mesh of n nodes holds n² peer records: small fields share the first
+    /// cache line without padding, the rare ones are out of line.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_peer_record_stays_small() {
+        assert!(
+            std::mem::size_of::<Peer>() <= 424,
+            "{}",
+            std::mem::size_of::<Peer>()
+        );
+    }
 
     /// The rare parts exist while one of them is set, and go with the last.
     #[test]
