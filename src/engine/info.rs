@@ -233,7 +233,7 @@ impl PeerInfo {
         PeerInfo {
             id: p.id,
             name: p.name.clone(),
-            endpoint: p.endpoint.clone(),
+            endpoint: p.endpoint().into_owned(),
             headers: p.headers().clone(),
             groups: p.groups.iter().map(String::from).collect(),
             ready: p.ready,

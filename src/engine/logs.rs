@@ -272,7 +272,7 @@ impl Engine {
         let mut by_hash = self
             .peers
             .iter()
-            .filter(|p| p.addr.ip() == from.ip() && zrelog::hash(&p.endpoint) == record.node);
+            .filter(|p| p.addr.ip() == from.ip() && zrelog::hash(&p.endpoint()) == record.node);
         let known = by_id.or_else(|| match (by_hash.next(), by_hash.next()) {
             (Some(p), None) => Some(p),
             _ => None,
@@ -401,7 +401,7 @@ impl Engine {
             _ => self
                 .peers
                 .get(&e.peer())
-                .map_or(0, |p| zrelog::hash(&p.endpoint)),
+                .map_or(0, |p| zrelog::hash(&p.endpoint())),
         };
         self.publish_log(level, event, peer, text);
     }

@@ -1,9 +1,11 @@
 //! One remote peer: its outgoing link, sequence numbers, status counter and liveness.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::endpoint_of;
 use super::info::PeerFigures;
 use super::link::Link;
 use super::LinkId;
@@ -55,8 +57,11 @@ pub(crate) struct Peer {
     /// a mesh's n² records.
     rare: Option<Box<Rare>>,
     pub(crate) link: Link,
-    /// The endpoint we connect to (from the beacon or the HELLO).
-    pub(crate) endpoint: String,
+    /// The endpoint we connect to (from the beacon or the HELLO), when it is not
+    /// just `addr` written out (see [`Peer::endpoint`]): most are, and n² copies
+    /// of "tcp://a.b.c.d:port" cost a heap block each.
+    endpoint_text: Option<Box<str>>,
+    /// Where `endpoint` points; changed only with it ([`Peer::set_place`]).
     pub(crate) addr: SocketAddr,
     pub(crate) name: String,
     pub(crate) groups: PeerGroups,
@@ -80,6 +85,11 @@ struct Rare {
     unread_ping_at: Option<Instant>,
     /// The headers of its HELLO.
     headers: BTreeMap<String, String>,
+}
+
+/// The endpoint's text when [`endpoint_of`] the address does not give it back.
+fn spelt_out(endpoint: &str, addr: SocketAddr) -> Option<Box<str>> {
+    (endpoint_of(addr) != endpoint).then(|| endpoint.into())
 }
 
 /// Headers of a peer that announced none.
@@ -210,9 +220,9 @@ impl Peer {
             want_sequence: 0,
             resync: false,
             rare: None,
+            endpoint_text: spelt_out(&endpoint, addr),
             key: None,
             link,
-            endpoint,
             addr,
             name: String::new(),
             groups: PeerGroups::default(),
@@ -223,6 +233,20 @@ impl Peer {
             ping_at: None,
             due_stamp: 0,
         }
+    }
+
+    /// The endpoint we connect to, as the beacon or the HELLO gave it.
+    pub(crate) fn endpoint(&self) -> Cow<'_, str> {
+        match &self.endpoint_text {
+            Some(t) => Cow::Borrowed(t),
+            None => Cow::Owned(endpoint_of(self.addr)),
+        }
+    }
+
+    /// A new endpoint, and the address it points to.
+    pub(crate) fn set_place(&mut self, endpoint: &str, addr: SocketAddr) {
+        self.endpoint_text = spelt_out(endpoint, addr);
+        self.addr = addr;
     }
 
     /// Sets one of the rare parts (made on first need; gone when all are empty).
@@ -409,10 +433,36 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_peer_record_stays_small() {
         assert!(
-            std::mem::size_of::<Peer>() <= 424,
+            std::mem::size_of::<Peer>() <= 416,
             "{}",
             std::mem::size_of::<Peer>()
         );
+    }
+
+    /// An endpoint that is its address written out is not stored; any other
+    /// (a scoped IPv6 address, a spelling of its own) is kept as given.
+    #[test]
+    fn a_peer_keeps_its_endpoint_as_given() {
+        let now = Instant::now();
+        let link = || Link::dealer(b"\x01id", 1 << 20);
+        let addr = "10.0.0.7:5670".parse().unwrap();
+        let mut p = Peer::new(
+            PeerId([7; 16]),
+            "tcp://10.0.0.7:5670".into(),
+            addr,
+            LinkId(1),
+            link(),
+            now,
+        );
+        assert!(p.endpoint_text.is_none());
+        assert_eq!(p.endpoint(), "tcp://10.0.0.7:5670");
+        let v6: std::net::SocketAddr = "[fe80::1%3]:5670".parse().unwrap();
+        p.set_place("tcp://[fe80::1%eth0]:5670", v6);
+        assert_eq!(p.endpoint(), "tcp://[fe80::1%eth0]:5670");
+        assert_eq!(p.addr, v6);
+        p.set_place("tcp://10.0.0.8:5671", "10.0.0.8:5671".parse().unwrap());
+        assert!(p.endpoint_text.is_none());
+        assert_eq!(p.endpoint(), "tcp://10.0.0.8:5671");
     }
 
     /// The rare parts exist while one of them is set, and go with the last.

@@ -73,7 +73,7 @@ impl PeerTable {
         let eps: Vec<u32> = self.by_endpoint.drain().map(|(_, s)| s).collect();
         for s in eps {
             if let Some(p) = self.slot(s) {
-                let h = key.hash_one(p.endpoint.as_str());
+                let h = key.hash_one(&*p.endpoint());
                 self.by_endpoint.insert(h, s);
             }
         }
@@ -127,7 +127,7 @@ impl PeerTable {
     pub(crate) fn at_endpoint(&self, endpoint: &str) -> Option<PeerId> {
         let s = *self.by_endpoint.get(&self.endpoint_hash(endpoint))?;
         self.slot(s)
-            .filter(|p| p.endpoint == endpoint)
+            .filter(|p| p.endpoint() == endpoint)
             .map(|p| p.id)
     }
 
@@ -163,7 +163,7 @@ impl PeerTable {
         };
         self.by_link.insert(peer.link_id, s);
         self.by_endpoint
-            .insert(self.endpoint_hash(&peer.endpoint), s);
+            .insert(self.endpoint_hash(&peer.endpoint()), s);
         if peer.ready {
             self.ready += 1;
         }
@@ -264,7 +264,7 @@ impl PeerTable {
         // A fresh stamp: any entry it had, under any id, is stale now.
         p.due_stamp = stamp;
         let at = deadline(p, first);
-        let h = self.map.key().hash_one(p.endpoint.as_str());
+        let h = self.map.key().hash_one(&*p.endpoint());
         self.by_endpoint.insert(h, s);
         self.due.push(Reverse((at, s, stamp)));
         true
@@ -279,13 +279,12 @@ impl PeerTable {
         let Some(p) = self.slots.get_mut(s as usize).and_then(Option::as_mut) else {
             return;
         };
-        let old = key.hash_one(p.endpoint.as_str());
+        let old = key.hash_one(&*p.endpoint());
         if self.by_endpoint.get(&old) == Some(&s) {
             self.by_endpoint.remove(&old);
         }
         self.by_endpoint.insert(key.hash_one(endpoint.as_str()), s);
-        p.endpoint = endpoint;
-        p.addr = addr;
+        p.set_place(&endpoint, addr);
     }
 
     /// Every peer's id, in id order.
@@ -300,7 +299,7 @@ impl PeerTable {
         let s = self.map.remove(id)?.get() - 1;
         let peer = self.slots.get_mut(s as usize)?.take()?;
         self.free.push(s);
-        let h = self.endpoint_hash(&peer.endpoint);
+        let h = self.endpoint_hash(&peer.endpoint());
         if self.by_endpoint.get(&h) == Some(&s) {
             self.by_endpoint.remove(&h);
         }
@@ -389,7 +388,7 @@ impl Engine {
             return false;
         };
         let reached = p.hello_out || p.link.is_ready() || (failed && p.reconnect_at().is_none());
-        if p.ready || reached || p.endpoint == endpoint {
+        if p.ready || reached || p.endpoint() == endpoint {
             return false;
         }
         let Some(addr) = super::endpoint_addr(endpoint).map(|a| self.scoped(a)) else {

@@ -134,7 +134,9 @@ impl Engine {
         let Some(addr) = endpoint_addr(&hello.endpoint).map(|a| self.scoped(a)) else {
             return false;
         };
-        if hello.endpoint == p.endpoint || addr.port() != p.addr.port() || addr.ip() == p.addr.ip()
+        if hello.endpoint == p.endpoint()
+            || addr.port() != p.addr.port()
+            || addr.ip() == p.addr.ip()
         {
             return false;
         }
