@@ -527,7 +527,7 @@ impl Engine {
     /// `id` leads `group` now.
     fn name_leader(&mut self, group: &str, id: PeerId) {
         let name = match self.peers.get(&id) {
-            Some(p) => p.name.clone(),
+            Some(p) => p.name.to_string(),
             None => self.config.name.clone(),
         };
         log::debug!("{}: [{group}] leader is {name}", self.config.name);

@@ -131,7 +131,7 @@ impl Engine {
             self.stats.over_bound += 1;
             return;
         }
-        let (peer, name) = (id, p.name.clone());
+        let (peer, name) = (id, p.name.to_string());
         if joined {
             p.groups.insert(self.groups.add_member(group, id));
         } else {

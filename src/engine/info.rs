@@ -232,7 +232,7 @@ impl PeerInfo {
         }));
         PeerInfo {
             id: p.id,
-            name: p.name.clone(),
+            name: p.name.to_string(),
             endpoint: p.endpoint().into_owned(),
             headers: p.headers().clone(),
             groups: p.groups.iter().map(String::from).collect(),

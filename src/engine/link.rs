@@ -33,7 +33,8 @@ mod records;
 mod sealed;
 use crate::wire::WireError;
 pub use pubsub::{MAX_TOPICS, MAX_TOPIC_LEN};
-use records::{Heard, RoutingId};
+use records::Heard;
+pub(crate) use records::RoutingId;
 use sealed::CurveLink;
 
 /// The socket type a link presents in its READY.

@@ -278,7 +278,7 @@ impl Engine {
             _ => None,
         });
         let (peer, name) = known.map_or((PeerId::default(), String::new()), |p| {
-            (p.id, p.name.clone())
+            (p.id, p.name.to_string())
         });
         drop(by_hash);
         self.emit(Event::Log {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::endpoint_of;
 use super::info::PeerFigures;
-use super::link::Link;
+use super::link::{Link, RoutingId};
 use super::LinkId;
 use crate::event::PeerId;
 use crate::wire::zre::{Body, ZreMessage};
@@ -63,7 +63,7 @@ pub(crate) struct Peer {
     endpoint_text: Option<Box<str>>,
     /// Where `endpoint` points; changed only with it ([`Peer::set_place`]).
     pub(crate) addr: SocketAddr,
-    pub(crate) name: String,
+    pub(crate) name: PeerName,
     pub(crate) groups: PeerGroups,
     /// Traffic, reconnects and the last round trip (reported in [`PeerInfo`](super::PeerInfo)).
     pub(crate) figures: Counters,
@@ -85,6 +85,34 @@ struct Rare {
     unread_ping_at: Option<Instant>,
     /// The headers of its HELLO.
     headers: BTreeMap<String, String>,
+}
+
+/// A peer's name, inside the record when short (most are: Zyre's default is six
+/// hex digits), so that n² records need no heap block for it.
+#[derive(Debug)]
+pub(crate) struct PeerName(RoutingId);
+
+impl Default for PeerName {
+    fn default() -> PeerName {
+        PeerName(RoutingId::new(b""))
+    }
+}
+
+impl PeerName {
+    pub(crate) fn new(name: &str) -> PeerName {
+        PeerName(RoutingId::new(name.as_bytes()))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Made from a `str`, so always UTF-8.
+        std::str::from_utf8(self.0.as_slice()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for PeerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The endpoint's text when [`endpoint_of`] the address does not give it back.
@@ -224,7 +252,7 @@ impl Peer {
             key: None,
             link,
             addr,
-            name: String::new(),
+            name: PeerName::default(),
             groups: PeerGroups::default(),
             inbox_ip: None,
             failed_connects: 0,
@@ -378,10 +406,10 @@ impl Peer {
 
     /// The peer's name, or its id before its HELLO has told us the name.
     pub(crate) fn label(&self) -> String {
-        if self.name.is_empty() {
+        if self.name.as_str().is_empty() {
             self.id.to_string()
         } else {
-            self.name.clone()
+            self.name.to_string()
         }
     }
 
@@ -463,6 +491,16 @@ mod tests {
         p.set_place("tcp://10.0.0.8:5671", "10.0.0.8:5671".parse().unwrap());
         assert!(p.endpoint_text.is_none());
         assert_eq!(p.endpoint(), "tcp://10.0.0.8:5671");
+    }
+
+    #[test]
+    fn a_peer_name_comes_back_whole() {
+        // Inline up to 22 bytes, on the heap past that.
+        let (at, past) = ("x".repeat(22), "x".repeat(23));
+        for name in ["", "3F9A2C", "ÿ-é-☃", at.as_str(), past.as_str()] {
+            assert_eq!(super::PeerName::new(name).as_str(), name);
+            assert_eq!(super::PeerName::new(name).to_string(), name);
+        }
     }
 
     /// The rare parts exist while one of them is set, and go with the last.

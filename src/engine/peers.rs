@@ -481,7 +481,7 @@ impl Engine {
         if p.ready {
             self.emit(Event::Exit {
                 peer: id,
-                name: p.name,
+                name: p.name.to_string(),
                 reason,
             });
         }

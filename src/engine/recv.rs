@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use super::peer::PeerName;
 use super::{endpoint_addr, Engine, LinkId};
 use crate::event::{Event, ExitReason, PeerId};
 use crate::wire::zre::{Body, Hello, ZreMessage};
@@ -84,7 +85,7 @@ impl Engine {
             Body::Hello(h) if moved => self.on_move(id, h),
             Body::Hello(h) => self.on_hello(id, h),
             Body::Whisper { content } => {
-                let name = p.name.clone();
+                let name = p.name.to_string();
                 self.emit(Event::Whisper {
                     peer: id,
                     name,
@@ -92,7 +93,7 @@ impl Engine {
                 })
             }
             Body::Shout { group, content } => {
-                let name = p.name.clone();
+                let name = p.name.to_string();
                 self.emit(Event::Shout {
                     peer: id,
                     name,
@@ -158,7 +159,7 @@ impl Engine {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
-        p.name = h.name;
+        p.name = PeerName::new(&h.name);
         p.set_headers(bounded_headers(&h.headers, &mut self.stats.over_bound));
         let had: std::collections::BTreeSet<String> = p.groups.iter().map(String::from).collect();
         let now: std::collections::BTreeSet<String> = h.groups.into_iter().collect();
@@ -223,7 +224,7 @@ impl Engine {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
-        p.name = h.name.clone();
+        p.name = PeerName::new(&h.name);
         p.set_headers(bounded_headers(&h.headers, &mut self.stats.over_bound));
         let e = Event::Enter {
             peer: id,

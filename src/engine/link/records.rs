@@ -6,13 +6,13 @@ use crate::wire::zmtp::Greeting;
 /// A routing id kept inside the link record when it is short (ZRE's are 17 bytes),
 /// so that finding a message's sender costs no further pointer chase.
 #[derive(Debug)]
-pub(super) enum RoutingId {
+pub(crate) enum RoutingId {
     Inline { len: u8, bytes: [u8; 22] },
     Heap(Box<[u8]>),
 }
 
 impl RoutingId {
-    pub(super) fn new(id: &[u8]) -> RoutingId {
+    pub(crate) fn new(id: &[u8]) -> RoutingId {
         let mut bytes = [0u8; 22];
         match bytes.get_mut(..id.len()) {
             Some(b) => {
@@ -26,7 +26,7 @@ impl RoutingId {
         }
     }
 
-    pub(super) fn as_slice(&self) -> &[u8] {
+    pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
             RoutingId::Inline { len, bytes } => &bytes[..*len as usize],
             RoutingId::Heap(b) => b,
