@@ -223,7 +223,7 @@ impl Node {
         self.options = options;
     }
 
-    /// Largest message accepted from a peer (default 64 MiB).
+    /// Largest message accepted from a peer (default 64 MiB, 4 GiB at most).
     pub fn set_max_message(&mut self, bytes: usize) {
         self.config.max_message = bytes;
     }

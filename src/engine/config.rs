@@ -69,7 +69,7 @@ pub struct Config {
     /// closed, so that connections that never speak do not hold a file handle
     /// forever.
     pub handshake_timeout: Duration,
-    /// Largest accepted ZMTP message (all frames together).
+    /// Largest accepted ZMTP message (all frames together; 4 GiB at most).
     pub max_message: usize,
     /// A peer whose queued output inside the engine (messages waiting for its
     /// handshake or for a reconnect) passes this many bytes is dropped

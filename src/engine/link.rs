@@ -774,7 +774,7 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_plain_link_stays_small() {
         assert!(
-            std::mem::size_of::<Link>() <= 160,
+            std::mem::size_of::<Link>() <= 144,
             "{}",
             std::mem::size_of::<Link>()
         );

@@ -426,16 +426,18 @@ pub enum Item {
 #[derive(Debug)]
 pub struct Decoder {
     buf: Vec<u8>,
-    pos: usize,
-    greeted: bool,
-    limit: usize,
     parts: Vec<Vec<u8>>,
-    parts_size: usize,
     /// A large frame whose body is being filled straight from [`Decoder::feed`], so
     /// its bytes are copied once instead of into `buf` and then out of it.
     big: Option<Box<BigFrame>>,
     /// Boxed: set at most once, and a mesh of n nodes holds n² decoders.
     failed: Option<Box<WireError>>,
+    // Offsets and sizes in 32 bits (a mesh of n nodes holds 2n² decoders): `buf`
+    // never holds more than `MAX_BUFFERED` bytes, and a message is at most 4 GiB.
+    pos: u32,
+    limit: u32,
+    parts_size: u32,
+    greeted: bool,
     /// CURVE: the greeting must name it, and commands other than ERROR are
     /// handed over as they are (their bodies are boxes, not properties).
     curve: bool,
@@ -454,6 +456,9 @@ struct BigFrame {
     body: Vec<u8>,
 }
 
+/// The most a decoder buffers: feeds past it fail the stream (positions are u32).
+const MAX_BUFFERED: usize = u32::MAX as usize;
+
 /// Frames at least this large, not yet whole, are filled in place.
 const BIG_FRAME: usize = 16 << 10;
 /// A large frame's first allocation: the announced size, but no more than this until
@@ -462,17 +467,18 @@ const BIG_FIRST_ALLOC: usize = 1 << 20;
 
 impl Decoder {
     /// A decoder that expects a greeting first and refuses messages (all frames
-    /// together, each charged [`FRAME_OVERHEAD`] extra) larger than `max_message`.
+    /// together, each charged [`FRAME_OVERHEAD`] extra) larger than `max_message`
+    /// (and than 4 GiB, whatever `max_message` says).
     pub fn new(max_message: usize) -> Decoder {
         Decoder {
             buf: Vec::new(),
-            pos: 0,
-            greeted: false,
-            limit: max_message,
             parts: Vec::new(),
-            parts_size: 0,
             big: None,
             failed: None,
+            pos: 0,
+            limit: u32::try_from(max_message).unwrap_or(u32::MAX),
+            parts_size: 0,
+            greeted: false,
             curve: false,
             trickle: false,
         }
@@ -502,16 +508,26 @@ impl Decoder {
         }
         // Drop consumed bytes before growing, so the buffer holds at most one
         // partial frame plus what was just fed.
-        if self.pos > 0 && (self.pos == self.buf.len() || self.pos >= 4096) {
-            self.buf.drain(..self.pos);
+        let pos = self.pos as usize;
+        if pos > 0 && (pos == self.buf.len() || pos >= 4096) {
+            self.buf.drain(..pos);
             self.pos = 0;
+        }
+        if self.buf.len() + bytes.len() > MAX_BUFFERED {
+            // More than a whole message's worth fed at once: no caller does this.
+            let size = (self.buf.len() + bytes.len()) as u64;
+            let limit = MAX_BUFFERED as u64;
+            self.failed = Some(Box::new(WireError::TooLarge { size, limit }));
+            self.buf = Vec::new();
+            self.pos = 0;
+            return;
         }
         self.buf.extend_from_slice(bytes);
     }
 
     /// Bytes fed but not yet decoded into items.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.pos + self.big.as_ref().map_or(0, |b| b.body.len())
+        self.buf.len() - self.pos as usize + self.big.as_ref().map_or(0, |b| b.body.len())
     }
 
     /// True once the greeting has been decoded.
@@ -531,7 +547,7 @@ impl Decoder {
             // link holds no memory (a mesh of n nodes has n² of them). A link
             // that streams keeps it: a large allocation per read costs the
             // allocator more than the read.
-            if self.trickle && self.pos == self.buf.len() && self.buf.capacity() > 0 {
+            if self.trickle && self.pos as usize == self.buf.len() && self.buf.capacity() > 0 {
                 self.buf = Vec::new();
                 self.pos = 0;
             }
@@ -547,14 +563,14 @@ impl Decoder {
     }
 
     fn next_inner(&mut self) -> Result<Option<Item>, WireError> {
-        let avail = &self.buf[self.pos..];
+        let avail = &self.buf[self.pos as usize..];
         if !self.greeted {
             Greeting::check_prefix(avail)?;
             if avail.len() < GREETING_LEN {
                 return Ok(None);
             }
             let g = Greeting::parse_as(&avail[..GREETING_LEN], self.curve)?;
-            self.pos += GREETING_LEN;
+            self.pos += GREETING_LEN as u32;
             self.greeted = true;
             return Ok(Some(Item::Greeting(g)));
         }
@@ -569,7 +585,7 @@ impl Decoder {
                     None => continue,
                 }
             }
-            let avail = &self.buf[self.pos..];
+            let avail = &self.buf[self.pos as usize..];
             if avail.len() < 2 {
                 return Ok(None);
             }
@@ -600,19 +616,20 @@ impl Decoder {
                     limit: self.limit as u64,
                 });
             }
-            // Fits in usize: it is below the limit, which is a usize.
+            // Fits in usize: it is below the limit, which is a u32.
             let size = size as usize;
             if avail.len() < header_len + size {
                 if size >= BIG_FRAME {
                     let mut body = Vec::with_capacity(size.min(BIG_FIRST_ALLOC));
                     body.extend_from_slice(&avail[header_len..]);
                     self.big = Some(Box::new(BigFrame { flags, size, body }));
-                    self.pos = self.buf.len();
+                    self.pos = self.buf.len() as u32;
                 }
                 return Ok(None);
             }
             let body = avail[header_len..header_len + size].to_vec();
-            self.pos += header_len + size;
+            // Within `buf`, which holds at most MAX_BUFFERED bytes.
+            self.pos += (header_len + size) as u32;
             if let Some(item) = self.frame_done(flags, body)? {
                 return Ok(Some(item));
             }
@@ -635,7 +652,8 @@ impl Decoder {
             };
             return Ok(Some(Item::Command(cmd)));
         }
-        self.parts_size += body.len() + FRAME_OVERHEAD;
+        // The header's check kept the message within the limit, a u32.
+        self.parts_size += (body.len() + FRAME_OVERHEAD) as u32;
         self.parts.push(body);
         if flags & FLAG_MORE == 0 {
             self.parts_size = 0;
@@ -693,6 +711,19 @@ mod tests {
         d.feed(&[0x00]);
         assert_eq!(d.next_item(), Err(WireError::BadSignature));
         assert_eq!(d.next_item(), Err(WireError::BadSignature));
+    }
+
+    /// Every link holds one, and a mesh of n nodes 2n² links.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_decoder_stays_small() {
+        assert!(
+            std::mem::size_of::<Decoder>() <= 80,
+            "{}",
+            std::mem::size_of::<Decoder>()
+        );
+        // A limit past 4 GiB is 4 GiB.
+        assert_eq!(Decoder::new(usize::MAX).limit, u32::MAX);
     }
 
     #[test]
