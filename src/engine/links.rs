@@ -131,7 +131,7 @@ fn zre_identity(identity: &[u8]) -> Option<PeerId> {
 fn greeted(inbox: &link::Router<PeerId>, peers: &super::peers::PeerTable, link: LinkId) -> bool {
     // Under a ready peer's identity from another address, only a HELLO that was
     // taken (see `takeover.rs`) ends it.
-    let src = inbox.source(link).map(|s| s.ip());
+    let src = inbox.source_ip(link);
     inbox.is_ready(link)
         && inbox
             .tag(link)

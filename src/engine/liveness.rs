@@ -68,7 +68,7 @@ impl Engine {
             return;
         };
         let evasive = self.config.evasive_timeout;
-        let src = self.inbox.source(link).map(|s| s.ip());
+        let src = self.inbox.source_ip(link);
         let Some(p) = self.peers.get_mut(&id).filter(|p| p.ready) else {
             return;
         };

@@ -51,7 +51,7 @@ impl Engine {
         id: PeerId,
         frames: &mut Vec<Vec<u8>>,
     ) -> bool {
-        let src = self.inbox.source(link).map(|s| s.ip());
+        let src = self.inbox.source_ip(link);
         let Some(p) = self.peers.get_mut(&id).filter(|p| p.ready) else {
             return true;
         };
@@ -154,7 +154,7 @@ impl Engine {
                 "{}: {id} silent at its address: it moved, its new HELLO is taken",
                 self.config.name
             );
-            let src = self.inbox.source(claim.link).map(|s| s.ip());
+            let src = self.inbox.source_ip(claim.link);
             if let Some(p) = self.peers.get_mut(&id) {
                 p.inbox_ip = src;
             }
