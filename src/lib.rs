@@ -60,6 +60,8 @@ pub use events::EventFd;
 pub use events::EventStream;
 pub use net::iface::{interfaces, Candidate};
 pub use net::{cert, new_curve_keys};
+#[cfg(feature = "async")]
+pub use node::Room;
 pub use node::{Error, Node, DEFAULT_PORT};
 #[cfg(feature = "async")]
 pub use queries::Reply;

@@ -587,6 +587,56 @@ impl Node {
             .wait(at_most, timeout)
             .ok_or(Error::NotRunning)
     }
+
+    /// [`Node::wait_queued`] for async code (feature `async`): resolves once the
+    /// node holds at most `at_most` bytes unsent, without blocking the executor's
+    /// thread, or to [`Error::NotRunning`] if the node is not running or stops.
+    /// Bound the wait with the runtime's own timeout.
+    ///
+    /// ```no_run
+    /// # async fn send(node: &zmesh::Node, peer: zmesh::PeerId, data: &[u8]) -> Result<(), zmesh::Error> {
+    /// for chunk in data.chunks(64 * 1024) {
+    ///     node.wait_queued_async(4 << 20).await?;
+    ///     node.whisper(peer, [chunk])?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "async")]
+    pub fn wait_queued_async(&self, at_most: usize) -> Room {
+        Room {
+            backlog: self.running.as_ref().map(|r| r.mailbox.backlog.clone()),
+            at_most,
+        }
+    }
+}
+
+/// The future of [`Node::wait_queued_async`].
+#[cfg(feature = "async")]
+#[derive(Debug)]
+#[must_use = "a wait does nothing unless awaited"]
+pub struct Room {
+    backlog: Option<std::sync::Arc<crate::net::actor::Backlog>>,
+    at_most: usize,
+}
+
+#[cfg(feature = "async")]
+impl std::future::Future for Room {
+    type Output = Result<(), Error>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let Some(b) = &self.backlog else {
+            return Poll::Ready(Err(Error::NotRunning));
+        };
+        match b.poll_room(self.at_most, cx.waker()) {
+            Some(true) => Poll::Ready(Ok(())),
+            Some(false) => Poll::Pending,
+            None => Poll::Ready(Err(Error::NotRunning)),
+        }
+    }
 }
 
 /// Frames from anything that turns into byte vectors. A `Vec<Vec<u8>>` keeps its

@@ -80,3 +80,76 @@ fn a_sender_waits_for_a_slow_reader_and_loses_nothing() {
         Err(Error::NotRunning)
     ));
 }
+
+/// The same wait for async code: the executor's one thread keeps running while a
+/// task waits for room, and the wait ends once the reader reads.
+#[cfg(feature = "async")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_task_waits_for_room_without_blocking_its_executor() {
+    const PORT: u16 = 46560;
+    let start = |name: &str, high_water: Option<usize>| {
+        let mut n = Node::new(name);
+        n.set_interface("lo");
+        n.set_port(PORT);
+        n.set_interval(Duration::from_millis(100));
+        if let Some(h) = high_water {
+            let mut o = Options::default();
+            o.event_high_water = h;
+            n.set_options(o);
+        }
+        n.start().unwrap();
+        n
+    };
+    let a = start("sender", None);
+    let b = start("reader", Some(8));
+    let end = Instant::now() + Duration::from_secs(20);
+    while !a.peers().unwrap().contains(&b.uuid()) || !b.peers().unwrap().contains(&a.uuid()) {
+        assert!(Instant::now() < end, "the two never met");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = 640u32;
+    for i in 0..sent {
+        let mut chunk = vec![0u8; CHUNK];
+        chunk[..4].copy_from_slice(&i.to_be_bytes());
+        a.whisper(b.uuid(), vec![chunk]).unwrap();
+    }
+    // Nobody reads: the wait stays pending while the executor runs other work.
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let ticker = {
+        let ticks = ticks.clone();
+        tokio::spawn(async move {
+            loop {
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let waited = tokio::time::timeout(Duration::from_millis(300), a.wait_queued_async(1 << 20));
+    assert!(waited.await.is_err(), "no room while nobody reads");
+    assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    // The reader reads on a thread of its own; the wait ends.
+    let rb = b.events();
+    let reader = std::thread::spawn(move || {
+        let mut got = 0u32;
+        let end = Instant::now() + Duration::from_secs(60);
+        while got < sent {
+            let left = end.saturating_duration_since(Instant::now());
+            if let Event::Whisper { .. } = rb.recv_timeout(left).expect("every whisper arrives") {
+                got += 1;
+            }
+        }
+        got
+    });
+    tokio::time::timeout(Duration::from_secs(60), a.wait_queued_async(0))
+        .await
+        .expect("room is made")
+        .unwrap();
+    assert_eq!(reader.join().unwrap(), sent);
+    ticker.abort();
+    let mut a = a;
+    a.stop();
+    assert!(matches!(
+        a.wait_queued_async(0).await,
+        Err(Error::NotRunning)
+    ));
+}

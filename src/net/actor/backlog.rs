@@ -12,6 +12,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// A counter alone on its cache line: the two threads each write their own.
@@ -28,11 +29,12 @@ pub(crate) struct Backlog {
     taken: Line,
     /// Bytes the links held unsent at the end of the actor's last turn.
     unsent: AtomicUsize,
-    /// Threads inside [`Backlog::wait`].
+    /// Threads inside [`Backlog::wait`] and tasks in `wakers`.
     waiters: AtomicUsize,
     /// The actor is gone: nobody will make room any more.
     closed: AtomicBool,
-    lock: Mutex<()>,
+    /// The tasks waiting for room (async), woken and forgotten on the next turn.
+    wakers: Mutex<Vec<Waker>>,
     room: Condvar,
 }
 
@@ -70,8 +72,45 @@ impl Backlog {
         // waiter holds until it sleeps.
         std::sync::atomic::fence(Ordering::SeqCst);
         if self.waiters.load(Ordering::Relaxed) > 0 {
-            let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.room.notify_all();
+            let tasks = {
+                let mut held = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+                self.room.notify_all();
+                self.waiters.fetch_sub(held.len(), Ordering::Relaxed);
+                std::mem::take(&mut *held)
+            };
+            // Woken outside the lock: a task may poll again at once.
+            for t in tasks {
+                t.wake();
+            }
+        }
+    }
+
+    /// Room for a task: Some(true) when at most `at_most` bytes are held, Some(false)
+    /// when `waker` will be woken on the actor's next turn, None when it ended.
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub(crate) fn poll_room(&self, at_most: usize, waker: &Waker) -> Option<bool> {
+        if self.bytes() <= at_most {
+            return Some(true);
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            return None;
+        }
+        {
+            let mut held = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
+            if !held.iter().any(|w| w.will_wake(waker)) {
+                held.push(waker.clone());
+                self.waiters.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        // Pairs with the fence in `wake`: figures published before the task was
+        // registered are seen here.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.bytes() <= at_most {
+            Some(true)
+        } else if self.closed.load(Ordering::SeqCst) {
+            None
+        } else {
+            Some(false)
         }
     }
 
@@ -79,7 +118,7 @@ impl Backlog {
     /// Some(false) when `timeout` passed first, None when the actor ended.
     pub(crate) fn wait(&self, at_most: usize, timeout: Duration) -> Option<bool> {
         let deadline = Instant::now().checked_add(timeout);
-        let mut held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
         self.waiters.fetch_add(1, Ordering::Relaxed);
         std::sync::atomic::fence(Ordering::SeqCst);
         let result = loop {
@@ -136,6 +175,38 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         b.publish(1000, 5);
         assert_eq!(t.join().expect("no panic"), Some(true));
+    }
+
+    /// Counts its wakes.
+    struct Count(AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_task_is_woken_once_per_turn_until_room_is_made() {
+        let b = Backlog::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        b.add(1000);
+        assert_eq!(b.poll_room(1000, &waker), Some(true));
+        assert_eq!(b.poll_room(10, &waker), Some(false));
+        // Polled twice before a turn: registered once.
+        assert_eq!(b.poll_room(10, &waker), Some(false));
+        b.publish(0, 0);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        // Not registered any more: the next turn wakes nobody.
+        b.publish(1000, 0);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(b.poll_room(10, &waker), Some(true));
+        b.add(1000);
+        assert_eq!(b.poll_room(10, &waker), Some(false));
+        b.close();
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+        assert_eq!(b.poll_room(10, &waker), None);
     }
 
     #[test]
