@@ -48,7 +48,6 @@ async fn queries_answer_without_blocking_the_executor() {
         assert!(tokio::time::Instant::now() < deadline, "b never entered a");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 0);
     assert_eq!(a.peers_async().await.unwrap(), vec![b_id]);
     assert_eq!(a.peers_by_group_async("office").await.unwrap(), vec![b_id]);
     assert_eq!(
@@ -105,5 +104,8 @@ async fn queries_answer_without_blocking_the_executor() {
         Node::new("x").stats_async().await,
         Err(Error::NotRunning)
     ));
+    // The other task ran between the answers (the first question may find b
+    // entered already and need no wait, so this is asked only at the end).
+    assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 0);
     ticker.abort();
 }
