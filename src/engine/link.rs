@@ -774,13 +774,13 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_plain_link_stays_small() {
         assert!(
-            std::mem::size_of::<Link>() <= 144,
+            std::mem::size_of::<Link>() <= 88,
             "{}",
             std::mem::size_of::<Link>()
         );
-        // An accepted link's record is boxed: 184 bytes take a 192-byte block.
+        // An accepted link's record is boxed: 128 bytes take a 144-byte block.
         let accepted = std::mem::size_of::<Accepted<crate::PeerId>>();
-        assert!(accepted <= 184, "{accepted}");
+        assert!(accepted <= 128, "{accepted}");
         let (mut a, mut b) = (Link::dealer(b"\x01abc", 1 << 20), Link::router(1 << 20));
         a.send(&[b"held until READY"]);
         assert!(a.rare.is_some());

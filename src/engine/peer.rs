@@ -461,7 +461,7 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_peer_record_stays_small() {
         assert!(
-            std::mem::size_of::<Peer>() <= 400,
+            std::mem::size_of::<Peer>() <= 344,
             "{}",
             std::mem::size_of::<Peer>()
         );

@@ -425,15 +425,12 @@ pub enum Item {
 /// so the caller closes the connection.
 #[derive(Debug)]
 pub struct Decoder {
-    buf: Vec<u8>,
-    parts: Vec<Vec<u8>>,
-    /// A large frame whose body is being filled straight from [`Decoder::feed`], so
-    /// its bytes are copied once instead of into `buf` and then out of it.
-    big: Option<Box<BigFrame>>,
-    /// Boxed: set at most once, and a mesh of n nodes holds n² decoders.
-    failed: Option<Box<WireError>>,
-    // Offsets and sizes in 32 bits (a mesh of n nodes holds 2n² decoders): `buf`
-    // never holds more than `MAX_BUFFERED` bytes, and a message is at most 4 GiB.
+    /// What the decoder holds between feeds, boxed and given back when it holds
+    /// nothing (most links, most of the time: a mesh of n nodes holds 2n²
+    /// decoders, and an outgoing link's hears nothing after the handshake).
+    held: Option<Box<Held>>,
+    // Offsets and sizes in 32 bits: `buf` never holds more than `MAX_BUFFERED`
+    // bytes, and a message is at most 4 GiB.
     pos: u32,
     limit: u32,
     parts_size: u32,
@@ -441,9 +438,32 @@ pub struct Decoder {
     /// CURVE: the greeting must name it, and commands other than ERROR are
     /// handed over as they are (their bodies are boxes, not properties).
     curve: bool,
-    /// The last feed was small: the link is not streaming, so a drained buffer
-    /// is given back rather than kept for the next read.
+    /// The last feed was small: the link is not streaming, so a drained decoder
+    /// gives its buffer back rather than keeping it for the next read.
     trickle: bool,
+}
+
+/// Bytes fed and not yet decoded, the frames of a message so far, and how the
+/// stream ended.
+#[derive(Debug, Default)]
+struct Held {
+    buf: Vec<u8>,
+    parts: Vec<Vec<u8>>,
+    /// A large frame whose body is being filled straight from [`Decoder::feed`], so
+    /// its bytes are copied once instead of into `buf` and then out of it.
+    big: Option<BigFrame>,
+    /// Set at most once: the decoder stays failed.
+    failed: Option<WireError>,
+}
+
+impl Held {
+    /// Nothing in it worth keeping for a link that is not streaming.
+    fn is_idle(&self, pos: u32) -> bool {
+        pos as usize == self.buf.len()
+            && self.parts.is_empty()
+            && self.big.is_none()
+            && self.failed.is_none()
+    }
 }
 
 /// Feeds smaller than this leave a drained buffer free to go.
@@ -471,10 +491,7 @@ impl Decoder {
     /// (and than 4 GiB, whatever `max_message` says).
     pub fn new(max_message: usize) -> Decoder {
         Decoder {
-            buf: Vec::new(),
-            parts: Vec::new(),
-            big: None,
-            failed: None,
+            held: None,
             pos: 0,
             limit: u32::try_from(max_message).unwrap_or(u32::MAX),
             parts_size: 0,
@@ -492,13 +509,26 @@ impl Decoder {
         }
     }
 
+    /// Ends the stream with `e`; what was held goes.
+    fn fail(&mut self, e: WireError) {
+        self.held = Some(Box::new(Held {
+            failed: Some(e),
+            ..Held::default()
+        }));
+        self.pos = 0;
+    }
+
     /// Adds received bytes.
     pub fn feed(&mut self, mut bytes: &[u8]) {
-        if self.failed.is_some() {
+        if bytes.is_empty() {
+            return;
+        }
+        let h = self.held.get_or_insert_with(Box::default);
+        if h.failed.is_some() {
             return;
         }
         self.trickle = bytes.len() < TRICKLE;
-        if let Some(big) = &mut self.big {
+        if let Some(big) = &mut h.big {
             let n = (big.size - big.body.len()).min(bytes.len());
             big.body.extend_from_slice(&bytes[..n]);
             bytes = &bytes[n..];
@@ -509,25 +539,25 @@ impl Decoder {
         // Drop consumed bytes before growing, so the buffer holds at most one
         // partial frame plus what was just fed.
         let pos = self.pos as usize;
-        if pos > 0 && (pos == self.buf.len() || pos >= 4096) {
-            self.buf.drain(..pos);
+        if pos > 0 && (pos == h.buf.len() || pos >= 4096) {
+            h.buf.drain(..pos);
             self.pos = 0;
         }
-        if self.buf.len() + bytes.len() > MAX_BUFFERED {
+        if h.buf.len() + bytes.len() > MAX_BUFFERED {
             // More than a whole message's worth fed at once: no caller does this.
-            let size = (self.buf.len() + bytes.len()) as u64;
+            let size = (h.buf.len() + bytes.len()) as u64;
             let limit = MAX_BUFFERED as u64;
-            self.failed = Some(Box::new(WireError::TooLarge { size, limit }));
-            self.buf = Vec::new();
-            self.pos = 0;
+            self.fail(WireError::TooLarge { size, limit });
             return;
         }
-        self.buf.extend_from_slice(bytes);
+        h.buf.extend_from_slice(bytes);
     }
 
     /// Bytes fed but not yet decoded into items.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.pos as usize + self.big.as_ref().map_or(0, |b| b.body.len())
+        self.held.as_ref().map_or(0, |h| {
+            h.buf.len() - self.pos as usize + h.big.as_ref().map_or(0, |b| b.body.len())
+        })
     }
 
     /// True once the greeting has been decoded.
@@ -538,32 +568,35 @@ impl Decoder {
     /// The next complete item, `Ok(None)` when more bytes are needed, or the error
     /// that ended the stream.
     pub fn next_item(&mut self) -> Result<Option<Item>, WireError> {
-        if let Some(e) = self.failed.as_deref() {
-            return Err(*e);
+        let Some(h) = self.held.as_deref() else {
+            return Ok(None);
+        };
+        if let Some(e) = h.failed {
+            return Err(e);
         }
         let r = self.next_inner();
-        if let Ok(None) = r {
-            // Everything fed is decoded: give the buffer back, so that an idle
-            // link holds no memory (a mesh of n nodes has n² of them). A link
-            // that streams keeps it: a large allocation per read costs the
-            // allocator more than the read.
-            if self.trickle && self.pos as usize == self.buf.len() && self.buf.capacity() > 0 {
-                self.buf = Vec::new();
-                self.pos = 0;
+        match &r {
+            Ok(None) => {
+                // Everything fed is decoded: give the buffer back, so that an idle
+                // link holds no memory (a mesh of n nodes has n² of them). A link
+                // that streams keeps it: a large allocation per read costs the
+                // allocator more than the read.
+                if self.trickle && self.held.as_ref().is_some_and(|h| h.is_idle(self.pos)) {
+                    self.held = None;
+                    self.pos = 0;
+                }
             }
-        }
-        if let Err(e) = r {
-            self.failed = Some(Box::new(e));
-            self.buf = Vec::new();
-            self.pos = 0;
-            self.parts = Vec::new();
-            self.big = None;
+            Err(e) => self.fail(*e),
+            Ok(Some(_)) => {}
         }
         r
     }
 
     fn next_inner(&mut self) -> Result<Option<Item>, WireError> {
-        let avail = &self.buf[self.pos as usize..];
+        let Some(h) = self.held.as_deref_mut() else {
+            return Ok(None);
+        };
+        let avail = &h.buf[self.pos as usize..];
         if !self.greeted {
             Greeting::check_prefix(avail)?;
             if avail.len() < GREETING_LEN {
@@ -575,17 +608,17 @@ impl Decoder {
             return Ok(Some(Item::Greeting(g)));
         }
         loop {
-            if let Some(big) = &self.big {
+            if let Some(big) = &h.big {
                 if big.body.len() < big.size {
                     return Ok(None);
                 }
-                let big = *self.big.take().expect("present");
-                match self.frame_done(big.flags, big.body)? {
+                let big = h.big.take().expect("present");
+                match frame_done(h, &mut self.parts_size, self.curve, big.flags, big.body)? {
                     Some(item) => return Ok(Some(item)),
                     None => continue,
                 }
             }
-            let avail = &self.buf[self.pos as usize..];
+            let avail = &h.buf[self.pos as usize..];
             if avail.len() < 2 {
                 return Ok(None);
             }
@@ -622,45 +655,51 @@ impl Decoder {
                 if size >= BIG_FRAME {
                     let mut body = Vec::with_capacity(size.min(BIG_FIRST_ALLOC));
                     body.extend_from_slice(&avail[header_len..]);
-                    self.big = Some(Box::new(BigFrame { flags, size, body }));
-                    self.pos = self.buf.len() as u32;
+                    h.big = Some(BigFrame { flags, size, body });
+                    self.pos = h.buf.len() as u32;
                 }
                 return Ok(None);
             }
             let body = avail[header_len..header_len + size].to_vec();
             // Within `buf`, which holds at most MAX_BUFFERED bytes.
             self.pos += (header_len + size) as u32;
-            if let Some(item) = self.frame_done(flags, body)? {
+            if let Some(item) = frame_done(h, &mut self.parts_size, self.curve, flags, body)? {
                 return Ok(Some(item));
             }
         }
     }
+}
 
-    /// A whole frame: a command, the last part of a message (which is returned), or
-    /// a part to keep.
-    fn frame_done(&mut self, flags: u8, body: Vec<u8>) -> Result<Option<Item>, WireError> {
-        if flags & FLAG_COMMAND != 0 {
-            let name_len = 1 + *body.first().ok_or(WireError::BadCommand)? as usize;
-            let raw = self.curve && body.get(1..name_len) != Some(&b"ERROR"[..]);
-            let cmd = if raw {
-                let name = body.get(1..name_len).ok_or(WireError::BadCommand)?.to_vec();
-                let mut data = body;
-                data.drain(..name_len);
-                Command::Unknown { name, data }
-            } else {
-                Command::parse(&body)?
-            };
-            return Ok(Some(Item::Command(cmd)));
-        }
-        // The header's check kept the message within the limit, a u32.
-        self.parts_size += (body.len() + FRAME_OVERHEAD) as u32;
-        self.parts.push(body);
-        if flags & FLAG_MORE == 0 {
-            self.parts_size = 0;
-            return Ok(Some(Item::Message(std::mem::take(&mut self.parts))));
-        }
-        Ok(None)
+/// A whole frame: a command, the last part of a message (which is returned), or a
+/// part to keep.
+fn frame_done(
+    h: &mut Held,
+    parts_size: &mut u32,
+    curve: bool,
+    flags: u8,
+    body: Vec<u8>,
+) -> Result<Option<Item>, WireError> {
+    if flags & FLAG_COMMAND != 0 {
+        let name_len = 1 + *body.first().ok_or(WireError::BadCommand)? as usize;
+        let raw = curve && body.get(1..name_len) != Some(&b"ERROR"[..]);
+        let cmd = if raw {
+            let name = body.get(1..name_len).ok_or(WireError::BadCommand)?.to_vec();
+            let mut data = body;
+            data.drain(..name_len);
+            Command::Unknown { name, data }
+        } else {
+            Command::parse(&body)?
+        };
+        return Ok(Some(Item::Command(cmd)));
     }
+    // The header's check kept the message within the limit, a u32.
+    *parts_size += (body.len() + FRAME_OVERHEAD) as u32;
+    h.parts.push(body);
+    if flags & FLAG_MORE == 0 {
+        *parts_size = 0;
+        return Ok(Some(Item::Message(std::mem::take(&mut h.parts))));
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -718,7 +757,7 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_decoder_stays_small() {
         assert!(
-            std::mem::size_of::<Decoder>() <= 80,
+            std::mem::size_of::<Decoder>() <= 24,
             "{}",
             std::mem::size_of::<Decoder>()
         );
@@ -736,25 +775,28 @@ mod tests {
         assert!(matches!(d.next_item(), Ok(Some(Item::Greeting(_)))));
         assert_eq!(d.next_item(), Ok(None));
         assert_eq!(d.buffered(), 4);
-        assert!(d.buf.capacity() > 0);
+        assert!(d.held.is_some());
         d.feed(&bytes[bytes.len() - 1..]);
         assert_eq!(
             d.next_item(),
             Ok(Some(Item::Message(vec![b"abc".to_vec()])))
         );
         assert_eq!(d.next_item(), Ok(None));
-        // An idle link holds no receive buffer.
-        assert_eq!(d.buf.capacity(), 0);
+        // An idle link holds no receive buffer, nor anything else.
+        assert!(d.held.is_none());
         // One that streams keeps it from read to read, until a small read.
         let frame = [0x00, 0x01, b'x'];
         let burst: Vec<u8> = frame.iter().cycle().take(3 * 2000).copied().collect();
         d.feed(&burst);
         while let Ok(Some(_)) = d.next_item() {}
-        assert!(d.buf.capacity() >= burst.len());
+        assert!(d
+            .held
+            .as_ref()
+            .is_some_and(|h| h.buf.capacity() >= burst.len()));
         d.feed(&frame);
         assert!(matches!(d.next_item(), Ok(Some(Item::Message(_)))));
         assert_eq!(d.next_item(), Ok(None));
-        assert_eq!(d.buf.capacity(), 0);
+        assert!(d.held.is_none());
     }
 
     #[test]
