@@ -33,8 +33,8 @@ mod records;
 mod sealed;
 use crate::wire::WireError;
 pub use pubsub::{MAX_TOPICS, MAX_TOPIC_LEN};
-use records::Heard;
 pub(crate) use records::RoutingId;
+use records::{Heard, Rare};
 use sealed::CurveLink;
 
 /// The socket type a link presents in its READY.
@@ -140,27 +140,6 @@ pub struct Link {
     rare: Option<Box<Rare>>,
 }
 
-/// The parts of a link most links do without, in one box: 8 bytes in each link
-/// instead of 32.
-#[derive(Debug, Default)]
-struct Rare {
-    /// Messages queued before the peer's READY arrived.
-    held: Vec<u8>,
-    /// The error that ended the link.
-    failed: Option<LinkError>,
-    /// CURVE: the mechanism, our metadata for its handshake, and the frames of a
-    /// message being opened (None: the NULL mechanism).
-    curve: Option<Box<CurveLink>>,
-    /// PUB and SUB: the subscriptions (None for DEALER and ROUTER).
-    subs: Option<Box<pubsub::Subscriptions>>,
-}
-
-impl Rare {
-    fn is_empty(&self) -> bool {
-        self.held.is_empty() && self.failed.is_none() && self.curve.is_none() && self.subs.is_none()
-    }
-}
-
 impl Link {
     fn new(role: Role, identity: &[u8], max_message: usize) -> Link {
         let mut out = Vec::with_capacity(GREETING_LEN + 64 + identity.len());
@@ -175,23 +154,6 @@ impl Link {
             peer_identity: None,
             rare: None,
         }
-    }
-
-    /// The rare parts, made on first need.
-    fn rare(&mut self) -> &mut Rare {
-        self.rare.get_or_insert_with(Box::default)
-    }
-
-    fn curve(&self) -> Option<&CurveLink> {
-        self.rare.as_ref()?.curve.as_deref()
-    }
-
-    fn subs(&self) -> Option<&pubsub::Subscriptions> {
-        self.rare.as_ref()?.subs.as_deref()
-    }
-
-    fn subs_mut(&mut self) -> Option<&mut pubsub::Subscriptions> {
-        self.rare.as_mut()?.subs.as_deref_mut()
     }
 
     /// A connecting DEALER presenting `identity` (ZRE uses `0x01` + UUID). Identities

@@ -32,7 +32,7 @@ impl Link {
             out,
             greeting: None,
             peer_identity: None,
-            rare: Some(Box::new(super::Rare {
+            rare: Some(Box::new(super::records::Rare {
                 curve: Some(Box::new(CurveLink {
                     mech,
                     metadata,
