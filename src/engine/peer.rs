@@ -467,21 +467,25 @@ mod tests {
         );
     }
 
+    /// A peer known only by its address, as a beacon makes one.
+    fn peer_at(addr: &str, now: Instant) -> Peer {
+        let addr: std::net::SocketAddr = addr.parse().unwrap();
+        let link = Link::dealer(b"\x01id", 1 << 20);
+        Peer::new(
+            PeerId([7; 16]),
+            format!("tcp://{addr}"),
+            addr,
+            LinkId(1),
+            link,
+            now,
+        )
+    }
+
     /// An endpoint that is its address written out is not stored; any other
     /// (a scoped IPv6 address, a spelling of its own) is kept as given.
     #[test]
     fn a_peer_keeps_its_endpoint_as_given() {
-        let now = Instant::now();
-        let link = || Link::dealer(b"\x01id", 1 << 20);
-        let addr = "10.0.0.7:5670".parse().unwrap();
-        let mut p = Peer::new(
-            PeerId([7; 16]),
-            "tcp://10.0.0.7:5670".into(),
-            addr,
-            LinkId(1),
-            link(),
-            now,
-        );
+        let mut p = peer_at("10.0.0.7:5670", Instant::now());
         assert!(p.endpoint_text.is_none());
         assert_eq!(p.endpoint(), "tcp://10.0.0.7:5670");
         let v6: std::net::SocketAddr = "[fe80::1%3]:5670".parse().unwrap();
@@ -507,16 +511,7 @@ mod tests {
     #[test]
     fn a_peer_record_keeps_its_rare_parts_only_while_it_has_them() {
         let now = Instant::now();
-        let link = Link::dealer(b"\x01id", 1 << 20);
-        let addr = "127.0.0.1:5670".parse().unwrap();
-        let mut p = Peer::new(
-            PeerId([7; 16]),
-            "tcp://127.0.0.1:5670".into(),
-            addr,
-            LinkId(1),
-            link,
-            now,
-        );
+        let mut p = peer_at("127.0.0.1:5670", now);
         assert!(p.rare.is_none() && p.headers().is_empty());
         p.set_reconnect_at(None);
         assert!(p.rare.is_none());
