@@ -219,7 +219,7 @@ pub struct Net<W = ()> {
     /// Per node, indexed by the engine's link id (the engine numbers links from 1):
     /// `(conn << 1 | end) + 1`, or 0 for none. Dense and node-local, where a hash
     /// map keyed by (node, link) cost a cache miss per write.
-    pub(crate) conn_of: Vec<Vec<u64>>,
+    pub(crate) conn_of: Vec<Vec<u32>>,
     pub(crate) links: Vec<LinkState>,
     pub(crate) default_profile: Profile,
     pub(crate) node_profile: Vec<Option<Profile>>,
