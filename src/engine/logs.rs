@@ -266,13 +266,13 @@ impl Engine {
             [1, uuid @ ..] => <[u8; 16]>::try_from(uuid)
                 .ok()
                 .and_then(|u| self.peers.get(&PeerId(u)))
-                .filter(|p| p.addr.ip() == from.ip()),
+                .filter(|p| p.addr().ip() == from.ip()),
             _ => None,
         };
         let mut by_hash = self
             .peers
             .iter()
-            .filter(|p| p.addr.ip() == from.ip() && zrelog::hash(&p.endpoint()) == record.node);
+            .filter(|p| p.addr().ip() == from.ip() && zrelog::hash(&p.endpoint()) == record.node);
         let known = by_id.or_else(|| match (by_hash.next(), by_hash.next()) {
             (Some(p), None) => Some(p),
             _ => None,

@@ -497,7 +497,7 @@ impl Engine {
             // Only from the peer's own address: anyone on the LAN can send a
             // datagram with a peer's UUID.
             match self.peers.get(&id) {
-                Some(p) if p.addr.ip() == from.ip() => self.remove_peer(id, ExitReason::Left),
+                Some(p) if p.addr().ip() == from.ip() => self.remove_peer(id, ExitReason::Left),
                 Some(_) => self.stats.spoofed_leaving += 1,
                 None => {}
             }
@@ -663,7 +663,7 @@ impl Engine {
                             p.figures.reconnects = p.figures.reconnects.saturating_add(1);
                             self.out.push(Output::Connect {
                                 link: p.link_id,
-                                addr: p.addr,
+                                addr: p.addr(),
                             });
                             self.out.touch(p.link_id);
                         }

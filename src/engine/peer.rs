@@ -57,12 +57,8 @@ pub(crate) struct Peer {
     /// a mesh's n² records.
     rare: Option<Box<Rare>>,
     pub(crate) link: Link,
-    /// The endpoint we connect to (from the beacon or the HELLO), when it is not
-    /// just `addr` written out (see [`Peer::endpoint`]): most are, and n² copies
-    /// of "tcp://a.b.c.d:port" cost a heap block each.
-    endpoint_text: Option<Box<str>>,
-    /// Where `endpoint` points; changed only with it ([`Peer::set_place`]).
-    pub(crate) addr: SocketAddr,
+    /// Where its endpoint points; changed only with it ([`Peer::set_place`]).
+    addr: CompactAddr,
     pub(crate) name: PeerName,
     pub(crate) groups: PeerGroups,
     /// Traffic, reconnects and the last round trip (reported in [`PeerInfo`](super::PeerInfo)).
@@ -85,6 +81,43 @@ struct Rare {
     unread_ping_at: Option<Instant>,
     /// The headers of its HELLO.
     headers: BTreeMap<String, String>,
+    /// The endpoint we connect to (from the beacon or the HELLO), when it is not
+    /// just the address written out (see [`Peer::endpoint`]): most are, and n²
+    /// copies of "tcp://a.b.c.d:port" cost a heap block each.
+    endpoint_text: Option<Box<str>>,
+}
+
+impl Rare {
+    fn is_empty(&self) -> bool {
+        self.reconnect_at.is_none()
+            && self.unread_ping_at.is_none()
+            && self.headers.is_empty()
+            && self.endpoint_text.is_none()
+    }
+}
+
+/// A socket address in 16 bytes where `SocketAddr` takes 32: IPv4 inline, IPv6
+/// (rare in a mesh, and n² records hold one each) boxed.
+#[derive(Debug)]
+enum CompactAddr {
+    V4(std::net::SocketAddrV4),
+    V6(Box<std::net::SocketAddrV6>),
+}
+
+impl CompactAddr {
+    fn new(addr: SocketAddr) -> CompactAddr {
+        match addr {
+            SocketAddr::V4(a) => CompactAddr::V4(a),
+            SocketAddr::V6(a) => CompactAddr::V6(Box::new(a)),
+        }
+    }
+
+    fn get(&self) -> SocketAddr {
+        match self {
+            CompactAddr::V4(a) => SocketAddr::V4(*a),
+            CompactAddr::V6(a) => SocketAddr::V6(**a),
+        }
+    }
 }
 
 /// A peer's name, inside the record when short (most are: Zyre's default is six
@@ -192,7 +225,7 @@ pub(crate) struct Scratch {
 /// where a `BTreeSet` would allocate a whole node (about 300 bytes) for the first
 /// name, and a copy of each name another allocation.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct PeerGroups(Vec<std::sync::Arc<str>>);
+pub(crate) struct PeerGroups(Box<[std::sync::Arc<str>]>);
 
 impl PeerGroups {
     pub(crate) fn contains(&self, group: &str) -> bool {
@@ -209,15 +242,20 @@ impl PeerGroups {
 
     pub(crate) fn insert(&mut self, group: std::sync::Arc<str>) {
         if let Err(i) = self.find(&group) {
-            // Most peers are in one group or two: no room for four.
-            self.0.reserve_exact(1);
-            self.0.insert(i, group);
+            // Most peers are in one group or two, and change them rarely: an
+            // exact slice (no spare room, no capacity field).
+            let mut v = std::mem::take(&mut self.0).into_vec();
+            v.reserve_exact(1);
+            v.insert(i, group);
+            self.0 = v.into_boxed_slice();
         }
     }
 
     pub(crate) fn remove(&mut self, group: &str) {
         if let Ok(i) = self.find(group) {
-            self.0.remove(i);
+            let mut v = std::mem::take(&mut self.0).into_vec();
+            v.remove(i);
+            self.0 = v.into_boxed_slice();
         }
     }
 
@@ -238,7 +276,7 @@ impl Peer {
         link: Link,
         now: Instant,
     ) -> Peer {
-        Peer {
+        let mut p = Peer {
             id,
             link_id,
             ready: false,
@@ -248,10 +286,9 @@ impl Peer {
             want_sequence: 0,
             resync: false,
             rare: None,
-            endpoint_text: spelt_out(&endpoint, addr),
             key: None,
             link,
-            addr,
+            addr: CompactAddr::new(addr),
             name: PeerName::default(),
             groups: PeerGroups::default(),
             inbox_ip: None,
@@ -260,28 +297,40 @@ impl Peer {
             heard_at: now,
             ping_at: None,
             due_stamp: 0,
+        };
+        if let Some(text) = spelt_out(&endpoint, addr) {
+            p.set_rare(|r| r.endpoint_text = Some(text));
         }
+        p
     }
 
     /// The endpoint we connect to, as the beacon or the HELLO gave it.
     pub(crate) fn endpoint(&self) -> Cow<'_, str> {
-        match &self.endpoint_text {
+        match self.rare.as_ref().and_then(|r| r.endpoint_text.as_deref()) {
             Some(t) => Cow::Borrowed(t),
-            None => Cow::Owned(endpoint_of(self.addr)),
+            None => Cow::Owned(endpoint_of(self.addr())),
         }
+    }
+
+    /// Where its endpoint points.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr.get()
     }
 
     /// A new endpoint, and the address it points to.
     pub(crate) fn set_place(&mut self, endpoint: &str, addr: SocketAddr) {
-        self.endpoint_text = spelt_out(endpoint, addr);
-        self.addr = addr;
+        let text = spelt_out(endpoint, addr);
+        if text.is_some() || self.rare.is_some() {
+            self.set_rare(|r| r.endpoint_text = text);
+        }
+        self.addr = CompactAddr::new(addr);
     }
 
     /// Sets one of the rare parts (made on first need; gone when all are empty).
     fn set_rare(&mut self, f: impl FnOnce(&mut Rare)) {
         let r = self.rare.get_or_insert_with(Box::default);
         f(r);
-        if r.reconnect_at.is_none() && r.unread_ping_at.is_none() && r.headers.is_empty() {
+        if r.is_empty() {
             self.rare = None;
         }
     }
@@ -461,7 +510,7 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_peer_record_stays_small() {
         assert!(
-            std::mem::size_of::<Peer>() <= 344,
+            std::mem::size_of::<Peer>() <= 304,
             "{}",
             std::mem::size_of::<Peer>()
         );
@@ -486,14 +535,15 @@ mod tests {
     #[test]
     fn a_peer_keeps_its_endpoint_as_given() {
         let mut p = peer_at("10.0.0.7:5670", Instant::now());
-        assert!(p.endpoint_text.is_none());
+        assert!(p.rare.is_none());
         assert_eq!(p.endpoint(), "tcp://10.0.0.7:5670");
         let v6: std::net::SocketAddr = "[fe80::1%3]:5670".parse().unwrap();
         p.set_place("tcp://[fe80::1%eth0]:5670", v6);
         assert_eq!(p.endpoint(), "tcp://[fe80::1%eth0]:5670");
-        assert_eq!(p.addr, v6);
+        assert_eq!(p.addr(), v6);
+        assert!(p.rare.is_some());
         p.set_place("tcp://10.0.0.8:5671", "10.0.0.8:5671".parse().unwrap());
-        assert!(p.endpoint_text.is_none());
+        assert!(p.rare.is_none());
         assert_eq!(p.endpoint(), "tcp://10.0.0.8:5671");
     }
 

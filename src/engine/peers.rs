@@ -407,7 +407,7 @@ impl Engine {
         let Some(p) = self.peers.get(&id) else {
             return;
         };
-        let (old, at, addr) = (p.link_id, p.reconnect_at(), p.addr);
+        let (old, at, addr) = (p.link_id, p.reconnect_at(), p.addr());
         let key = p.key.as_deref().copied();
         let Some(fresh) = self.dealer_link(key) else {
             return;

@@ -108,7 +108,7 @@ impl Engine {
             .ids()
             .into_iter()
             .filter_map(|id| {
-                let addr = self.peers.get(&id)?.addr;
+                let addr = self.peers.get(&id)?.addr();
                 Some((id, addr, self.endpoint_for(addr)))
             })
             .collect();

@@ -136,8 +136,8 @@ impl Engine {
             return false;
         };
         if hello.endpoint == p.endpoint()
-            || addr.port() != p.addr.port()
-            || addr.ip() == p.addr.ip()
+            || addr.port() != p.addr().port()
+            || addr.ip() == p.addr().ip()
         {
             return false;
         }
@@ -201,7 +201,7 @@ impl Engine {
         // address we have no route to). Only then: while our link is connecting,
         // its HELLO may be there already, and a second would read as a restart.
         self.redirect(id, &hello.endpoint, true);
-        let addr = endpoint_addr(&hello.endpoint).or_else(|| self.peers.get(&id).map(|p| p.addr));
+        let addr = endpoint_addr(&hello.endpoint).or_else(|| self.peers.get(&id).map(|p| p.addr()));
         let Some(addr) = addr else {
             log::debug!(
                 "{}: HELLO with unusable endpoint {:?}",
