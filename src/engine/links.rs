@@ -22,13 +22,7 @@ impl Engine {
                     self.inbox.remove(link);
                     self.out.close(link);
                 }
-                RouterEvent::Connected { link, identity } => {
-                    // The sender's UUID, resolved once for every message to come.
-                    if let Some(id) = zre_identity(&identity) {
-                        self.inbox.set_tag(link, id);
-                    }
-                    self.prune_handshakes();
-                }
+                RouterEvent::Connected { .. } => self.prune_handshakes(),
                 RouterEvent::Replaced { old } => self.out.close(old),
                 RouterEvent::Message { link, frames } => self.recv_message(now, link, frames),
             }
@@ -118,6 +112,13 @@ impl Engine {
     }
 }
 
+/// The UUID of the peer on an accepted link, once its handshake named a ZRE
+/// identity. Read from the identity the link keeps (17 bytes) rather than kept
+/// beside it: a mesh of n nodes holds n² accepted links.
+pub(super) fn inbox_peer(inbox: &link::Router, link: LinkId) -> Option<PeerId> {
+    zre_identity(inbox.identity(link)?)
+}
+
 /// The UUID in a ZRE routing id (`0x01` + 16 bytes), if it is one.
 fn zre_identity(identity: &[u8]) -> Option<PeerId> {
     match identity {
@@ -128,13 +129,12 @@ fn zre_identity(identity: &[u8]) -> Option<PeerId> {
 
 /// An inbox link is done with its handshake once its sender's HELLO has come: a
 /// connection that stops after READY would otherwise hold a file handle for ever.
-fn greeted(inbox: &link::Router<PeerId>, peers: &super::peers::PeerTable, link: LinkId) -> bool {
+fn greeted(inbox: &link::Router, peers: &super::peers::PeerTable, link: LinkId) -> bool {
     // Under a ready peer's identity from another address, only a HELLO that was
     // taken (see `takeover.rs`) ends it.
     let src = inbox.source_ip(link);
     inbox.is_ready(link)
-        && inbox
-            .tag(link)
+        && inbox_peer(inbox, link)
             .and_then(|id| peers.get(&id))
             .is_some_and(|p| p.ready && (p.inbox_ip.is_none() || p.inbox_ip == src))
 }

@@ -64,7 +64,7 @@ impl Engine {
     /// unread bytes) so that it keeps us too. A stalled application costs no peer.
     pub fn handle_unread(&mut self, now: Instant, link: LinkId) {
         self.now = Some(now);
-        let Some(id) = self.inbox.tag(link) else {
+        let Some(id) = super::links::inbox_peer(&self.inbox, link) else {
             return;
         };
         let evasive = self.config.evasive_timeout;

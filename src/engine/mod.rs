@@ -145,7 +145,7 @@ pub struct Engine {
     peers: PeerTable,
     /// Accepted links, each tagged with its sender's UUID once its handshake names
     /// a valid ZRE identity.
-    inbox: Router<PeerId>,
+    inbox: Router,
     next_link: u64,
     timers: Timers,
     gossip: Gossip,
@@ -198,7 +198,7 @@ impl Engine {
             elections: election::Elections::contesting(&config.contest),
             parked: Default::default(),
             logs: Default::default(),
-            inbox: Router::tagged(config.max_message),
+            inbox: Router::new(config.max_message),
             out: Outputs::new(config.max_pending),
             gossip: Gossip::new(config.max_message),
             peers: PeerTable::with_timeouts(config.evasive_timeout, config.expired_timeout),
@@ -405,7 +405,7 @@ impl Engine {
         for link in self.gossip.links() {
             self.out.close(link);
         }
-        self.inbox = Router::tagged(self.config.max_message);
+        self.inbox = Router::new(self.config.max_message);
         self.gossip = Gossip::new(self.config.max_message);
         self.groups.clear_members();
         self.stopped = true;

@@ -135,7 +135,7 @@ impl Engine {
         );
         // Their links into our inbox went with the old address.
         for link in self.inbox.links() {
-            if self.inbox.tag(link).is_some_and(|id| moved.contains(&id)) {
+            if super::links::inbox_peer(&self.inbox, link).is_some_and(|id| moved.contains(&id)) {
                 self.inbox.remove(link);
                 self.out.close(link);
             }

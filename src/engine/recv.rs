@@ -11,7 +11,7 @@ impl Engine {
     /// Checks who sent a message and whether it may be heard, then hands it to the
     /// handler of its kind.
     pub(super) fn recv_message(&mut self, now: Instant, link: LinkId, mut frames: Vec<Vec<u8>>) {
-        let Some(id) = self.inbox.tag(link) else {
+        let Some(id) = super::links::inbox_peer(&self.inbox, link) else {
             self.stats.bad_identity += 1;
             return;
         };
