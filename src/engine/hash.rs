@@ -67,6 +67,69 @@ impl Hasher for FixedHasher {
 
 /// A `HashMap` with the fixed hasher.
 pub type FixedMap<K, V> = HashMap<K, V, BuildHasherDefault<FixedHasher>>;
+/// A map from 64-bit keys (ids, or keyed hashes of what the network chooses) held
+/// at 4-byte alignment, so that an entry with a `u32` value takes 12 bytes where
+/// a `u64` key made it 16: the engine's per-peer indexes hold n² entries in a
+/// mesh of n nodes. Keys hash exactly as `u64`s do in a [`FixedMap`].
+#[derive(Debug, Clone)]
+pub(crate) struct SlimMap<V>(FixedMap<Key64, V>);
+
+/// A `u64` as two `u32`s (alignment 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key64([u32; 2]);
+
+impl Key64 {
+    fn new(k: u64) -> Key64 {
+        Key64([k as u32, (k >> 32) as u32])
+    }
+
+    fn get(self) -> u64 {
+        u64::from(self.0[0]) | u64::from(self.0[1]) << 32
+    }
+}
+
+impl std::hash::Hash for Key64 {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.get());
+    }
+}
+
+impl<V> Default for SlimMap<V> {
+    fn default() -> Self {
+        SlimMap(FixedMap::default())
+    }
+}
+
+impl<V> SlimMap<V> {
+    pub(crate) fn get(&self, k: u64) -> Option<&V> {
+        self.0.get(&Key64::new(k))
+    }
+
+    pub(crate) fn get_mut(&mut self, k: u64) -> Option<&mut V> {
+        self.0.get_mut(&Key64::new(k))
+    }
+
+    pub(crate) fn insert(&mut self, k: u64, v: V) -> Option<V> {
+        self.0.insert(Key64::new(k), v)
+    }
+
+    pub(crate) fn remove(&mut self, k: u64) -> Option<V> {
+        self.0.remove(&Key64::new(k))
+    }
+
+    pub(crate) fn entry(&mut self, k: u64) -> std::collections::hash_map::Entry<'_, Key64, V> {
+        self.0.entry(Key64::new(k))
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear()
+    }
+
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = (u64, V)> + '_ {
+        self.0.drain().map(|(k, v)| (k.get(), v))
+    }
+}
+
 /// A `HashSet` with the fixed hasher.
 pub type FixedSet<K> = HashSet<K, BuildHasherDefault<FixedHasher>>;
 
@@ -111,6 +174,33 @@ pub type KeyedMap<K, V> = HashMap<K, V, KeyedState>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Entries of 12 bytes, found and hashed as `u64` keys are.
+    #[test]
+    fn a_slim_map_keeps_u64_keys_in_12_byte_entries() {
+        assert_eq!(std::mem::size_of::<(Key64, u32)>(), 12);
+        let mut m = SlimMap::default();
+        for k in [0, 1, u32::MAX as u64 + 1, u64::MAX, 0x1234_5678_9abc_def0] {
+            assert_eq!(m.insert(k, k as u32 ^ 7), None);
+        }
+        assert_eq!(m.get(u64::MAX), Some(&(u32::MAX ^ 7)));
+        assert_eq!(m.get(u32::MAX as u64), None);
+        *m.get_mut(1).unwrap() += 1;
+        assert_eq!(m.remove(1), Some(7));
+        *m.entry(1).or_default() += 2;
+        let mut all: Vec<(u64, u32)> = m.drain().collect();
+        all.sort_unstable();
+        assert_eq!(all[0], (0, 7));
+        assert_eq!(all[1], (1, 2));
+        assert_eq!(all.len(), 5);
+        assert_eq!(m.get(0), None);
+        let h = |k: Key64| BuildHasherDefault::<FixedHasher>::default().hash_one(k);
+        let k = 0x1234_5678_9abc_def0u64;
+        assert_eq!(
+            h(Key64::new(k)),
+            BuildHasherDefault::<FixedHasher>::default().hash_one(k)
+        );
+    }
 
     #[test]
     fn the_key_changes_every_hash() {

@@ -20,7 +20,7 @@
 //! assert_eq!(router.peer_identity(), Some(&b"\x01dealer-identity"[..]));
 //! ```
 
-use super::hash::{FixedMap, KeyedState};
+use super::hash::{FixedMap, KeyedState, SlimMap};
 use std::fmt;
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
@@ -438,7 +438,7 @@ pub struct Router<T = ()> {
     /// address itself took 24), so that the per-address bound costs one lookup
     /// per accept rather than a walk over every link. Two addresses whose 64-bit
     /// keyed hashes collide would share one count: a bound that only tightens.
-    from_ip: FixedMap<u64, u32>,
+    from_ip: SlimMap<u32>,
     next_anonymous: u32,
     max_message: usize,
 }
@@ -457,7 +457,7 @@ impl<T: Copy> Router<T> {
             links: FixedMap::default(),
             by_identity: FixedMap::default(),
             identity_key: KeyedState::default(),
-            from_ip: FixedMap::default(),
+            from_ip: SlimMap::default(),
             next_anonymous: 0,
             max_message,
         }
@@ -513,7 +513,7 @@ impl<T: Copy> Router<T> {
     /// How many accepted links came from `ip`.
     pub fn count_from(&self, ip: std::net::IpAddr) -> usize {
         let k = self.identity_key.hash_one(ip);
-        self.from_ip.get(&k).map_or(0, |&n| n as usize)
+        self.from_ip.get(k).map_or(0, |&n| n as usize)
     }
 
     /// Forgets a link's record, and its count under its source address.
@@ -521,10 +521,10 @@ impl<T: Copy> Router<T> {
         let acc = self.links.remove(&link)?;
         if let Some(ip) = acc.source {
             let k = self.identity_key.hash_one(ip);
-            if let Some(n) = self.from_ip.get_mut(&k) {
+            if let Some(n) = self.from_ip.get_mut(k) {
                 *n -= 1;
                 if *n == 0 {
-                    self.from_ip.remove(&k);
+                    self.from_ip.remove(k);
                 }
             }
         }

@@ -52,6 +52,9 @@ pub(crate) struct Peer {
     /// Connects in a row that closed before their handshake finished: while the
     /// peer has not entered, each doubles the wait before the next.
     pub(crate) failed_connects: u8,
+    /// Where its accepted HELLO came from: mostly its own address, so that the
+    /// address itself is kept (in `rare`) only when it is another.
+    inbox_at: InboxAt,
     /// What few peers have, or have only for a while (a pending reconnect, a
     /// PING for unread bytes, headers): one box, 8 bytes instead of 56 in each of
     /// a mesh's n² records.
@@ -65,9 +68,18 @@ pub(crate) struct Peer {
     pub(crate) figures: Counters,
     /// When our oldest unanswered PING went out: its PING-OK gives the round trip.
     pub(crate) ping_at: Option<Instant>,
-    /// The address its accepted HELLO came from: only messages from there count
-    /// (see `takeover.rs`).
-    pub(crate) inbox_ip: Option<std::net::IpAddr>,
+}
+
+/// Where a peer's accepted HELLO came from: only messages from there count (see
+/// `takeover.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InboxAt {
+    /// No HELLO taken yet.
+    Unknown,
+    /// The IP address of its endpoint.
+    Addr,
+    /// Another, kept in the rare parts.
+    Elsewhere,
 }
 
 /// The parts of a peer record most peers do without.
@@ -85,6 +97,8 @@ struct Rare {
     /// just the address written out (see [`Peer::endpoint`]): most are, and n²
     /// copies of "tcp://a.b.c.d:port" cost a heap block each.
     endpoint_text: Option<Box<str>>,
+    /// Where its accepted HELLO came from, when not its endpoint's address.
+    inbox_ip: Option<std::net::IpAddr>,
 }
 
 impl Rare {
@@ -93,6 +107,7 @@ impl Rare {
             && self.unread_ping_at.is_none()
             && self.headers.is_empty()
             && self.endpoint_text.is_none()
+            && self.inbox_ip.is_none()
     }
 }
 
@@ -291,7 +306,7 @@ impl Peer {
             addr: CompactAddr::new(addr),
             name: PeerName::default(),
             groups: PeerGroups::default(),
-            inbox_ip: None,
+            inbox_at: InboxAt::Unknown,
             failed_connects: 0,
             figures: Counters::default(),
             heard_at: now,
@@ -323,7 +338,31 @@ impl Peer {
         if text.is_some() || self.rare.is_some() {
             self.set_rare(|r| r.endpoint_text = text);
         }
+        // Where its HELLO came from stays, whatever the new address.
+        let inbox_ip = self.inbox_ip();
         self.addr = CompactAddr::new(addr);
+        self.set_inbox_ip(inbox_ip);
+    }
+
+    /// The address its accepted HELLO came from, once one was taken.
+    pub(crate) fn inbox_ip(&self) -> Option<std::net::IpAddr> {
+        match self.inbox_at {
+            InboxAt::Unknown => None,
+            InboxAt::Addr => Some(self.addr().ip()),
+            InboxAt::Elsewhere => self.rare.as_ref()?.inbox_ip,
+        }
+    }
+
+    pub(crate) fn set_inbox_ip(&mut self, ip: Option<std::net::IpAddr>) {
+        let (at, other) = match ip {
+            None => (InboxAt::Unknown, None),
+            Some(ip) if ip == self.addr().ip() => (InboxAt::Addr, None),
+            Some(ip) => (InboxAt::Elsewhere, Some(ip)),
+        };
+        self.inbox_at = at;
+        if other.is_some() || self.rare.is_some() {
+            self.set_rare(|r| r.inbox_ip = other);
+        }
     }
 
     /// Sets one of the rare parts (made on first need; gone when all are empty).
@@ -510,7 +549,7 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_peer_record_stays_small() {
         assert!(
-            std::mem::size_of::<Peer>() <= 304,
+            std::mem::size_of::<Peer>() <= 280,
             "{}",
             std::mem::size_of::<Peer>()
         );
@@ -545,6 +584,30 @@ mod tests {
         p.set_place("tcp://10.0.0.8:5671", "10.0.0.8:5671".parse().unwrap());
         assert!(p.rare.is_none());
         assert_eq!(p.endpoint(), "tcp://10.0.0.8:5671");
+    }
+
+    /// Where its HELLO came from is kept as given, through moves of its endpoint;
+    /// only an address other than its endpoint's takes the rare box.
+    #[test]
+    fn a_peer_keeps_where_its_hello_came_from() {
+        let mut p = peer_at("10.0.0.7:5670", Instant::now());
+        assert_eq!(p.inbox_ip(), None);
+        let own: std::net::IpAddr = "10.0.0.7".parse().unwrap();
+        p.set_inbox_ip(Some(own));
+        assert_eq!(p.inbox_ip(), Some(own));
+        assert!(p.rare.is_none());
+        p.set_place("tcp://10.0.0.9:5670", "10.0.0.9:5670".parse().unwrap());
+        assert_eq!(p.inbox_ip(), Some(own));
+        assert!(p.rare.is_some());
+        p.set_place("tcp://10.0.0.7:5671", "10.0.0.7:5671".parse().unwrap());
+        assert_eq!(p.inbox_ip(), Some(own));
+        assert!(p.rare.is_none());
+        let mapped: std::net::IpAddr = "::ffff:10.0.0.7".parse().unwrap();
+        p.set_inbox_ip(Some(mapped));
+        assert_eq!(p.inbox_ip(), Some(mapped));
+        p.set_inbox_ip(None);
+        assert_eq!(p.inbox_ip(), None);
+        assert!(p.rare.is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-use super::hash::{FixedMap, KeyedState};
+use super::hash::{KeyedState, SlimMap};
 use super::idmap::IdMap;
 use super::peer::Peer;
 use super::{Engine, LinkId, Output};
@@ -40,17 +40,21 @@ pub(crate) struct PeerTable {
     /// collides finds nothing rather than the wrong peer. Looked up on every new
     /// beacon, never iterated. A hash instead of a copy of the string saves a
     /// mesh of n nodes n² strings.
-    by_endpoint: FixedMap<u64, u32>,
+    by_endpoint: SlimMap<u32>,
     /// Our outgoing link to each peer (looked up, never iterated). A link leaves
     /// this index as soon as the driver or the engine closes it.
-    by_link: FixedMap<LinkId, u32>,
+    by_link: SlimMap<u32>,
     /// Liveness deadlines, one entry per peer: (no earlier than this, its slot,
     /// its stamp). A peer's deadlines only move later (it was heard; the timeouts
     /// are fixed), so an entry that comes up early is put back at the peer's true
     /// deadline, and a reap looks only at peers that are due instead of at every
     /// peer. The stamp tells a removed peer's stale entry from that of a newer peer
-    /// in the same slot (or of the same peer under an id it had before).
-    due: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    /// in the same slot (or of the same peer under an id it had before). Times
+    /// are nanoseconds since `epoch`: 16 bytes an entry where an `Instant` made
+    /// it 24.
+    due: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    /// The first peer's insertion: deadlines count from here.
+    epoch: Option<Instant>,
     next_stamp: u32,
     /// The sooner of the evasive and the expired timeout: how long after it was
     /// last heard from a peer is due.
@@ -86,6 +90,13 @@ impl PeerTable {
             first: evasive.min(expired),
             ..PeerTable::default()
         }
+    }
+
+    /// `t` as a deadline queue time; a time before the epoch (which a driver
+    /// whose clock only moves forward never hands in) counts as the epoch.
+    fn ns(&mut self, t: Instant) -> u64 {
+        let epoch = *self.epoch.get_or_insert(t);
+        u64::try_from(t.saturating_duration_since(epoch).as_nanos()).unwrap_or(u64::MAX)
     }
 
     fn endpoint_hash(&self, endpoint: &str) -> u64 {
@@ -125,7 +136,7 @@ impl PeerTable {
 
     /// The peer that uses this endpoint, if any.
     pub(crate) fn at_endpoint(&self, endpoint: &str) -> Option<PeerId> {
-        let s = *self.by_endpoint.get(&self.endpoint_hash(endpoint))?;
+        let s = *self.by_endpoint.get(self.endpoint_hash(endpoint))?;
         self.slot(s)
             .filter(|p| p.endpoint() == endpoint)
             .map(|p| p.id)
@@ -133,7 +144,7 @@ impl PeerTable {
 
     /// The peer an outgoing link leads to, if the link is open.
     pub(crate) fn by_link(&self, link: LinkId) -> Option<PeerId> {
-        let s = *self.by_link.get(&link)?;
+        let s = *self.by_link.get(link.0)?;
         self.slot(s).filter(|p| p.link_id == link).map(|p| p.id)
     }
 
@@ -161,7 +172,7 @@ impl PeerTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.by_link.insert(peer.link_id, s);
+        self.by_link.insert(peer.link_id.0, s);
         self.by_endpoint
             .insert(self.endpoint_hash(&peer.endpoint()), s);
         if peer.ready {
@@ -169,8 +180,8 @@ impl PeerTable {
         }
         self.next_stamp = self.next_stamp.wrapping_add(1);
         peer.due_stamp = self.next_stamp;
-        self.due
-            .push(Reverse((deadline(&peer, self.first), s, peer.due_stamp)));
+        let at = self.ns(deadline(&peer, self.first));
+        self.due.push(Reverse((at, s, peer.due_stamp)));
         self.map.insert(peer.id, NonZeroU32::MIN.saturating_add(s));
         self.slots[s as usize] = Some(peer);
     }
@@ -179,8 +190,9 @@ impl PeerTable {
     /// `now`, in id order, each taken out of the deadline queue: the caller hands
     /// back those it keeps with [`PeerTable::requeue`].
     pub(crate) fn take_due(&mut self, now: Instant, ids: &mut Vec<PeerId>) {
+        let now_ns = self.ns(now);
         while let Some(&Reverse((at, s, stamp))) = self.due.peek() {
-            if at > now {
+            if at > now_ns {
                 break;
             }
             self.due.pop();
@@ -189,6 +201,9 @@ impl PeerTable {
             };
             let at = deadline(p, self.first);
             if at > now {
+                // Later than now in the queue's time too, so the loop ends (the
+                // same as `ns(at)` for every time since the epoch).
+                let at = self.ns(at).max(now_ns.saturating_add(1));
                 self.due.push(Reverse((at, s, stamp)));
             } else {
                 ids.push(p.id);
@@ -204,8 +219,9 @@ impl PeerTable {
             return;
         };
         if let Some(p) = self.slot(s) {
-            let at = deadline(p, self.first).max(now);
-            self.due.push(Reverse((at, s, p.due_stamp)));
+            let (at, stamp) = (deadline(p, self.first).max(now), p.due_stamp);
+            let at = self.ns(at);
+            self.due.push(Reverse((at, s, stamp)));
         }
     }
 
@@ -224,7 +240,7 @@ impl PeerTable {
     /// Forgets an outgoing link (it closed); returns the peer it led to.
     pub(crate) fn unlink(&mut self, link: LinkId) -> Option<PeerId> {
         let id = self.by_link(link);
-        self.by_link.remove(&link);
+        self.by_link.remove(link.0);
         id
     }
 
@@ -235,7 +251,7 @@ impl PeerTable {
         };
         if let Some(p) = self.slots.get_mut(s as usize).and_then(Option::as_mut) {
             p.link_id = link;
-            self.by_link.insert(link, s);
+            self.by_link.insert(link.0, s);
         }
     }
 
@@ -266,6 +282,7 @@ impl PeerTable {
         let at = deadline(p, first);
         let h = self.map.key().hash_one(&*p.endpoint());
         self.by_endpoint.insert(h, s);
+        let at = self.ns(at);
         self.due.push(Reverse((at, s, stamp)));
         true
     }
@@ -280,8 +297,8 @@ impl PeerTable {
             return;
         };
         let old = key.hash_one(&*p.endpoint());
-        if self.by_endpoint.get(&old) == Some(&s) {
-            self.by_endpoint.remove(&old);
+        if self.by_endpoint.get(old) == Some(&s) {
+            self.by_endpoint.remove(old);
         }
         self.by_endpoint.insert(key.hash_one(endpoint.as_str()), s);
         p.set_place(&endpoint, addr);
@@ -300,15 +317,15 @@ impl PeerTable {
         let peer = self.slots.get_mut(s as usize)?.take()?;
         self.free.push(s);
         let h = self.endpoint_hash(&peer.endpoint());
-        if self.by_endpoint.get(&h) == Some(&s) {
-            self.by_endpoint.remove(&h);
+        if self.by_endpoint.get(h) == Some(&s) {
+            self.by_endpoint.remove(h);
         }
         if peer.ready {
             self.ready -= 1;
         }
-        let link_open = self.by_link.get(&peer.link_id) == Some(&s);
+        let link_open = self.by_link.get(peer.link_id.0) == Some(&s);
         if link_open {
-            self.by_link.remove(&peer.link_id);
+            self.by_link.remove(peer.link_id.0);
         }
         Some(Removed { peer, link_open })
     }
@@ -542,7 +559,7 @@ mod tests {
         assert_eq!(t.at_endpoint("tcp://d:1"), None);
         // A link index entry names a slot: one whose peer has another link now
         // finds nothing.
-        t.by_link.insert(LinkId(7), slot);
+        t.by_link.insert(7, slot);
         assert_eq!(t.by_link(LinkId(7)), None);
         assert_eq!(t.unlink(LinkId(7)), None);
         assert_eq!(t.drain(), [LinkId(1)]);

@@ -66,7 +66,7 @@ impl Engine {
         }
         let is_hello = matches!(msg.body, Body::Hello(_));
         if is_hello {
-            p.inbox_ip = self.inbox.source_ip(link);
+            p.set_inbox_ip(self.inbox.source_ip(link));
         }
         if !p.accept_sequence(is_hello, msg.sequence) {
             log::info!(

@@ -55,7 +55,7 @@ impl Engine {
         let Some(p) = self.peers.get_mut(&id).filter(|p| p.ready) else {
             return true;
         };
-        if p.inbox_ip.is_none() || src == p.inbox_ip {
+        if p.inbox_ip().is_none() || src == p.inbox_ip() {
             // The peer speaks from its own address: a claim parked for it is false.
             if let Some(claim) = self.parked.remove(&id) {
                 log::info!(
@@ -156,7 +156,7 @@ impl Engine {
             );
             let src = self.inbox.source_ip(claim.link);
             if let Some(p) = self.peers.get_mut(&id) {
-                p.inbox_ip = src;
+                p.set_inbox_ip(src);
             }
             for frames in claim.messages {
                 self.recv_message(now, claim.link, frames);
