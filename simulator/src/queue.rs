@@ -93,6 +93,14 @@ impl<T: Keyed> Queue<T> {
     fn refill(&mut self) -> Option<()> {
         let i = self.buckets.iter().position(|b| !b.is_empty())?;
         let mut from = std::mem::take(&mut self.buckets[i]);
+        let n = from.len();
+        // A mesh queues far more while it forms than ever after: memory kept
+        // for a burst that has passed is given back (both shrink to twice what
+        // they were last asked to hold, and regrow as a `Vec` does).
+        let keep = (2 * n).max(256);
+        if self.due.capacity() > 2 * keep {
+            self.due.shrink_to(keep);
+        }
         let min = match self.bucket_min {
             Some(m) => m,
             None => from.iter().map(Keyed::at).min()?,
@@ -107,7 +115,11 @@ impl<T: Keyed> Queue<T> {
                 self.buckets[bit].push(e);
             }
         }
-        // The bucket keeps its allocation for what comes next.
+        // The bucket keeps its allocation for what comes next, up to twice
+        // what it held.
+        if from.capacity() > 2 * keep {
+            from.shrink_to(keep);
+        }
         self.buckets[i] = from;
         self.due.make_contiguous().sort_unstable_by_key(Keyed::seq);
         self.bucket_min = None;
