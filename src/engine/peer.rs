@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::endpoint_of;
@@ -238,45 +239,70 @@ pub(crate) struct Scratch {
 /// The groups a peer is in: a sorted list of names shared with the engine's
 /// group table. Peers are in few groups, and a mesh of n nodes holds n² of these,
 /// where a `BTreeSet` would allocate a whole node (about 300 bytes) for the first
-/// name, and a copy of each name another allocation.
+/// name, and a copy of each name another allocation. One group, the common case,
+/// is kept inline: no heap block of its own in each of the n² records.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct PeerGroups(Box<[std::sync::Arc<str>]>);
+pub(crate) enum PeerGroups {
+    #[default]
+    None,
+    One(Arc<str>),
+    /// Two or more, sorted.
+    Many(Box<[Arc<str>]>),
+}
 
 impl PeerGroups {
+    fn as_slice(&self) -> &[Arc<str>] {
+        match self {
+            PeerGroups::None => &[],
+            PeerGroups::One(g) => std::slice::from_ref(g),
+            PeerGroups::Many(gs) => gs,
+        }
+    }
+
     pub(crate) fn contains(&self, group: &str) -> bool {
         self.find(group).is_ok()
     }
 
     fn find(&self, group: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|g| (**g).cmp(group))
+        self.as_slice().binary_search_by(|g| (**g).cmp(group))
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
-    pub(crate) fn insert(&mut self, group: std::sync::Arc<str>) {
-        if let Err(i) = self.find(&group) {
-            // Most peers are in one group or two, and change them rarely: an
-            // exact slice (no spare room, no capacity field).
-            let mut v = std::mem::take(&mut self.0).into_vec();
-            v.reserve_exact(1);
-            v.insert(i, group);
-            self.0 = v.into_boxed_slice();
-        }
+    pub(crate) fn insert(&mut self, group: Arc<str>) {
+        let Err(i) = self.find(&group) else {
+            return;
+        };
+        *self = match std::mem::take(self) {
+            PeerGroups::None => PeerGroups::One(group),
+            other => {
+                // Exact: peers change their groups rarely.
+                let mut v = Vec::with_capacity(other.len() + 1);
+                v.extend(other.as_slice().iter().cloned());
+                v.insert(i, group);
+                PeerGroups::Many(v.into_boxed_slice())
+            }
+        };
     }
 
     pub(crate) fn remove(&mut self, group: &str) {
-        if let Ok(i) = self.find(group) {
-            let mut v = std::mem::take(&mut self.0).into_vec();
-            v.remove(i);
-            self.0 = v.into_boxed_slice();
-        }
+        let Ok(i) = self.find(group) else {
+            return;
+        };
+        let mut v = std::mem::take(self).as_slice().to_vec();
+        v.remove(i);
+        *self = match v.len() {
+            0 => PeerGroups::None,
+            1 => PeerGroups::One(v.swap_remove(0)),
+            _ => PeerGroups::Many(v.into_boxed_slice()),
+        };
     }
 
     /// In order, as a `BTreeSet` would give them.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        self.0.iter().map(|g| &**g)
+        self.as_slice().iter().map(|g| &**g)
     }
 }
 
@@ -549,7 +575,7 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_peer_record_stays_small() {
         assert!(
-            std::mem::size_of::<Peer>() <= 280,
+            std::mem::size_of::<Peer>() <= 288,
             "{}",
             std::mem::size_of::<Peer>()
         );
@@ -653,5 +679,13 @@ mod tests {
         g.remove("m");
         g.remove("c");
         assert_eq!(g.iter().collect::<Vec<_>>(), ["a", "b", "z"]);
+        for name in ["a", "z"] {
+            g.remove(name);
+        }
+        assert!(matches!(g, PeerGroups::One(_)) && g.contains("b") && g.len() == 1);
+        g.remove("b");
+        assert!(matches!(g, PeerGroups::None) && g.len() == 0);
+        g.insert("q".into());
+        assert!(matches!(g, PeerGroups::One(_)) && g.contains("q"));
     }
 }
