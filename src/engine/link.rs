@@ -403,12 +403,10 @@ pub enum RouterEvent {
 }
 
 #[derive(Debug)]
-struct Accepted<T> {
+struct Accepted {
     /// Its peer identity is the link's routing id (one the router generated, for
     /// a peer that announced none), kept once for both.
     link: Link,
-    /// What the owner made of the identity, set once at `Connected`.
-    tag: Option<T>,
     /// The address the connection came from, when the owner said (the port
     /// serves nothing: 17 bytes, not 32).
     source: Option<std::net::IpAddr>,
@@ -419,14 +417,10 @@ struct Accepted<T> {
 /// to the owner to close (a restarted peer's new connection is the canonical one).
 /// Only from the holder's address, though: a link from another address keeps the
 /// identity beside the holder, which stays where messages to it are routed.
-///
-/// The owner may attach a tag of type `T` to a link once it is connected (the
-/// engine keeps the sender's UUID there, parsed once from the identity rather than
-/// on every message); the tag goes when the link goes.
 #[derive(Debug)]
-pub struct Router<T = ()> {
+pub struct Router {
     /// Boxed so the table stays small and lookups touch little memory.
-    links: FixedMap<LinkId, Box<Accepted<T>>>,
+    links: FixedMap<LinkId, Box<Accepted>>,
     /// The link each routing id is routed to, by the id's hash under the
     /// node's key (ids are the network's choice); a lookup checks the link's id
     /// itself, so that a hash that collides finds nothing rather than the wrong
@@ -446,13 +440,6 @@ pub struct Router<T = ()> {
 impl Router {
     /// A router whose links refuse messages larger than `max_message`.
     pub fn new(max_message: usize) -> Router {
-        Router::tagged(max_message)
-    }
-}
-
-impl<T: Copy> Router<T> {
-    /// A router whose links carry tags of type `T`.
-    pub fn tagged(max_message: usize) -> Router<T> {
         Router {
             links: FixedMap::default(),
             by_identity: FixedMap::default(),
@@ -489,7 +476,6 @@ impl<T: Copy> Router<T> {
             link,
             Box::new(Accepted {
                 link: Link::router(self.max_message),
-                tag: None,
                 source: None,
             }),
         );
@@ -504,7 +490,6 @@ impl<T: Copy> Router<T> {
             link,
             Box::new(Accepted {
                 link: made,
-                tag: None,
                 source: Some(source.ip()),
             }),
         );
@@ -517,7 +502,7 @@ impl<T: Copy> Router<T> {
     }
 
     /// Forgets a link's record, and its count under its source address.
-    fn drop_link(&mut self, link: LinkId) -> Option<Box<Accepted<T>>> {
+    fn drop_link(&mut self, link: LinkId) -> Option<Box<Accepted>> {
         let acc = self.links.remove(&link)?;
         if let Some(ip) = acc.source {
             let k = self.identity_key.hash_one(ip);
@@ -539,18 +524,6 @@ impl<T: Copy> Router<T> {
     /// CURVE: the public key the client on `link` authenticated with.
     pub fn peer_key(&self, link: LinkId) -> Option<[u8; 32]> {
         self.links.get(&link)?.link.peer_key().copied()
-    }
-
-    /// Attaches the owner's tag to a link (no effect on an unknown link).
-    pub fn set_tag(&mut self, link: LinkId, tag: T) {
-        if let Some(a) = self.links.get_mut(&link) {
-            a.tag = Some(tag);
-        }
-    }
-
-    /// The owner's tag of a link, if it set one.
-    pub fn tag(&self, link: LinkId) -> Option<T> {
-        self.links.get(&link)?.tag
     }
 
     /// True if `link` is one of this router's and has finished its handshake.
@@ -747,9 +720,8 @@ mod tests {
             "{}",
             std::mem::size_of::<Link>()
         );
-        // An accepted link's record is boxed: the engine's (no tag; the peer's id
-        // is read from its identity) takes 112 bytes, a 128-byte block.
-        let accepted = std::mem::size_of::<Accepted<()>>();
+        // An accepted link's record is boxed: 112 bytes take a 128-byte block.
+        let accepted = std::mem::size_of::<Accepted>();
         assert!(accepted <= 112, "{accepted}");
         let (mut a, mut b) = (Link::dealer(b"\x01abc", 1 << 20), Link::router(1 << 20));
         a.send(&[b"held until READY"]);
