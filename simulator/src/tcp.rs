@@ -83,7 +83,10 @@ impl<W> Net<W> {
         if v.len() <= k {
             v.resize(k + 1, 0);
         }
-        let conn = u32::try_from(conn).expect("fewer than 2^31 connections");
+        let conn = u32::try_from(conn)
+            .ok()
+            .filter(|&c| c < u32::MAX / 2)
+            .expect("fewer than 2^31 - 1 connections");
         v[k] = (conn << 1 | end as u32) + 1;
     }
 

@@ -136,5 +136,5 @@ fn greeted(inbox: &link::Router, peers: &super::peers::PeerTable, link: LinkId) 
     inbox.is_ready(link)
         && inbox_peer(inbox, link)
             .and_then(|id| peers.get(&id))
-            .is_some_and(|p| p.ready && (p.inbox_ip().is_none() || p.inbox_ip() == src))
+            .is_some_and(|p| p.ready && p.heard_from(src))
 }

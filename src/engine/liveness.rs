@@ -73,7 +73,7 @@ impl Engine {
             return;
         };
         // Bytes under its identity from elsewhere say nothing about the peer.
-        if p.inbox_ip().is_some() && src != p.inbox_ip() {
+        if !p.heard_from(src) {
             return;
         }
         if p.unread_ping_at().is_none_or(|t| now >= t + evasive / 2) {

@@ -55,7 +55,7 @@ impl Engine {
         let Some(p) = self.peers.get_mut(&id).filter(|p| p.ready) else {
             return true;
         };
-        if p.inbox_ip().is_none() || src == p.inbox_ip() {
+        if p.heard_from(src) {
             // The peer speaks from its own address: a claim parked for it is false.
             if let Some(claim) = self.parked.remove(&id) {
                 log::info!(
