@@ -53,7 +53,9 @@ pub(crate) struct PeerTable {
     /// are nanoseconds since `epoch`: 16 bytes an entry where an `Instant` made
     /// it 24.
     due: BinaryHeap<Reverse<(u64, u32, u32)>>,
-    /// The first peer's insertion: deadlines count from here.
+    /// When the first peer was last heard at its insertion (or the first reap,
+    /// if that came before any peer): deadlines count from here, and no
+    /// deadline or reap of a driver whose clock only moves forward is earlier.
     epoch: Option<Instant>,
     next_stamp: u32,
     /// The sooner of the evasive and the expired timeout: how long after it was
@@ -180,6 +182,8 @@ impl PeerTable {
         }
         self.next_stamp = self.next_stamp.wrapping_add(1);
         peer.due_stamp = self.next_stamp;
+        // Not the deadline itself: a reap before it must count from no later.
+        self.epoch.get_or_insert(peer.heard_at);
         let at = self.ns(deadline(&peer, self.first));
         self.due.push(Reverse((at, s, peer.due_stamp)));
         self.map.insert(peer.id, NonZeroU32::MIN.saturating_add(s));
@@ -565,6 +569,28 @@ mod tests {
         assert_eq!(t.drain(), [LinkId(1)]);
         assert!(!t.contains(&PeerId([2; 16])));
         assert_eq!(t.at_endpoint("tcp://c:1"), None);
+    }
+
+    /// The first peer is due at its deadline to the nanosecond, however many reaps
+    /// came before it (the queue counts time from when that peer was heard).
+    #[test]
+    fn the_first_peer_is_due_at_its_deadline() {
+        use std::time::Duration;
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut t = PeerTable::with_timeouts(s(5), s(30));
+        let mut p = peer(1, "tcp://a:1", 1);
+        p.refresh(t0);
+        t.insert(p);
+        let mut due = Vec::new();
+        for k in 1..5 {
+            t.take_due(t0 + s(k), &mut due);
+            assert!(due.is_empty());
+        }
+        t.take_due(t0 + s(5) - Duration::from_nanos(1), &mut due);
+        assert!(due.is_empty());
+        t.take_due(t0 + s(5), &mut due);
+        assert_eq!(due, [PeerId([1; 16])]);
     }
 
     /// The deadline queue hands out exactly the peers that are due, in id order:
