@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use zmesh::{Error, Node};
 
+mod ticker;
+
 const PORT: u16 = 46529;
 
 fn node(name: &str) -> Node {
@@ -25,16 +27,7 @@ async fn queries_answer_without_blocking_the_executor() {
     let a = node("a");
     let mut b = node("b");
     // A task that must keep running on the same thread while the queries wait.
-    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let ticker = {
-        let ticks = ticks.clone();
-        tokio::spawn(async move {
-            loop {
-                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-    };
+    let ticker = ticker::Ticker::spawn();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let b_id = b.uuid();
     loop {
@@ -106,6 +99,6 @@ async fn queries_answer_without_blocking_the_executor() {
     ));
     // The other task ran between the answers (the first question may find b
     // entered already and need no wait, so this is asked only at the end).
-    assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 0);
-    ticker.abort();
+    assert!(ticker.ticks() > 0);
+    ticker.stop();
 }

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use zmesh::net::Options;
 use zmesh::{Error, Event, Node};
 
+#[cfg(feature = "async")]
+mod ticker;
+
 const PORT: u16 = 46558;
 const CHUNK: usize = 64 * 1024;
 
@@ -114,19 +117,10 @@ async fn a_task_waits_for_room_without_blocking_its_executor() {
         a.whisper(b.uuid(), vec![chunk]).unwrap();
     }
     // Nobody reads: the wait stays pending while the executor runs other work.
-    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let ticker = {
-        let ticks = ticks.clone();
-        tokio::spawn(async move {
-            loop {
-                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-    };
+    let ticker = ticker::Ticker::spawn();
     let waited = tokio::time::timeout(Duration::from_millis(300), a.wait_queued_async(1 << 20));
     assert!(waited.await.is_err(), "no room while nobody reads");
-    assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(ticker.ticks() > 0);
     // The reader reads on a thread of its own; the wait ends.
     let rb = b.events();
     let reader = std::thread::spawn(move || {
@@ -145,7 +139,7 @@ async fn a_task_waits_for_room_without_blocking_its_executor() {
         .expect("room is made")
         .unwrap();
     assert_eq!(reader.join().unwrap(), sent);
-    ticker.abort();
+    ticker.stop();
     let mut a = a;
     a.stop();
     assert!(matches!(
