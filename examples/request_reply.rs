@@ -25,7 +25,7 @@ fn serve(server: Node, done: Receiver<()>) -> std::thread::JoinHandle<Node> {
                 recv(events) -> event => match event {
                     Ok(Event::Whisper { peer, content, .. }) if content.len() == 2 => {
                         let answer = String::from_utf8_lossy(&content[1]).to_uppercase();
-                        let _ = server.whisper(peer, [content[0].clone(), answer.into_bytes()]);
+                        let _ = server.whisper(peer, [content[0].to_vec(), answer.into_bytes()]);
                     }
                     Ok(_) => {}
                     Err(_) => break,
@@ -73,7 +73,7 @@ pub fn run(port: u16) -> Result<BTreeMap<u32, String>, zmesh::Error> {
             if content.len() != 2 {
                 continue;
             }
-            let Ok(id) = <[u8; 4]>::try_from(content[0].as_slice()) else {
+            let Ok(id) = <[u8; 4]>::try_from(&content[0]) else {
                 continue;
             };
             let text = String::from_utf8_lossy(&content[1]).into_owned();

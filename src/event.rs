@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::frames::Frames;
+
 /// A node's 16-byte UUID. It prints as 32 upper-case hex digits, as Zyre does.
 ///
 /// ```
@@ -201,8 +203,7 @@ pub enum Event {
         /// Its name.
         name: String,
         /// The message frames.
-        #[cfg_attr(feature = "serde", serde(with = "crate::serde_impl::frames"))]
-        content: Vec<Vec<u8>>,
+        content: Frames,
     },
     /// A message to a group.
     Shout {
@@ -213,8 +214,7 @@ pub enum Event {
         /// The group.
         group: String,
         /// The message frames.
-        #[cfg_attr(feature = "serde", serde(with = "crate::serde_impl::frames"))]
-        content: Vec<Vec<u8>>,
+        content: Frames,
     },
     /// Nothing heard from the peer for the evasive timeout; it was pinged. Repeats
     /// on every reap tick while it lasts.
@@ -346,7 +346,7 @@ impl Event {
     }
 
     /// The message frames, for `Whisper` and `Shout`.
-    pub fn content(&self) -> Option<&[Vec<u8>]> {
+    pub fn content(&self) -> Option<&Frames> {
         match self {
             Event::Whisper { content, .. } | Event::Shout { content, .. } => Some(content),
             _ => None,

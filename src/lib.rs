@@ -42,6 +42,7 @@ pub mod engine;
 mod error;
 pub mod event;
 mod events;
+pub mod frames;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod net;
@@ -52,12 +53,14 @@ mod serde_impl;
 pub mod wire;
 
 pub use builder::NodeBuilder;
+pub use bytes::Bytes;
 pub use engine::curve::CurveKeys;
 pub use engine::{PeerFigures, PeerInfo};
 pub use event::{Event, ExitReason, PeerId};
 pub use events::EventFd;
 #[cfg(feature = "async")]
 pub use events::EventStream;
+pub use frames::Frames;
 pub use net::iface::{interfaces, Candidate};
 pub use net::{cert, new_curve_keys};
 #[cfg(feature = "async")]

@@ -8,6 +8,7 @@ use crossbeam_channel::Receiver;
 use crate::engine::Config;
 pub use crate::error::Error;
 use crate::event::{Event, PeerId};
+use crate::frames::Frames;
 use crate::net::actor::Command;
 use crate::net::{Options, Running};
 use crate::wire::check_string;
@@ -505,9 +506,10 @@ impl Node {
     }
 
     /// Sends a multipart message to one peer. A peer that is not known is skipped
-    /// (and counted), as in Zyre. The frames are anything that turns into byte
-    /// vectors: `["hi"]`, `vec![bytes]`, `[b"a".as_slice(), b"b"]`; owned vectors
-    /// are moved, not copied.
+    /// (and counted), as in Zyre. The frames are a [`Frames`] (a received message's
+    /// content is sent on as it is, without a copy) or anything that iterates over
+    /// byte strings: `["hi"]`, `vec![bytes]`, `[b"a".as_slice(), b"b"]`, which
+    /// are copied into one buffer.
     ///
     /// ```no_run
     /// # let node = zmesh::Node::new("a");
@@ -516,33 +518,25 @@ impl Node {
     /// node.whisper(peer, vec![b"two".to_vec(), vec![0u8; 1024]])?;
     /// # Ok::<(), zmesh::Error>(())
     /// ```
-    pub fn whisper<F: Into<Vec<u8>>>(
-        &self,
-        peer: PeerId,
-        frames: impl IntoIterator<Item = F>,
-    ) -> Result<(), Error> {
-        self.send(Command::Whisper(peer, into_frames(frames)))
+    pub fn whisper(&self, peer: PeerId, frames: impl Into<Frames>) -> Result<(), Error> {
+        self.send(Command::Whisper(peer, frames.into()))
     }
 
     /// Sends a one-frame text message to one peer.
     pub fn whispers(&self, peer: PeerId, text: &str) -> Result<(), Error> {
-        self.whisper(peer, vec![text.as_bytes().to_vec()])
+        self.whisper(peer, [text])
     }
 
     /// Sends a multipart message to every peer in a group (we need not be in it).
     /// The frames are as for [`Node::whisper`].
-    pub fn shout<F: Into<Vec<u8>>>(
-        &self,
-        group: &str,
-        frames: impl IntoIterator<Item = F>,
-    ) -> Result<(), Error> {
+    pub fn shout(&self, group: &str, frames: impl Into<Frames>) -> Result<(), Error> {
         check_string(group).map_err(|_| Error::GroupTooLong)?;
-        self.send(Command::Shout(group.into(), into_frames(frames)))
+        self.send(Command::Shout(group.into(), frames.into()))
     }
 
     /// Sends a one-frame text message to a group.
     pub fn shouts(&self, group: &str, text: &str) -> Result<(), Error> {
-        self.shout(group, vec![text.as_bytes().to_vec()])
+        self.shout(group, [text])
     }
 
     /// Bytes of whisper and shout content this node holds unsent: still in its
@@ -637,12 +631,6 @@ impl std::future::Future for Room {
             None => Poll::Ready(Err(Error::NotRunning)),
         }
     }
-}
-
-/// Frames from anything that turns into byte vectors. A `Vec<Vec<u8>>` keeps its
-/// allocations (the standard library collects a mapped `vec::IntoIter` in place).
-pub(crate) fn into_frames<F: Into<Vec<u8>>>(frames: impl IntoIterator<Item = F>) -> Vec<Vec<u8>> {
-    frames.into_iter().map(Into::into).collect()
 }
 
 /// A liveness timeout in its range: zero would ping every peer on every reap tick,

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use crate::engine::{Engine, PeerInfo, Stats};
 use crate::event::PeerId;
+use crate::frames::Frames;
 use crate::net::actor::Command;
-use crate::node::{into_frames, Error, Node};
+use crate::node::{Error, Node};
 use crate::wire::check_string;
 
 impl Node {
@@ -111,11 +112,11 @@ questions! {
 }
 
 /// The engine side of the report forms: send, and say what happened.
-fn whisper_reported(peer: PeerId, frames: Vec<Vec<u8>>) -> impl FnOnce(&mut Engine) -> bool {
+fn whisper_reported(peer: PeerId, frames: Frames) -> impl FnOnce(&mut Engine) -> bool {
     move |e| e.whisper(peer, &frames)
 }
 
-fn shout_reported(group: String, frames: Vec<Vec<u8>>) -> impl FnOnce(&mut Engine) -> Vec<PeerId> {
+fn shout_reported(group: String, frames: Frames) -> impl FnOnce(&mut Engine) -> Vec<PeerId> {
     move |e| {
         let to = e.peers_by_group(&group);
         // The group's length was checked by the caller.
@@ -128,46 +129,34 @@ impl Node {
     /// Like [`Node::whisper`], but waits for the node to take the message and says
     /// whether it went out: false if the peer is unknown (then it was dropped, as in
     /// Zyre). For tools that account for every message.
-    pub fn whisper_report<F: Into<Vec<u8>>>(
-        &self,
-        peer: PeerId,
-        frames: impl IntoIterator<Item = F>,
-    ) -> Result<bool, Error> {
-        self.query(whisper_reported(peer, into_frames(frames)))
+    pub fn whisper_report(&self, peer: PeerId, frames: impl Into<Frames>) -> Result<bool, Error> {
+        self.query(whisper_reported(peer, frames.into()))
     }
 
     /// Like [`Node::shout`], but waits for the node to take the message and returns
     /// the peers it went to (those known to be in the group at that moment).
-    pub fn shout_report<F: Into<Vec<u8>>>(
+    pub fn shout_report(
         &self,
         group: &str,
-        frames: impl IntoIterator<Item = F>,
+        frames: impl Into<Frames>,
     ) -> Result<Vec<PeerId>, Error> {
         check_string(group).map_err(|_| Error::GroupTooLong)?;
-        self.query(shout_reported(group.into(), into_frames(frames)))
+        self.query(shout_reported(group.into(), frames.into()))
     }
 
     /// [`Node::whisper_report`] as a future (feature `async`).
     #[cfg(feature = "async")]
-    pub fn whisper_report_async<F: Into<Vec<u8>>>(
-        &self,
-        peer: PeerId,
-        frames: impl IntoIterator<Item = F>,
-    ) -> Reply<bool> {
-        self.query_async(whisper_reported(peer, into_frames(frames)))
+    pub fn whisper_report_async(&self, peer: PeerId, frames: impl Into<Frames>) -> Reply<bool> {
+        self.query_async(whisper_reported(peer, frames.into()))
     }
 
     /// [`Node::shout_report`] as a future (feature `async`).
     #[cfg(feature = "async")]
-    pub fn shout_report_async<F: Into<Vec<u8>>>(
-        &self,
-        group: &str,
-        frames: impl IntoIterator<Item = F>,
-    ) -> Reply<Vec<PeerId>> {
+    pub fn shout_report_async(&self, group: &str, frames: impl Into<Frames>) -> Reply<Vec<PeerId>> {
         if check_string(group).is_err() {
             return Reply::failed(Error::GroupTooLong);
         }
-        self.query_async(shout_reported(group.into(), into_frames(frames)))
+        self.query_async(shout_reported(group.into(), frames.into()))
     }
 }
 

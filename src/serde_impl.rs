@@ -30,8 +30,9 @@ impl<'de> Deserialize<'de> for PeerId {
     }
 }
 
-pub(crate) mod frames {
+mod frames {
     use super::*;
+    use crate::frames::Frames;
 
     #[derive(Serialize, Deserialize)]
     #[serde(untagged)]
@@ -40,25 +41,32 @@ pub(crate) mod frames {
         Binary { hex: String },
     }
 
-    pub fn serialize<S: Serializer>(frames: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(frames.iter().map(|f| match std::str::from_utf8(f) {
-            Ok(t) => Frame::Text(t.into()),
-            Err(_) => Frame::Binary {
-                hex: f.iter().map(|b| format!("{b:02x}")).collect(),
-            },
-        }))
+    impl Serialize for Frames {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.iter().map(|f| match std::str::from_utf8(f) {
+                Ok(t) => Frame::Text(t.into()),
+                Err(_) => Frame::Binary {
+                    hex: f.iter().map(|b| format!("{b:02x}")).collect(),
+                },
+            }))
+        }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
-        Vec::<Frame<'de>>::deserialize(d)?
-            .into_iter()
-            .map(|f| match f {
-                Frame::Text(t) => Ok(t.into_owned().into_bytes()),
-                Frame::Binary { hex } => unhex(&hex).ok_or_else(|| {
-                    de::Error::custom("a binary frame is {\"hex\": an even number of hex digits}")
-                }),
-            })
-            .collect()
+    impl<'de> Deserialize<'de> for Frames {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Frames, D::Error> {
+            let frames: Vec<Vec<u8>> = Vec::<Frame<'de>>::deserialize(d)?
+                .into_iter()
+                .map(|f| match f {
+                    Frame::Text(t) => Ok(t.into_owned().into_bytes()),
+                    Frame::Binary { hex } => unhex(&hex).ok_or_else(|| {
+                        de::Error::custom(
+                            "a binary frame is {\"hex\": an even number of hex digits}",
+                        )
+                    }),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Frames::from(frames))
+        }
     }
 
     fn unhex(s: &str) -> Option<Vec<u8>> {

@@ -141,7 +141,7 @@ fn zyre_api_rest() {
     while !got.contains(&b"quiet".to_vec()) {
         if let Event::Whisper { content, .. } = a.events().recv_timeout(DEADLINE).expect("WHISPER")
         {
-            got.extend(content);
+            got.extend(content.to_vec());
         }
     }
     assert_eq!(got, vec![b"hi".to_vec(), b"quiet".to_vec()]);

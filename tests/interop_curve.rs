@@ -97,7 +97,7 @@ fn zmesh_client_to_libzmq_curve_server() {
         let mut want = vec![b"\x01zmesh".to_vec()];
         want.extend(m.iter().cloned());
         assert_eq!(frames_of(&seen), want);
-        assert_eq!(e, &LinkEvent::Message(m.clone()));
+        assert_eq!(e, &LinkEvent::Message(m.clone().into()));
     }
 }
 
@@ -131,7 +131,7 @@ fn libzmq_curve_client_to_zmesh_server() {
     );
     assert_eq!(z85::encode(link.peer_key().unwrap()).unwrap(), client_key);
     for (m, e) in messages().iter().zip(&events[1..]) {
-        assert_eq!(e, &LinkEvent::Message(m.clone()));
+        assert_eq!(e, &LinkEvent::Message(m.clone().into()));
         // And back, sealed by zmesh, opened by libzmq.
         link.send(m);
     }

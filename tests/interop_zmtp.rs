@@ -201,8 +201,8 @@ impl Listener {
                     }
                     RouterEvent::Message { link, frames } => {
                         let identity = self.router.identity(link).unwrap().to_vec();
-                        assert!(self.router.send(&identity, &frames));
-                        self.received.push((identity, frames));
+                        assert!(self.router.send(&identity, &frames.to_vec()));
+                        self.received.push((identity, frames.to_vec()));
                     }
                 }
             }

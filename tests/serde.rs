@@ -67,7 +67,7 @@ fn frames_are_text_or_hex_and_round_trip() {
     let e = Event::Whisper {
         peer,
         name: "n".into(),
-        content: frames.clone(),
+        content: frames.clone().into(),
     };
     let v = serde_json::to_value(&e).unwrap();
     assert_eq!(

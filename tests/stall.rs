@@ -54,7 +54,7 @@ fn a_stalled_application_keeps_its_peers() {
         let left = end.saturating_duration_since(Instant::now());
         match rb.recv_timeout(left).expect("all whispers arrive") {
             Event::Whisper { content, .. } => {
-                got.push(u32::from_be_bytes(content[0].clone().try_into().unwrap()))
+                got.push(u32::from_be_bytes(content[0].try_into().unwrap()))
             }
             e @ Event::Exit { .. } => panic!("the sleeper dropped its peer: {e:?}"),
             _ => {}

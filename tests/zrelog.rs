@@ -141,7 +141,7 @@ fn a_collector_that_stops_reading_costs_drops_not_memory() {
         .iter()
         .find(|e| matches!(e, Event::Whisper { .. }))
         .unwrap();
-    assert_eq!(got.content().unwrap(), [b"still here".to_vec()]);
+    assert_eq!(*got.content().unwrap(), [b"still here".to_vec()]);
     drop(sub);
 }
 

@@ -54,7 +54,7 @@ pub fn started(node: &Node, json_mode: bool) {
     }
 }
 
-fn text(content: &[Vec<u8>]) -> String {
+fn text(content: &zmesh::Frames) -> String {
     content
         .iter()
         .map(|f| String::from_utf8_lossy(f).into_owned())

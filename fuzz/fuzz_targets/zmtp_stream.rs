@@ -16,7 +16,12 @@ fuzz_target!(|data: &[u8]| {
         loop {
             match d.next_item() {
                 Ok(Some(Item::Message(frames))) => {
-                    assert!(frames.iter().map(|f| f.len()).sum::<usize>() <= 1 << 16)
+                    assert!(frames.content_len() <= 1 << 16);
+                    // The frames as read (short or long sizes) are the frames as
+                    // written again.
+                    let copied = frames.to_vec();
+                    assert_eq!(copied.len(), frames.len());
+                    assert_eq!(zmesh::Frames::from(&copied), frames);
                 }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,

@@ -8,11 +8,11 @@ fuzz_target!(|data: &[u8]| {
     let split = data.first().map_or(0, |&b| b as usize).min(data.len());
     let (header, rest) = data.split_at(split);
     let content: Vec<Vec<u8>> = rest.chunks(7).map(|c| c.to_vec()).collect();
-    if let Ok(m) = ZreMessage::parse(header, content) {
+    if let Ok(m) = ZreMessage::parse(header, content.into()) {
         // Strings were decoded lossily, so compare message to message.
         if let Ok(mut frames) = m.encode() {
             let h = frames.remove(0);
-            assert_eq!(ZreMessage::parse(&h, frames).unwrap(), m);
+            assert_eq!(ZreMessage::parse(&h, frames.into()).unwrap(), m);
         }
     }
 });

@@ -156,7 +156,7 @@ fn cell<T: Default + Clone>(rows: &mut Vec<Vec<T>>, i: usize, k: u32) -> &mut T 
 }
 
 /// The id a simulated message carries in its first frame, if it has one.
-pub fn message_id(content: &[Vec<u8>]) -> Option<u64> {
+pub fn message_id(content: &zmesh::Frames) -> Option<u64> {
     let f = content.first().filter(|f| f.len() >= 8)?;
     let mut b = [0u8; 8];
     b.copy_from_slice(&f[..8]);

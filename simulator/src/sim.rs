@@ -388,7 +388,7 @@ impl Sim {
         let id = self.next_msg;
         let mut payload = id.to_be_bytes().to_vec();
         payload.extend_from_slice(&(i as u32).to_be_bytes());
-        let content = vec![payload];
+        let content = zmesh::Frames::from([payload]);
         let now = self.net.now();
         let stream = &mut self.traffic[i];
         let to = self

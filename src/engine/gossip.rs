@@ -23,6 +23,7 @@ use super::link::{Link, LinkEvent, Router, RouterEvent};
 use super::timers::Fixed;
 use super::{endpoint_addr, BadEndpoint, Engine, LinkId, Output};
 use crate::event::PeerId;
+use crate::frames::Frames;
 use crate::wire::zgossip::GossipMessage;
 
 /// At most this many tuples are held; more are refused and counted.
@@ -392,10 +393,10 @@ impl Engine {
         }
     }
 
-    fn client_message(&mut self, now: Instant, link: LinkId, frames: &[Vec<u8>]) {
-        let msg = match frames {
-            [one] => GossipMessage::parse(one),
-            _ => Err(crate::wire::WireError::BadLength(frames.len())),
+    fn client_message(&mut self, now: Instant, link: LinkId, frames: &Frames) {
+        let msg = match frames.len() {
+            1 => GossipMessage::parse(&frames[0]),
+            n => Err(crate::wire::WireError::BadLength(n)),
         };
         let msg = match msg {
             Ok(m) => m,
@@ -437,8 +438,8 @@ impl Engine {
             match self.gossip.remotes[i].link.poll() {
                 Ok(None) => break,
                 Ok(Some(LinkEvent::Ready { .. })) => {}
-                Ok(Some(LinkEvent::Message(frames))) => match frames.as_slice() {
-                    [one] => match GossipMessage::parse(one) {
+                Ok(Some(LinkEvent::Message(frames))) => match frames.len() {
+                    1 => match GossipMessage::parse(&frames[0]) {
                         Ok(GossipMessage::Publish { key, value, ttl }) => {
                             self.accept_tuple(now, key, value, ttl, Source::Remote(i))
                         }

@@ -16,7 +16,7 @@
 //! dealer.handle_bytes(&router.take_output());
 //! assert!(matches!(dealer.poll(), Ok(Some(LinkEvent::Ready { .. }))));
 //! router.handle_bytes(&dealer.take_output());
-//! assert_eq!(router.poll(), Ok(Some(LinkEvent::Message(vec![b"hello".to_vec()]))));
+//! assert_eq!(router.poll(), Ok(Some(LinkEvent::Message(vec![b"hello".to_vec()].into()))));
 //! assert_eq!(router.peer_identity(), Some(&b"\x01dealer-identity"[..]));
 //! ```
 
@@ -26,6 +26,7 @@ use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
 use super::LinkId;
+use crate::frames::Frames;
 use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item, GREETING_LEN};
 
 mod pubsub;
@@ -82,7 +83,7 @@ pub enum LinkEvent {
         socket_type: String,
     },
     /// A whole multipart message.
-    Message(Vec<Vec<u8>>),
+    Message(Frames),
 }
 
 /// Why a link failed. Every variant means: close the connection.
@@ -230,7 +231,7 @@ impl Link {
 
     /// Queues a message made of `first` followed by `rest`, without building a
     /// frame list (a ZRE header frame plus content frames).
-    pub fn send_parts(&mut self, first: &[u8], rest: &[Vec<u8>]) {
+    pub fn send_parts(&mut self, first: &[u8], rest: &Frames) {
         if let Some((mech, out)) = self.sealer() {
             mech.seal_frame(out, u8::from(!rest.is_empty()), first);
             let n = rest.len();
@@ -241,15 +242,11 @@ impl Link {
         }
         let buf = self.message_buf();
         // One allocation of the exact size when the buffer starts empty (it does after
-        // every write), instead of growing it frame by frame.
-        let size = zmtp::frame_size(first.len())
-            + rest
-                .iter()
-                .map(|f| zmtp::frame_size(f.len()))
-                .sum::<usize>();
-        buf.reserve(size);
+        // every write), instead of growing it frame by frame. The rest is framed
+        // already.
+        buf.reserve(zmtp::frame_size(first.len()) + rest.encoded().len());
         zmtp::encode_frame_into(buf, !rest.is_empty(), first);
-        zmtp::encode_message_into(buf, rest);
+        buf.extend_from_slice(rest.encoded());
     }
 
     /// Takes the messages queued before a handshake that never completed: they were
@@ -398,7 +395,7 @@ pub enum RouterEvent {
         /// The link it came on.
         link: LinkId,
         /// The frames.
-        frames: Vec<Vec<u8>>,
+        frames: Frames,
     },
 }
 
@@ -848,7 +845,7 @@ mod tests {
         d1.handle_bytes(&r.take_output(LinkId(1)));
         assert_eq!(
             d1.poll(),
-            Ok(Some(LinkEvent::Message(vec![b"to-d1".to_vec()])))
+            Ok(Some(LinkEvent::Message(vec![b"to-d1".to_vec()].into())))
         );
         // The same identity again: the new link takes over, the old one is handed back.
         let (_d3, ev) = connect(&mut r, LinkId(3), b"\x01peer");

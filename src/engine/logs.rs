@@ -254,7 +254,7 @@ impl Engine {
         }
     }
 
-    fn take_record(&mut self, frames: &[Vec<u8>], from: SocketAddr, identity: &[u8]) {
+    fn take_record(&mut self, frames: &crate::Frames, from: SocketAddr, identity: &[u8]) {
         let Some(record) = frames.first().and_then(|f| LogRecord::parse(f).ok()) else {
             self.stats.log_malformed += 1;
             return;

@@ -81,6 +81,7 @@ pub use place::V6Place;
 use timers::{Due, Fixed, Timers};
 
 use crate::event::{Event, ExitReason, PeerId};
+use crate::frames::Frames;
 use crate::wire::beacon::Beacon;
 use crate::wire::zre::Body;
 use crate::wire::{check_string, truncate_string, StringTooLong};
@@ -444,7 +445,7 @@ impl Engine {
     }
 
     /// Sends content to one peer. Returns false (and counts it) if the peer is unknown.
-    pub fn whisper(&mut self, peer: PeerId, content: &[Vec<u8>]) -> bool {
+    pub fn whisper(&mut self, peer: PeerId, content: &Frames) -> bool {
         let Some(p) = self.peers.get_mut(&peer) else {
             self.stats.whisper_unknown_peer += 1;
             return false;
@@ -456,7 +457,7 @@ impl Engine {
 
     /// Sends content to every peer known to be in `group` (joined by us or not).
     /// Returns how many peers it went to; a name longer than a ZRE string is refused.
-    pub fn shout(&mut self, group: &str, content: &[Vec<u8>]) -> Result<usize, StringTooLong> {
+    pub fn shout(&mut self, group: &str, content: &Frames) -> Result<usize, StringTooLong> {
         check_string(group)?;
         let Some(members) = self.groups.members(group) else {
             return Ok(0);

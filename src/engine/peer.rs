@@ -11,6 +11,7 @@ use super::info::PeerFigures;
 use super::link::{Link, RoutingId};
 use super::LinkId;
 use crate::event::PeerId;
+use crate::frames::Frames;
 use crate::wire::zre::{Body, ZreMessage};
 
 /// Everything the engine knows about one peer.
@@ -485,7 +486,7 @@ impl Peer {
     pub(crate) fn send_content(
         &mut self,
         group: Option<&str>,
-        content: &[Vec<u8>],
+        content: &Frames,
         scratch: &mut Scratch,
     ) {
         self.sent_sequence = self.sent_sequence.wrapping_add(1);
@@ -507,10 +508,9 @@ impl Peer {
         }
     }
 
-    fn count_out(&mut self, header: &[u8], content: &[Vec<u8>]) {
+    fn count_out(&mut self, header: &[u8], content: &Frames) {
         self.figures.messages_out += 1;
-        self.figures.bytes_out +=
-            (header.len() + content.iter().map(Vec::len).sum::<usize>()) as u64;
+        self.figures.bytes_out += (header.len() + content.content_len()) as u64;
     }
 
     /// In verbose mode, one line per message sent, as Zyre's: who sends, what, to

@@ -5,26 +5,26 @@ use std::time::Instant;
 use super::peer::PeerName;
 use super::{endpoint_addr, Engine, LinkId};
 use crate::event::{Event, ExitReason, PeerId};
+use crate::frames::Frames;
 use crate::wire::zre::{Body, Hello, ZreMessage};
 
 impl Engine {
     /// Checks who sent a message and whether it may be heard, then hands it to the
     /// handler of its kind.
-    pub(super) fn recv_message(&mut self, now: Instant, link: LinkId, mut frames: Vec<Vec<u8>>) {
+    pub(super) fn recv_message(&mut self, now: Instant, link: LinkId, frames: Frames) {
         let Some(id) = super::links::inbox_peer(&self.inbox, link) else {
             self.stats.bad_identity += 1;
             return;
         };
-        if frames.is_empty() {
+        let Some((header, content)) = frames.split_first() else {
             self.stats.malformed += 1;
             return;
-        }
-        if !self.heard_as_peer(link, id, &mut frames) {
+        };
+        if !self.heard_as_peer(link, id, &frames) {
             return;
         }
-        let header = frames.remove(0);
-        let size = header.len() + frames.iter().map(Vec::len).sum::<usize>();
-        let msg = match ZreMessage::parse(&header, frames) {
+        let size = header.len() + content.content_len();
+        let msg = match ZreMessage::parse(header, content) {
             Ok(m) => m,
             Err(e) => {
                 log::debug!("{}: malformed message from {id}: {e}", self.config.name);

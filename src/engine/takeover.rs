@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::{Engine, LinkId};
 use crate::event::PeerId;
+use crate::frames::Frames;
 use crate::wire::zre::id;
 
 /// Bytes held for one parked connection, its HELLO included; more close it (a
@@ -24,7 +25,7 @@ pub const MAX_PARKED_TOTAL: usize = 16 << 20;
 #[derive(Debug)]
 pub(crate) struct Parked {
     link: LinkId,
-    messages: Vec<Vec<Vec<u8>>>,
+    messages: Vec<Frames>,
     bytes: usize,
 }
 
@@ -45,12 +46,7 @@ impl Engine {
     /// entered may be greeted from anywhere; a ready one speaks only from the
     /// address of its HELLO. A HELLO from elsewhere is parked (and what follows
     /// it on the same connection); anything else from elsewhere is dropped.
-    pub(super) fn heard_as_peer(
-        &mut self,
-        link: LinkId,
-        id: PeerId,
-        frames: &mut Vec<Vec<u8>>,
-    ) -> bool {
+    pub(super) fn heard_as_peer(&mut self, link: LinkId, id: PeerId, frames: &Frames) -> bool {
         let src = self.inbox.source_ip(link);
         let Some(p) = self.peers.get_mut(&id).filter(|p| p.ready) else {
             return true;
@@ -68,12 +64,12 @@ impl Engine {
         }
         if let Some(claim) = self.parked.get_mut(&id) {
             if claim.link == link {
-                claim.bytes += frames.iter().map(Vec::len).sum::<usize>();
+                claim.bytes += frames.content_len();
                 if claim.bytes > MAX_PARKED_BYTES {
                     self.parked.remove(&id);
                     self.refuse_takeover(link);
                 } else {
-                    claim.messages.push(std::mem::take(frames));
+                    claim.messages.push(frames.detached());
                 }
                 return false;
             }
@@ -95,7 +91,7 @@ impl Engine {
             self.stats.wrong_address += 1;
             return false;
         }
-        let bytes = frames.iter().map(Vec::len).sum::<usize>();
+        let bytes = frames.content_len();
         let held: usize = self.parked.values().map(|c| c.bytes).sum();
         // One claim per peer at a time, and what claims hold stays bounded.
         if self.parked.contains_key(&id)
@@ -113,7 +109,7 @@ impl Engine {
             id,
             Parked {
                 link,
-                messages: vec![std::mem::take(frames)],
+                messages: vec![frames.detached()],
                 bytes,
             },
         );

@@ -20,7 +20,6 @@ mod watch;
 
 pub(crate) use backlog::Backlog;
 use conn::Conn;
-use mailbox::content_len;
 pub(crate) use mailbox::Mailbox;
 pub(crate) use watch::{networks, Watch, PERIOD as WATCH_PERIOD};
 
@@ -58,8 +57,8 @@ const COMMAND_BUDGET: usize = 4096;
 pub(crate) enum Command {
     Join(String),
     Leave(String),
-    Whisper(crate::PeerId, Vec<Vec<u8>>),
-    Shout(String, Vec<Vec<u8>>),
+    Whisper(crate::PeerId, crate::Frames),
+    Shout(String, crate::Frames),
     /// Runs a query against the engine (peers, groups, headers), or a command that
     /// reports back (a shout that returns its recipients).
     Query(Box<dyn FnOnce(&mut Engine) + Send>),
@@ -356,7 +355,7 @@ impl Actor {
                 }
                 Command::Leave(g) => self.engine.leave(&g),
                 Command::Whisper(p, content) => {
-                    let n = content_len(&content);
+                    let n = content.content_len();
                     (content_bytes, self.taken) = (content_bytes + n, self.taken + n);
                     if !self.engine.whisper(p, &content) {
                         log::debug!(
@@ -366,7 +365,7 @@ impl Actor {
                     }
                 }
                 Command::Shout(g, content) => {
-                    let n = content_len(&content);
+                    let n = content.content_len();
                     (content_bytes, self.taken) = (content_bytes + n, self.taken + n);
                     let _ = self.engine.shout(&g, &content);
                 }

@@ -23,11 +23,14 @@
 //!     dec.feed(std::slice::from_ref(b)); // one byte at a time
 //! }
 //! assert!(matches!(dec.next_item(), Ok(Some(Item::Greeting(_)))));
-//! assert_eq!(dec.next_item(), Ok(Some(Item::Message(vec![b"hello".to_vec(), b"world".to_vec()]))));
+//! assert_eq!(dec.next_item(), Ok(Some(Item::Message(["hello", "world"].into()))));
 //! assert_eq!(dec.next_item(), Ok(None));
 //! ```
 
+use bytes::{Buf, BytesMut};
+
 use super::{Reader, WireError};
+use crate::frames::Frames;
 
 /// Length of the ZMTP 3.x greeting.
 pub const GREETING_LEN: usize = 64;
@@ -416,10 +419,13 @@ pub enum Item {
     /// A command frame.
     Command(Command),
     /// A whole multipart message.
-    Message(Vec<Vec<u8>>),
+    Message(Frames),
 }
 
 /// Incremental ZMTP 3.x decoder: feed it bytes split anywhere, take whole items out.
+///
+/// A message's frames stay where they were read: the [`Frames`] of a message share
+/// the decoder's buffer rather than being copied out of it.
 ///
 /// After an error the decoder stays failed: a ZMTP stream cannot be resynchronised,
 /// so the caller closes the connection.
@@ -431,6 +437,8 @@ pub struct Decoder {
     held: Option<Box<Held>>,
     // Offsets and sizes in 32 bits: `buf` never holds more than `MAX_BUFFERED`
     // bytes, and a message is at most 4 GiB.
+    /// The end of the current message's whole frames in `buf` (which starts with
+    /// them).
     pos: u32,
     limit: u32,
     parts_size: u32,
@@ -443,46 +451,36 @@ pub struct Decoder {
     trickle: bool,
 }
 
-/// Bytes fed and not yet decoded, the frames of a message so far, and how the
-/// stream ended.
+/// Bytes fed and not yet handed out, and how the stream ended.
 #[derive(Debug, Default)]
 struct Held {
-    buf: Vec<u8>,
-    parts: Vec<Vec<u8>>,
-    /// A large frame whose body is being filled straight from [`Decoder::feed`], so
-    /// its bytes are copied once instead of into `buf` and then out of it.
-    big: Option<BigFrame>,
+    /// The current message's whole frames (up to `pos`), then bytes not yet
+    /// decoded. What was handed out is split off the front.
+    buf: BytesMut,
+    /// How many whole frames of the current message `buf` starts with.
+    parts: u32,
     /// Set at most once: the decoder stays failed.
     failed: Option<WireError>,
 }
 
 impl Held {
     /// Nothing in it worth keeping for a link that is not streaming.
-    fn is_idle(&self, pos: u32) -> bool {
-        pos as usize == self.buf.len()
-            && self.parts.is_empty()
-            && self.big.is_none()
-            && self.failed.is_none()
+    fn is_idle(&self) -> bool {
+        self.buf.is_empty() && self.failed.is_none()
     }
 }
 
 /// Feeds smaller than this leave a drained buffer free to go.
 const TRICKLE: usize = 4096;
 
-#[derive(Debug)]
-struct BigFrame {
-    flags: u8,
-    size: usize,
-    body: Vec<u8>,
-}
-
 /// The most a decoder buffers: feeds past it fail the stream (positions are u32).
 const MAX_BUFFERED: usize = u32::MAX as usize;
 
-/// Frames at least this large, not yet whole, are filled in place.
+/// Frames at least this large, not yet whole, have room made for them at once
+/// rather than by doubling as their bytes arrive.
 const BIG_FRAME: usize = 16 << 10;
-/// A large frame's first allocation: the announced size, but no more than this until
-/// the bytes arrive (a peer may announce a size and never send it).
+/// The most room made ahead for a frame: a peer may announce a size and never
+/// send it.
 const BIG_FIRST_ALLOC: usize = 1 << 20;
 
 impl Decoder {
@@ -519,7 +517,7 @@ impl Decoder {
     }
 
     /// Adds received bytes.
-    pub fn feed(&mut self, mut bytes: &[u8]) {
+    pub fn feed(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
@@ -528,21 +526,6 @@ impl Decoder {
             return;
         }
         self.trickle = bytes.len() < TRICKLE;
-        if let Some(big) = &mut h.big {
-            let n = (big.size - big.body.len()).min(bytes.len());
-            big.body.extend_from_slice(&bytes[..n]);
-            bytes = &bytes[n..];
-            if bytes.is_empty() {
-                return;
-            }
-        }
-        // Drop consumed bytes before growing, so the buffer holds at most one
-        // partial frame plus what was just fed.
-        let pos = self.pos as usize;
-        if pos > 0 && (pos == h.buf.len() || pos >= 4096) {
-            h.buf.drain(..pos);
-            self.pos = 0;
-        }
         if h.buf.len() + bytes.len() > MAX_BUFFERED {
             // More than a whole message's worth fed at once: no caller does this.
             let size = (h.buf.len() + bytes.len()) as u64;
@@ -553,11 +536,10 @@ impl Decoder {
         h.buf.extend_from_slice(bytes);
     }
 
-    /// Bytes fed but not yet decoded into items.
+    /// Bytes fed but not yet decoded into items (whole frames of a message not yet
+    /// whole included).
     pub fn buffered(&self) -> usize {
-        self.held.as_ref().map_or(0, |h| {
-            h.buf.len() - self.pos as usize + h.big.as_ref().map_or(0, |b| b.body.len())
-        })
+        self.held.as_ref().map_or(0, |h| h.buf.len())
     }
 
     /// True once the greeting has been decoded.
@@ -581,7 +563,7 @@ impl Decoder {
                 // link holds no memory (a mesh of n nodes has n² of them). A link
                 // that streams keeps it: a large allocation per read costs the
                 // allocator more than the read.
-                if self.trickle && self.held.as_ref().is_some_and(|h| h.is_idle(self.pos)) {
+                if self.trickle && self.held.as_ref().is_some_and(|h| h.is_idle()) {
                     self.held = None;
                     self.pos = 0;
                 }
@@ -596,29 +578,20 @@ impl Decoder {
         let Some(h) = self.held.as_deref_mut() else {
             return Ok(None);
         };
-        let avail = &h.buf[self.pos as usize..];
         if !self.greeted {
+            let avail = &h.buf[..];
             Greeting::check_prefix(avail)?;
             if avail.len() < GREETING_LEN {
                 return Ok(None);
             }
             let g = Greeting::parse_as(&avail[..GREETING_LEN], self.curve)?;
-            self.pos += GREETING_LEN as u32;
+            h.buf.advance(GREETING_LEN);
             self.greeted = true;
             return Ok(Some(Item::Greeting(g)));
         }
         loop {
-            if let Some(big) = &h.big {
-                if big.body.len() < big.size {
-                    return Ok(None);
-                }
-                let big = h.big.take().expect("present");
-                match frame_done(h, &mut self.parts_size, self.curve, big.flags, big.body)? {
-                    Some(item) => return Ok(Some(item)),
-                    None => continue,
-                }
-            }
-            let avail = &h.buf[self.pos as usize..];
+            let pos = self.pos as usize;
+            let avail = &h.buf[pos..];
             if avail.len() < 2 {
                 return Ok(None);
             }
@@ -651,55 +624,52 @@ impl Decoder {
             }
             // Fits in usize: it is below the limit, which is a u32.
             let size = size as usize;
-            if avail.len() < header_len + size {
+            let end = pos + header_len + size;
+            if h.buf.len() < end {
                 if size >= BIG_FRAME {
-                    let mut body = Vec::with_capacity(size.min(BIG_FIRST_ALLOC));
-                    body.extend_from_slice(&avail[header_len..]);
-                    h.big = Some(BigFrame { flags, size, body });
-                    self.pos = h.buf.len() as u32;
+                    let want = (end - h.buf.len()).min(BIG_FIRST_ALLOC);
+                    h.buf.reserve(want);
                 }
                 return Ok(None);
             }
-            let body = avail[header_len..header_len + size].to_vec();
-            // Within `buf`, which holds at most MAX_BUFFERED bytes.
-            self.pos += (header_len + size) as u32;
-            if let Some(item) = frame_done(h, &mut self.parts_size, self.curve, flags, body)? {
-                return Ok(Some(item));
+            if flags & FLAG_COMMAND != 0 {
+                let cmd = command(&h.buf[pos + header_len..end], self.curve)?;
+                if pos == 0 {
+                    h.buf.advance(end);
+                } else {
+                    // Between the frames of a message: the frames stay.
+                    let mut tail = h.buf.split_off(pos);
+                    tail.advance(end - pos);
+                    h.buf.extend_from_slice(&tail);
+                }
+                return Ok(Some(Item::Command(cmd)));
+            }
+            // The header's check kept the message within the limit, a u32.
+            self.parts_size += (size + FRAME_OVERHEAD) as u32;
+            self.pos = end as u32;
+            h.parts += 1;
+            if flags & FLAG_MORE == 0 {
+                let raw = h.buf.split_to(end).freeze();
+                let count = std::mem::take(&mut h.parts) as usize;
+                self.pos = 0;
+                self.parts_size = 0;
+                return Ok(Some(Item::Message(Frames::from_encoded(raw, count))));
             }
         }
     }
 }
 
-/// A whole frame: a command, the last part of a message (which is returned), or a
-/// part to keep.
-fn frame_done(
-    h: &mut Held,
-    parts_size: &mut u32,
-    curve: bool,
-    flags: u8,
-    body: Vec<u8>,
-) -> Result<Option<Item>, WireError> {
-    if flags & FLAG_COMMAND != 0 {
-        let name_len = 1 + *body.first().ok_or(WireError::BadCommand)? as usize;
-        let raw = curve && body.get(1..name_len) != Some(&b"ERROR"[..]);
-        let cmd = if raw {
-            let name = body.get(1..name_len).ok_or(WireError::BadCommand)?.to_vec();
-            let mut data = body;
-            data.drain(..name_len);
-            Command::Unknown { name, data }
-        } else {
-            Command::parse(&body)?
-        };
-        return Ok(Some(Item::Command(cmd)));
+/// A whole command frame's body, parsed (or, on a CURVE link, as it is).
+fn command(body: &[u8], curve: bool) -> Result<Command, WireError> {
+    let name_len = 1 + *body.first().ok_or(WireError::BadCommand)? as usize;
+    let raw = curve && body.get(1..name_len) != Some(&b"ERROR"[..]);
+    if raw {
+        let name = body.get(1..name_len).ok_or(WireError::BadCommand)?.to_vec();
+        let data = body[name_len..].to_vec();
+        Ok(Command::Unknown { name, data })
+    } else {
+        Command::parse(body)
     }
-    // The header's check kept the message within the limit, a u32.
-    *parts_size += (body.len() + FRAME_OVERHEAD) as u32;
-    h.parts.push(body);
-    if flags & FLAG_MORE == 0 {
-        *parts_size = 0;
-        return Ok(Some(Item::Message(std::mem::take(&mut h.parts))));
-    }
-    Ok(None)
 }
 
 #[cfg(test)]
@@ -779,7 +749,7 @@ mod tests {
         d.feed(&bytes[bytes.len() - 1..]);
         assert_eq!(
             d.next_item(),
-            Ok(Some(Item::Message(vec![b"abc".to_vec()])))
+            Ok(Some(Item::Message(vec![b"abc".to_vec()].into())))
         );
         assert_eq!(d.next_item(), Ok(None));
         // An idle link holds no receive buffer, nor anything else.
@@ -788,11 +758,12 @@ mod tests {
         let frame = [0x00, 0x01, b'x'];
         let burst: Vec<u8> = frame.iter().cycle().take(3 * 2000).copied().collect();
         d.feed(&burst);
-        while let Ok(Some(_)) = d.next_item() {}
-        assert!(d
-            .held
-            .as_ref()
-            .is_some_and(|h| h.buf.capacity() >= burst.len()));
+        let mut n = 0;
+        while let Ok(Some(_)) = d.next_item() {
+            n += 1;
+        }
+        assert_eq!(n, 2000);
+        assert!(d.held.is_some());
         d.feed(&frame);
         assert!(matches!(d.next_item(), Ok(Some(Item::Message(_)))));
         assert_eq!(d.next_item(), Ok(None));
@@ -886,18 +857,19 @@ mod tests {
         assert!(matches!(d.next_item(), Ok(Some(Item::Greeting(_)))));
         assert_eq!(
             d.next_item(),
-            Ok(Some(Item::Message(vec![
-                vec![],
-                big.clone(),
-                b"x".to_vec()
-            ])))
+            Ok(Some(Item::Message(
+                vec![vec![], big.clone(), b"x".to_vec()].into()
+            )))
         );
         // LONG form for a small frame is accepted too.
         let mut d = Decoder::new(1024);
         d.feed(&Greeting::null().encode());
         d.feed(&[0x02, 0, 0, 0, 0, 0, 0, 0, 1, b'z']);
         d.next_item().unwrap();
-        assert_eq!(d.next_item(), Ok(Some(Item::Message(vec![b"z".to_vec()]))));
+        assert_eq!(
+            d.next_item(),
+            Ok(Some(Item::Message(vec![b"z".to_vec()].into())))
+        );
         // A hostile length is refused before any allocation.
         let mut d = Decoder::new(1024);
         d.feed(&Greeting::null().encode());
@@ -924,7 +896,7 @@ mod tests {
 
     fn stream() -> impl Strategy<Value = (Vec<u8>, Vec<Item>)> {
         let frame = proptest::collection::vec(any::<u8>(), 0..400);
-        let msg = proptest::collection::vec(frame, 1..4).prop_map(Item::Message);
+        let msg = proptest::collection::vec(frame, 1..4).prop_map(|f| Item::Message(f.into()));
         let cmd = prop_oneof![
             proptest::collection::vec(any::<u8>(), 0..17)
                 .prop_map(|c| Item::Command(Command::Ping { ttl: 7, context: c })),
@@ -939,7 +911,7 @@ mod tests {
         let mut bytes = Greeting::null().encode().to_vec();
         for it in &items {
             match it {
-                Item::Message(f) => encode_message_into(&mut bytes, f),
+                Item::Message(f) => encode_message_into(&mut bytes, &f.to_vec()),
                 Item::Command(c) => c.encode_into(&mut bytes).unwrap(),
                 Item::Greeting(_) => unreachable!(),
             }
@@ -976,7 +948,7 @@ mod tests {
             (0usize..300, any::<u8>()).prop_map(pattern),
             (BIG_FRAME - 3..BIG_FRAME * 3, any::<u8>()).prop_map(pattern),
         ];
-        let msg = proptest::collection::vec(frame, 1..4).prop_map(Item::Message);
+        let msg = proptest::collection::vec(frame, 1..4).prop_map(|f| Item::Message(f.into()));
         let cmd = (BIG_FRAME - 3..BIG_FRAME * 2, any::<u8>()).prop_map(move |x| {
             Item::Command(Command::Unknown {
                 name: b"BIG".to_vec(),
@@ -1016,11 +988,13 @@ mod tests {
         f.extend_from_slice(&[9u8; 100]);
         d.feed(&f);
         assert_eq!(d.next_item(), Ok(None));
-        assert_eq!(d.buffered(), 100);
+        // The frame's header and the body so far, with room for the rest made.
+        assert_eq!(d.buffered(), 9 + 100);
+        assert!(d.held.as_ref().unwrap().buf.capacity() >= 9 + BIG_FRAME * 2);
         d.feed(&vec![9u8; BIG_FRAME * 2 - 100]);
         assert_eq!(
             d.next_item(),
-            Ok(Some(Item::Message(vec![vec![9u8; BIG_FRAME * 2]])))
+            Ok(Some(Item::Message(vec![vec![9u8; BIG_FRAME * 2]].into())))
         );
         assert_eq!(d.buffered(), 0);
     }

@@ -16,10 +16,11 @@
 //! let msg = ZreMessage::new(4, Body::Join { group: "GLOBAL".into(), status: 2 });
 //! let frames = msg.encode().unwrap();
 //! assert_eq!(frames[0], b"\xaa\xa1\x04\x02\x00\x04\x06GLOBAL\x02");
-//! assert_eq!(ZreMessage::parse(&frames[0], Vec::new()).unwrap(), msg);
+//! assert_eq!(ZreMessage::parse(&frames[0], zmesh::Frames::new()).unwrap(), msg);
 //! ```
 
 use super::{check_string, Reader, WireError};
+use crate::frames::Frames;
 
 /// The 16-bit signature that starts every ZRE header frame: 0xAAA plus protocol id 1.
 pub const SIGNATURE: [u8; 2] = [0xAA, 0xA1];
@@ -73,14 +74,14 @@ pub enum Body {
     /// Content for one peer.
     Whisper {
         /// Application frames (zero or more).
-        content: Vec<Vec<u8>>,
+        content: Frames,
     },
     /// Content for a group.
     Shout {
         /// The group.
         group: String,
         /// Application frames (zero or more).
-        content: Vec<Vec<u8>>,
+        content: Frames,
     },
     /// The sender joined `group`; `status` is its counter after the change.
     Join {
@@ -172,7 +173,7 @@ impl ZreMessage {
     ///
     /// Bytes after the last field are ignored, so that a later protocol revision can
     /// append fields.
-    pub fn parse(header: &[u8], content: Vec<Vec<u8>>) -> Result<ZreMessage, WireError> {
+    pub fn parse(header: &[u8], content: Frames) -> Result<ZreMessage, WireError> {
         let mut r = Reader::new(header);
         if r.take(2)? != SIGNATURE {
             return Err(WireError::BadSignature);
@@ -297,17 +298,18 @@ impl ZreMessage {
     }
 
     /// The application content frames (empty for types without content).
-    pub fn content(&self) -> &[Vec<u8>] {
+    pub fn content(&self) -> &Frames {
+        static NONE: Frames = Frames::new();
         match &self.body {
             Body::Whisper { content } | Body::Shout { content, .. } => content,
-            _ => &[],
+            _ => &NONE,
         }
     }
 
     /// Encodes the whole message: the header frame followed by any content frames.
     pub fn encode(&self) -> Result<Vec<Vec<u8>>, WireError> {
         let mut frames = vec![self.encode_header()?];
-        frames.extend(self.content().iter().cloned());
+        frames.extend(self.content().iter().map(<[u8]>::to_vec));
         Ok(frames)
     }
 }
@@ -408,7 +410,10 @@ mod tests {
 
     #[test]
     fn hello_literal() {
-        assert_eq!(ZreMessage::parse(&HELLO_72, vec![]).unwrap(), hello_72());
+        assert_eq!(
+            ZreMessage::parse(&HELLO_72, Frames::new()).unwrap(),
+            hello_72()
+        );
         assert_eq!(hello_72().encode_header().unwrap(), HELLO_72);
     }
 
@@ -417,7 +422,7 @@ mod tests {
         let whisper = ZreMessage::new(
             2,
             Body::Whisper {
-                content: vec![b"hello".to_vec()],
+                content: Frames::from(["hello"]),
             },
         );
         let frames = whisper.encode().unwrap();
@@ -427,7 +432,7 @@ mod tests {
             3,
             Body::Shout {
                 group: "GLOBAL".into(),
-                content: vec![],
+                content: Frames::new(),
             },
         );
         assert_eq!(
@@ -437,50 +442,53 @@ mod tests {
         let ping = ZreMessage::new(5, Body::Ping);
         assert_eq!(ping.encode_header().unwrap(), [0xaa, 0xa1, 6, 2, 0, 5]);
         assert_eq!(
-            ZreMessage::parse(&[0xaa, 0xa1, 10, 2, 0xff, 0xff], vec![]).unwrap(),
+            ZreMessage::parse(&[0xaa, 0xa1, 10, 2, 0xff, 0xff], Frames::new()).unwrap(),
             ZreMessage::new(65535, Body::Goodbye)
         );
     }
 
     #[test]
     fn content_ignored_for_non_content_types() {
-        let m = ZreMessage::parse(&[0xaa, 0xa1, 6, 2, 0, 9], vec![b"x".to_vec()]).unwrap();
+        let m = ZreMessage::parse(&[0xaa, 0xa1, 6, 2, 0, 9], Frames::from(["x"])).unwrap();
         assert_eq!(m.body, Body::Ping);
     }
 
     #[test]
     fn rejects_bad_headers() {
         assert_eq!(
-            ZreMessage::parse(&[0xaa, 0xa2, 6, 2, 0, 1], vec![]),
+            ZreMessage::parse(&[0xaa, 0xa2, 6, 2, 0, 1], Frames::new()),
             Err(WireError::BadSignature)
         );
         assert_eq!(
-            ZreMessage::parse(&[0xaa, 0xa1, 6, 3, 0, 1], vec![]),
+            ZreMessage::parse(&[0xaa, 0xa1, 6, 3, 0, 1], Frames::new()),
             Err(WireError::UnsupportedVersion(3))
         );
         assert_eq!(
-            ZreMessage::parse(&[0xaa, 0xa1, 11, 2, 0, 1], vec![]),
+            ZreMessage::parse(&[0xaa, 0xa1, 11, 2, 0, 1], Frames::new()),
             Err(WireError::UnknownMessage(11))
         );
         assert_eq!(
-            ZreMessage::parse(&[0xaa, 0xa1, 0, 2, 0, 1], vec![]),
+            ZreMessage::parse(&[0xaa, 0xa1, 0, 2, 0, 1], Frames::new()),
             Err(WireError::UnknownMessage(0))
         );
         assert_eq!(
-            ZreMessage::parse(&[0xaa, 0xa1, 6, 2, 0], vec![]),
+            ZreMessage::parse(&[0xaa, 0xa1, 6, 2, 0], Frames::new()),
             Err(WireError::Truncated)
         );
         // Every strict prefix of the HELLO runs past its end.
         for n in 0..HELLO_72.len() {
             assert!(
-                ZreMessage::parse(&HELLO_72[..n], vec![]).is_err(),
+                ZreMessage::parse(&HELLO_72[..n], Frames::new()).is_err(),
                 "prefix {n}"
             );
         }
         // A hash count far beyond the frame is refused without allocating.
         let mut bad = HELLO_72.to_vec();
         bad[51..55].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(ZreMessage::parse(&bad, vec![]), Err(WireError::Truncated));
+        assert_eq!(
+            ZreMessage::parse(&bad, Frames::new()),
+            Err(WireError::Truncated)
+        );
     }
 
     #[test]
@@ -499,8 +507,9 @@ mod tests {
         proptest::string::string_regex("[ -~]{0,40}|[\\u{80}-\\u{7ff}]{0,20}").unwrap()
     }
 
-    fn frames() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    fn frames() -> impl Strategy<Value = Frames> {
         proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..4)
+            .prop_map(Frames::from)
     }
 
     prop_compose! {
@@ -536,14 +545,14 @@ mod tests {
             let msg = ZreMessage::new(seq, body);
             let mut frames = msg.encode().unwrap();
             let header = frames.remove(0);
-            prop_assert_eq!(ZreMessage::parse(&header, frames).unwrap(), msg);
+            prop_assert_eq!(ZreMessage::parse(&header, Frames::from(frames)).unwrap(), msg);
         }
 
         #[test]
         fn content_header_matches_message(seq in any::<u16>(), group in proptest::option::of(short_string())) {
             let body = match group.clone() {
-                Some(group) => Body::Shout { group, content: vec![] },
-                None => Body::Whisper { content: vec![] },
+                Some(group) => Body::Shout { group, content: Frames::new() },
+                None => Body::Whisper { content: Frames::new() },
             };
             let mut want = Vec::new();
             ZreMessage::new(seq, body).encode_header_into(&mut want).unwrap();
@@ -554,14 +563,14 @@ mod tests {
 
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = ZreMessage::parse(&bytes, vec![]);
+            let _ = ZreMessage::parse(&bytes, Frames::new());
         }
 
         #[test]
         fn random_bodies_after_valid_header_never_panic(id in 1u8..=10, tail in proptest::collection::vec(any::<u8>(), 0..200)) {
             let mut bytes = vec![0xaa, 0xa1, id, 2, 0, 1];
             bytes.extend_from_slice(&tail);
-            let _ = ZreMessage::parse(&bytes, vec![]);
+            let _ = ZreMessage::parse(&bytes, Frames::new());
         }
     }
 }

@@ -37,9 +37,7 @@ fn node(name: &str, interface: &str, port: u16) -> Result<Node, String> {
 }
 
 fn first(e: &Event) -> &[u8] {
-    e.content()
-        .and_then(|c| c.first())
-        .map_or(&[], |f| f.as_slice())
+    e.content().and_then(|c| c.first()).unwrap_or_default()
 }
 
 /// Waits for the peer called `name` to enter.
@@ -89,7 +87,7 @@ fn spawn_sink(n: Node) -> (Sender<()>, std::thread::JoinHandle<()>) {
                 recv(stop_rx) -> _ => return,
                 recv(events) -> e => match e {
                     Ok(Event::Whisper { peer, content, .. }) => {
-                        let f = content.first().map_or(&[][..], |f| f.as_slice());
+                        let f = content.first().unwrap_or_default();
                         if f == b"END" {
                             let _ = n.whispers(peer, &format!("COUNT {count} {bytes}"));
                             (count, bytes) = (0, 0);
@@ -174,8 +172,7 @@ pub fn throughput(
             while window > 0 && i - acked >= window {
                 acked = numbers(&events, peer, "ACK ", limit)?[0];
             }
-            n.whisper(peer, vec![payload.clone()])
-                .map_err(|e| e.to_string())?;
+            n.whisper(peer, [&payload]).map_err(|e| e.to_string())?;
         }
         n.whispers(peer, "END").map_err(|e| e.to_string())?;
         let got = loop {
@@ -358,9 +355,14 @@ pub fn idle(
 /// `header` is scratch space reused between messages.
 pub(crate) fn wire_whisper(seq: u16, payload: &[u8], header: &mut Vec<u8>, out: &mut Vec<u8>) {
     header.clear();
-    ZreMessage::new(seq, Body::Whisper { content: vec![] })
-        .encode_header_into(header)
-        .expect("a whisper header");
+    ZreMessage::new(
+        seq,
+        Body::Whisper {
+            content: zmesh::Frames::new(),
+        },
+    )
+    .encode_header_into(header)
+    .expect("a whisper header");
     encode_message_into(out, &[header.as_slice(), payload]);
 }
 
@@ -371,7 +373,7 @@ pub(crate) fn read_messages(
     d: &mut Decoder,
     buf: &mut [u8],
     want: u64,
-    mut each: impl FnMut(Vec<Vec<u8>>),
+    mut each: impl FnMut(zmesh::Frames),
 ) -> bool {
     let mut got = 0;
     while got < want {

@@ -505,7 +505,7 @@ fn behave(
 fn receive(
     me: PeerId,
     from: PeerId,
-    content: &[Vec<u8>],
+    content: &zmesh::Frames,
     ledger: &Arc<Mutex<Ledger>>,
 ) -> Option<u8> {
     let (id, hop) = parse_payload(content.first()?)?;

@@ -56,8 +56,8 @@ fn reader(mut s: TcpStream, tx: Sender<Vec<Vec<u8>>>, want: u64) -> thread::Join
     thread::spawn(move || {
         let mut d = greeted_decoder();
         let mut buf = vec![0; 1 << 16];
-        read_messages(&mut s, &mut d, &mut buf, want, |mut m| {
-            let _ = tx.send(vec![m.swap_remove(1)]);
+        read_messages(&mut s, &mut d, &mut buf, want, |m| {
+            let _ = tx.send(vec![m[1].to_vec()]);
         });
     })
 }

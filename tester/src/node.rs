@@ -136,7 +136,7 @@ pub fn run(cfg: &NodeConfig) -> i32 {
                         emit_event(t0, &ev, None);
                     }
                     Event::Whisper { content, .. } => {
-                        if let Some((id, _)) = content.first().and_then(|f| parse_payload(f)) {
+                        if let Some((id, _)) = content.first().and_then(parse_payload) {
                             emit_event(t0, &ev, Some(id));
                         }
                     }

@@ -17,9 +17,7 @@ use serde_json::json;
 use zmesh::{Event, Node, PeerId};
 
 fn first_frame(e: &Event) -> &[u8] {
-    e.content()
-        .and_then(|c| c.first())
-        .map_or(&[], |f| f.as_slice())
+    e.content().and_then(|c| c.first()).unwrap_or_default()
 }
 
 fn node(name: &str, interface: &str, port: u16) -> Result<Node, String> {

@@ -115,11 +115,11 @@ fn message(c: &mut Cursor, next: &mut u16) -> ZreMessage {
             })
         }
         1 => Body::Whisper {
-            content: vec![c.bytes(8).to_vec()],
+            content: vec![c.bytes(8).to_vec()].into(),
         },
         2 => Body::Shout {
             group: string(c),
-            content: vec![c.bytes(8).to_vec()],
+            content: vec![c.bytes(8).to_vec()].into(),
         },
         3 => Body::Join {
             group: string(c),
@@ -316,10 +316,10 @@ impl Session {
                     }
                     2 => {
                         self.e.leave(&format!("g{}", t % 3));
-                        let _ = self.e.shout("g0", &[b"hi".to_vec()]);
+                        let _ = self.e.shout("g0", &["hi"].into());
                     }
                     _ => {
-                        let _ = self.e.whisper(PeerId(uuid(t >> 2)), &[b"hi".to_vec()]);
+                        let _ = self.e.whisper(PeerId(uuid(t >> 2)), &["hi"].into());
                         self.e.set_contest_in_group("g1");
                     }
                 }

@@ -6,6 +6,7 @@
 //! limit instead of blocking or growing.
 
 use super::{Link, Role};
+use crate::frames::Frames;
 use crate::wire::zmtp::{self, Command};
 
 /// At most this many topics per subscriber (a subscription is a multiset, as in
@@ -109,9 +110,9 @@ impl Link {
 
     /// PUB: a message from the subscriber, which is a 3.0 subscription or nothing
     /// (libzmq's PUB drops anything else).
-    pub(super) fn subscription_message(&mut self, frames: &[Vec<u8>]) {
-        if let [frame] = frames {
-            match frame.split_first() {
+    pub(super) fn subscription_message(&mut self, frames: &Frames) {
+        if frames.len() == 1 {
+            match frames[0].split_first() {
                 Some((1, topic)) => self.change_topic(true, topic),
                 Some((0, topic)) => self.change_topic(false, topic),
                 _ => {}
@@ -158,7 +159,7 @@ mod tests {
         let mut got = Vec::new();
         while let Ok(Some(e)) = s.poll() {
             if let LinkEvent::Message(m) = e {
-                got.push(m);
+                got.push(m.to_vec());
             }
         }
         got

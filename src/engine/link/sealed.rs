@@ -3,13 +3,18 @@
 
 use super::{Link, LinkError, LinkEvent, Role, RoutingId};
 use crate::engine::curve::{Curve, CurveKeys, KEY_LEN};
+use crate::frames::Frames;
 use crate::wire::zmtp::{self, Command, Decoder, Greeting, Item, FRAME_OVERHEAD};
 
 #[derive(Debug)]
 pub(super) struct CurveLink {
     pub(super) mech: Curve,
     metadata: Vec<u8>,
-    parts: Vec<Vec<u8>>,
+    /// The frames of the message so far, framed as ZMTP frames; where the last
+    /// one starts, and how many.
+    parts: Vec<u8>,
+    last: usize,
+    count: usize,
     parts_size: usize,
     max_message: usize,
 }
@@ -37,6 +42,8 @@ impl Link {
                     mech,
                     metadata,
                     parts: Vec::new(),
+                    last: 0,
+                    count: 0,
                     parts_size: 0,
                     max_message,
                 })),
@@ -114,12 +121,10 @@ impl Link {
                     continue;
                 }
                 // libzmq sends each MESSAGE as a data frame of its own.
-                Item::Message(mut parts)
+                Item::Message(parts)
                     if parts.len() == 1 && parts[0].starts_with(b"\x07MESSAGE") =>
                 {
-                    let mut data = parts.pop().expect("one part");
-                    data.drain(..8);
-                    (b"MESSAGE".to_vec(), data)
+                    (b"MESSAGE".to_vec(), parts[0][8..].to_vec())
                 }
                 Item::Message(_) => return Err(LinkError::Security("CURVE: a frame in clear")),
                 Item::Command(Command::Error(reason)) => return Err(LinkError::PeerError(reason)),
@@ -155,10 +160,20 @@ impl Link {
                     limit: c.max_message as u64,
                 }));
             }
-            c.parts.push(frame);
+            // Framed as a clear message's frames are, so that a message is one
+            // buffer either way.
+            c.last = c.parts.len();
+            zmtp::encode_frame_into(&mut c.parts, true, &frame);
+            c.count += 1;
             if flags & 0x01 == 0 {
+                c.parts[c.last] &= !zmtp::FLAG_MORE;
                 c.parts_size = 0;
-                return Ok(Some(LinkEvent::Message(std::mem::take(&mut c.parts))));
+                let raw = std::mem::take(&mut c.parts);
+                let count = std::mem::take(&mut c.count);
+                return Ok(Some(LinkEvent::Message(Frames::from_encoded(
+                    raw.into(),
+                    count,
+                ))));
             }
         }
     }

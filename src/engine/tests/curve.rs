@@ -57,20 +57,22 @@ fn handshake_then_messages_both_ways() {
     assert!(
         matches!(&es[0], LinkEvent::Ready { identity, socket_type } if identity == b"\x01client" && socket_type == "DEALER")
     );
-    assert_eq!(es[1], LinkEvent::Message(vec![b"early".to_vec()]));
+    assert_eq!(es[1], LinkEvent::Message(vec![b"early".to_vec()].into()));
     assert_eq!(s.peer_key(), Some(client.public()));
     assert_eq!(d.peer_key(), Some(server.public()));
     let big = vec![7u8; 70_000];
     d.send(&[b"a".to_vec(), vec![], big.clone()]);
-    s.send_parts(b"head", &[b"tail".to_vec()]);
+    s.send_parts(b"head", &[b"tail".to_vec()].into());
     let (ed, es) = pump(&mut d, &mut s);
     assert_eq!(
         es,
-        vec![LinkEvent::Message(vec![b"a".to_vec(), vec![], big])]
+        vec![LinkEvent::Message(vec![b"a".to_vec(), vec![], big].into())]
     );
     assert_eq!(
         ed,
-        vec![LinkEvent::Message(vec![b"head".to_vec(), b"tail".to_vec()])]
+        vec![LinkEvent::Message(
+            vec![b"head".to_vec(), b"tail".to_vec()].into()
+        )]
     );
 }
 
@@ -85,7 +87,7 @@ fn the_wire_carries_no_clear_text() {
     s.handle_bytes(&wire);
     assert_eq!(
         s.poll(),
-        Ok(Some(LinkEvent::Message(vec![secret.to_vec()])))
+        Ok(Some(LinkEvent::Message(vec![secret.to_vec()].into())))
     );
 }
 
@@ -207,7 +209,7 @@ proptest! {
             feed(&mut d, &to_client, &cuts);
         }
         prop_assert_eq!(got.len(), 2);
-        prop_assert_eq!(&got[1], &LinkEvent::Message(vec![b"over the split".to_vec()]));
+        prop_assert_eq!(&got[1], &LinkEvent::Message(vec![b"over the split".to_vec()].into()));
     }
 
     /// Random bytes after a real greeting never panic a server or a client.

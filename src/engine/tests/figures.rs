@@ -15,7 +15,7 @@ fn both_ends_count_the_same_traffic() {
     assert!(before.messages_out >= 1, "our HELLO at least: {before:?}");
     let payload = vec![7u8; 1000];
     for _ in 0..5 {
-        assert!(net.nodes[0].whisper(b, &[payload.clone(), b"x".to_vec()]));
+        assert!(net.nodes[0].whisper(b, &[payload.clone(), b"x".to_vec()].into()));
     }
     net.drain();
     let out = net.nodes[0].peer(b).unwrap().figures;

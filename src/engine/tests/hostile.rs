@@ -222,7 +222,7 @@ fn a_forged_hello_from_another_address_does_not_take_a_peer_over() {
     let now = net.now;
     let (link, mut d) = connect_as(&mut net.nodes[0], now, "127.0.0.78:40000", b.0);
     let whisper = Body::Whisper {
-        content: vec![b"forged".to_vec()],
+        content: vec![b"forged".to_vec()].into(),
     };
     say(
         &mut net.nodes[0],
@@ -257,7 +257,7 @@ fn a_forged_hello_from_another_address_does_not_take_a_peer_over() {
         .want_sequence
         .wrapping_add(1);
     let roamed = Body::Whisper {
-        content: vec![b"roamed".to_vec()],
+        content: vec![b"roamed".to_vec()].into(),
     };
     say(
         &mut net.nodes[0],
@@ -313,7 +313,7 @@ fn a_peer_that_restarts_elsewhere_is_taken_once_silent_at_its_old_address() {
     assert!(net.nodes[0].is_ready(b));
     assert_eq!(net.nodes[0].stats().takeovers_refused, 0);
     let a = net.id(0);
-    assert!(net.nodes[1].whisper(a, &[b"back".to_vec()]));
+    assert!(net.nodes[1].whisper(a, &[b"back".to_vec()].into()));
     net.drain();
     assert_heard(&net, "WHISPER b");
 }
@@ -338,7 +338,7 @@ fn a_strangers_connection_under_a_peers_identity_does_not_cut_the_peers() {
     }
     // Node 1 still speaks on it.
     let a = net.id(0);
-    assert!(net.nodes[1].whisper(a, &[b"still here".to_vec()]));
+    assert!(net.nodes[1].whisper(a, &[b"still here".to_vec()].into()));
     net.drain();
     assert_heard(&net, "WHISPER b");
 }

@@ -269,21 +269,21 @@ fn groups_shout_whisper_and_status() {
     net.drain();
     assert_eq!(net.nodes[0].peers_by_group("g1"), vec![net.id(1)]);
     assert_eq!(
-        net.nodes[0].shout("g1", &[b"hi".to_vec(), b"there".to_vec()]),
+        net.nodes[0].shout("g1", &[b"hi".to_vec(), b"there".to_vec()].into()),
         Ok(1)
     );
     // A node may shout to a group it has not joined.
-    assert_eq!(net.nodes[0].shout("g2", &[b"x".to_vec()]), Ok(1));
+    assert_eq!(net.nodes[0].shout("g2", &[b"x".to_vec()].into()), Ok(1));
     // Names longer than a ZRE string are refused, not cut.
     let long = "g".repeat(256);
     assert_eq!(net.nodes[0].join(&long).unwrap_err().len, 256);
-    assert!(net.nodes[0].shout(&long, &[]).is_err());
+    assert!(net.nodes[0].shout(&long, &crate::Frames::new()).is_err());
     assert!(!net.nodes[0].own_group_set().contains(&long));
     assert!({
         let id0 = net.id(0);
-        net.nodes[2].whisper(id0, &[b"w1".to_vec(), vec![], vec![7; 300]])
+        net.nodes[2].whisper(id0, &[b"w1".to_vec(), vec![], vec![7; 300]].into())
     });
-    assert!(!net.nodes[2].whisper(PeerId([99; 16]), &[b"nobody".to_vec()]));
+    assert!(!net.nodes[2].whisper(PeerId([99; 16]), &[b"nobody".to_vec()].into()));
     net.drain();
     assert!(net.events[1].iter().any(|e| matches!(e,
         Event::Shout { group, content, .. } if group == "g1" && content == &vec![b"hi".to_vec(), b"there".to_vec()])));
@@ -428,13 +428,13 @@ fn sequence_gap_drops_the_peer_and_mesh_heals() {
     net.swallow = Some((1, 0));
     assert!({
         let id0 = net.id(0);
-        net.nodes[1].whisper(id0, &[b"lost".to_vec()])
+        net.nodes[1].whisper(id0, &[b"lost".to_vec()].into())
     });
     net.drain();
     net.swallow = None;
     assert!({
         let id0 = net.id(0);
-        net.nodes[1].whisper(id0, &[b"after".to_vec()])
+        net.nodes[1].whisper(id0, &[b"after".to_vec()].into())
     });
     net.drain();
     assert!(net.events[0].iter().any(|e| matches!(
@@ -472,7 +472,7 @@ fn traffic_before_hello_is_dropped_and_garbage_counted() {
     let w = ZreMessage::new(
         1,
         Body::Whisper {
-            content: vec![b"x".to_vec()],
+            content: vec![b"x".to_vec()].into(),
         },
     );
     d.send(&w.encode().unwrap());
@@ -634,7 +634,7 @@ fn output_held_for_a_silent_peer_is_bounded() {
     );
     while e.poll_output().is_some() {}
     for _ in 0..20 {
-        assert!(e.whisper(other, &[vec![0; 1000]]));
+        assert!(e.whisper(other, &[vec![0u8; 1000]].into()));
     }
     let outs: Vec<_> = std::iter::from_fn(|| e.poll_output()).collect();
     assert!(outs.iter().any(|o| matches!(o, Output::Close { .. })));

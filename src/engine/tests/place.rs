@@ -105,9 +105,9 @@ fn a_peer_whose_address_changes_moves_without_exit() {
         assert_eq!(enters, 1, "node {i}: {:?}", net.kinds(i));
     }
     // Both ways still carry whispers.
-    assert!(net.nodes[0].whisper(id1, &[b"to the new place".to_vec()]));
+    assert!(net.nodes[0].whisper(id1, &[b"to the new place".to_vec()].into()));
     let id2 = net.id(2);
-    assert!(net.nodes[1].whisper(id2, &[b"from it".to_vec()]));
+    assert!(net.nodes[1].whisper(id2, &[b"from it".to_vec()].into()));
     net.drain();
     let got = |net: &Net, i: usize| {
         net.events[i]

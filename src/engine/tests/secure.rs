@@ -37,7 +37,7 @@ fn curve_nodes_form_a_mesh_and_talk() {
     let id1 = net.id(1);
     let seen = net.nodes[0].peer(id1).unwrap();
     assert_eq!(seen.headers.get("X-PUBLICKEY"), Some(&z1));
-    assert!(net.nodes[0].whisper(id1, &[b"sealed".to_vec()]));
+    assert!(net.nodes[0].whisper(id1, &[b"sealed".to_vec()].into()));
     net.drain();
     assert!(net.events[1]
         .iter()
@@ -106,7 +106,7 @@ fn impostor(net: &mut Net, id: PeerId, keys: CurveKeys, announced: &CurveKeys) -
                 &ZreMessage::new(
                     2,
                     Body::Whisper {
-                        content: vec![b"trust me".to_vec()],
+                        content: vec![b"trust me".to_vec()].into(),
                     },
                 )
                 .encode()
@@ -153,7 +153,7 @@ fn an_impostor_with_a_known_uuid_and_its_own_key_gets_nowhere() {
         .any(|e| matches!(e, Event::Whisper { .. })));
     // Node 1 still talks to node 0.
     let id0 = net.id(0);
-    assert!(net.nodes[1].whisper(id0, &[b"still me".to_vec()]));
+    assert!(net.nodes[1].whisper(id0, &[b"still me".to_vec()].into()));
     net.drain();
     assert!(net.events[0]
         .iter()

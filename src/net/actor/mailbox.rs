@@ -38,7 +38,7 @@ impl Mailbox {
     /// Queues a command; false if the actor is gone.
     pub(crate) fn send(&self, cmd: Command) -> io::Result<bool> {
         if let Command::Whisper(_, content) | Command::Shout(_, content) = &cmd {
-            self.backlog.add(content_len(content));
+            self.backlog.add(content.content_len());
         }
         if self.commands.send(cmd).is_err() {
             return Ok(false);
@@ -51,9 +51,4 @@ impl Mailbox {
         }
         Ok(true)
     }
-}
-
-/// The content bytes of a message, as the backlog counts them.
-pub(crate) fn content_len(content: &[Vec<u8>]) -> usize {
-    content.iter().map(Vec::len).sum()
 }

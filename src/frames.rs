@@ -1,0 +1,341 @@
+//! [`Frames`]: the frames of one multipart message, in one shared buffer.
+
+use std::fmt;
+use std::ops::Index;
+
+use bytes::Bytes;
+
+use crate::wire::zmtp::{self, FLAG_LONG, FLAG_MORE};
+
+/// The frames of one multipart message, as [`Event::Whisper`](crate::Event::Whisper)
+/// and [`Event::Shout`](crate::Event::Shout) carry them and as
+/// [`Node::whisper`](crate::Node::whisper) and [`Node::shout`](crate::Node::shout)
+/// take them.
+///
+/// All frames sit in one reference-counted buffer, so that a message costs no
+/// allocation per frame and a clone costs none at all. A received message shares
+/// the buffer its bytes were read into: an application that keeps many small
+/// messages for long keeps copies ([`Frames::to_vec`]) rather than the messages.
+///
+/// Anything that iterates over byte strings turns into `Frames`:
+///
+/// ```
+/// use zmesh::Frames;
+/// let m = Frames::from(["hello", "world"]);
+/// assert_eq!(m.len(), 2);
+/// assert_eq!(&m[0], b"hello");
+/// assert_eq!(m.iter().collect::<Vec<_>>(), [&b"hello"[..], b"world"]);
+/// assert_eq!(m, vec![b"hello".to_vec(), b"world".to_vec()]);
+/// assert_eq!(m.concat(), b"helloworld");
+/// ```
+#[derive(Clone, Default)]
+pub struct Frames {
+    /// `count` ZMTP message frames back to back (flags, size, body), MORE on every
+    /// one but the last: the bytes a link writes and reads, so that neither side
+    /// encodes or splits them again.
+    raw: Bytes,
+    count: usize,
+}
+
+impl Frames {
+    /// No frames.
+    pub const fn new() -> Frames {
+        Frames {
+            raw: Bytes::new(),
+            count: 0,
+        }
+    }
+
+    /// How many frames.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True if there are no frames.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The frames in order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            rest: &self.raw,
+            left: self.count,
+        }
+    }
+
+    /// Frame `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        self.iter().nth(i)
+    }
+
+    /// The first frame, if any.
+    pub fn first(&self) -> Option<&[u8]> {
+        self.get(0)
+    }
+
+    /// Frame `i` as shared bytes (no copy), if there is one.
+    pub fn bytes(&self, i: usize) -> Option<Bytes> {
+        let mut at = 0;
+        for _ in 0..i {
+            let (h, size) = header(&self.raw[at..])?;
+            at += h + size;
+        }
+        let (h, size) = header(self.raw.get(at..)?)?;
+        Some(self.raw.slice(at + h..at + h + size))
+    }
+
+    /// The frames copied out, one vector each.
+    pub fn to_vec(&self) -> Vec<Vec<u8>> {
+        self.iter().map(<[u8]>::to_vec).collect()
+    }
+
+    /// The frames' bytes joined, without separators.
+    pub fn concat(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.content_len());
+        for f in self {
+            out.extend_from_slice(f);
+        }
+        out
+    }
+
+    /// The frames' bytes together, without framing.
+    pub fn content_len(&self) -> usize {
+        self.iter().map(<[u8]>::len).sum()
+    }
+
+    /// The frames as ZMTP message frames: what a link writes.
+    pub(crate) fn encoded(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// Frames from `count` ZMTP message frames that a decoder has checked.
+    pub(crate) fn from_encoded(raw: Bytes, count: usize) -> Frames {
+        debug_assert_eq!(
+            Iter {
+                rest: &raw,
+                left: count
+            }
+            .count(),
+            count
+        );
+        Frames { raw, count }
+    }
+
+    /// The same frames in a buffer of their own, so that keeping them does not
+    /// keep the rest of the buffer they were read into (what the engine holds
+    /// for later is counted by its frames' size).
+    pub(crate) fn detached(&self) -> Frames {
+        Frames::from_encoded(Bytes::copy_from_slice(&self.raw), self.count)
+    }
+
+    /// The first frame and the frames after it (sharing the buffer), or None if
+    /// there are no frames.
+    pub(crate) fn split_first(&self) -> Option<(&[u8], Frames)> {
+        let (h, size) = header(&self.raw)?;
+        let rest = if self.count > 1 {
+            self.raw.slice(h + size..)
+        } else {
+            Bytes::new()
+        };
+        let first = &self.raw[h..h + size];
+        Some((first, Frames::from_encoded(rest, self.count - 1)))
+    }
+}
+
+/// A frame's header length and body size at the start of `raw` (frames this
+/// type holds are whole, so the body follows).
+fn header(raw: &[u8]) -> Option<(usize, usize)> {
+    let flags = *raw.first()?;
+    if flags & FLAG_LONG != 0 {
+        let s: [u8; 8] = raw.get(1..9)?.try_into().ok()?;
+        Some((9, usize::try_from(u64::from_be_bytes(s)).ok()?))
+    } else {
+        Some((2, *raw.get(1)? as usize))
+    }
+}
+
+/// The frames of a [`Frames`], in order.
+#[derive(Clone, Debug)]
+pub struct Iter<'a> {
+    rest: &'a [u8],
+    left: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        let (h, size) = header(self.rest)?;
+        let body = &self.rest[h..h + size];
+        self.rest = &self.rest[h + size..];
+        self.left -= 1;
+        Some(body)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a Frames {
+    type Item = &'a [u8];
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl Index<usize> for Frames {
+    type Output = [u8];
+    /// Panics if there is no frame `i`, as a slice does.
+    fn index(&self, i: usize) -> &[u8] {
+        match self.get(i) {
+            Some(f) => f,
+            None => panic!("frame {i} of a message of {} frames", self.count),
+        }
+    }
+}
+
+impl<I, F> From<I> for Frames
+where
+    I: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    /// Encodes the frames into one buffer (one allocation, of the exact size for a
+    /// message of one frame).
+    fn from(frames: I) -> Frames {
+        let mut frames = frames.into_iter();
+        let Some(first) = frames.next() else {
+            return Frames::new();
+        };
+        let first = first.as_ref();
+        let Some(second) = frames.next() else {
+            let mut raw = Vec::with_capacity(zmtp::frame_size(first.len()));
+            zmtp::encode_frame_into(&mut raw, false, first);
+            return Frames::from_encoded(raw.into(), 1);
+        };
+        let mut raw = Vec::new();
+        zmtp::encode_frame_into(&mut raw, true, first);
+        let mut last = raw.len();
+        zmtp::encode_frame_into(&mut raw, true, second.as_ref());
+        let mut count = 2;
+        for f in frames {
+            last = raw.len();
+            zmtp::encode_frame_into(&mut raw, true, f.as_ref());
+            count += 1;
+        }
+        raw[last] &= !FLAG_MORE;
+        Frames::from_encoded(raw.into(), count)
+    }
+}
+
+impl FromIterator<Vec<u8>> for Frames {
+    fn from_iter<T: IntoIterator<Item = Vec<u8>>>(iter: T) -> Frames {
+        Frames::from(iter)
+    }
+}
+
+impl<'a> FromIterator<&'a [u8]> for Frames {
+    fn from_iter<T: IntoIterator<Item = &'a [u8]>>(iter: T) -> Frames {
+        Frames::from(iter)
+    }
+}
+
+impl PartialEq for Frames {
+    /// Frame by frame (the framing may differ: a peer may announce a short frame
+    /// with a long size field).
+    fn eq(&self, other: &Frames) -> bool {
+        self.count == other.count && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Frames {}
+
+impl<F: AsRef<[u8]>> PartialEq<Vec<F>> for Frames {
+    fn eq(&self, other: &Vec<F>) -> bool {
+        self.count == other.len() && self.iter().eq(other.iter().map(AsRef::as_ref))
+    }
+}
+
+impl<F: AsRef<[u8]>, const N: usize> PartialEq<[F; N]> for Frames {
+    fn eq(&self, other: &[F; N]) -> bool {
+        self.count == N && self.iter().eq(other.iter().map(AsRef::as_ref))
+    }
+}
+
+impl fmt::Debug for Frames {
+    /// Each frame as a byte string, `b"..."` as Rust writes one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Frame<'a>(&'a [u8]);
+        impl fmt::Debug for Frame<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "b\"{}\"", self.0.escape_ascii())
+            }
+        }
+        f.debug_list().entries(self.iter().map(Frame)).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn empty_one_and_many() {
+        let none = Frames::from(Vec::<Vec<u8>>::new());
+        assert!(none.is_empty());
+        assert_eq!(none.first(), None);
+        assert_eq!(none.split_first(), None);
+        let one = Frames::from([b"x".as_slice()]);
+        assert_eq!(one.encoded(), &[0, 1, b'x']);
+        let (first, rest) = one.split_first().unwrap();
+        assert_eq!((first, rest.len()), (&b"x"[..], 0));
+        let big = vec![7u8; 300];
+        let three = Frames::from([&b""[..], &big, b"z"]);
+        assert_eq!(three.len(), 3);
+        assert_eq!(three.encoded()[..2], [FLAG_MORE, 0]);
+        assert_eq!(three.encoded()[2], FLAG_MORE | FLAG_LONG);
+        assert_eq!(three.encoded()[2 + 9 + 300..], [0, 1, b'z']);
+        assert_eq!(three.bytes(1).unwrap(), big);
+        assert_eq!(three.bytes(3), None);
+        assert_eq!(&three[2], b"z");
+        let (first, rest) = three.split_first().unwrap();
+        assert_eq!(first, b"");
+        assert_eq!(rest, vec![big.clone(), b"z".to_vec()]);
+        assert_eq!(
+            format!("{:?}", Frames::from(["a\n", "\u{7f}"])),
+            r#"[b"a\n", b"\x7f"]"#
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "frame 1 of a message of 1 frames")]
+    fn indexing_past_the_end_panics() {
+        let _ = &Frames::from(["a"])[1];
+    }
+
+    proptest! {
+        #[test]
+        fn frames_round_trip(frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..600), 0..6)) {
+            let m = Frames::from(&frames);
+            prop_assert_eq!(m.len(), frames.len());
+            prop_assert_eq!(m.to_vec(), frames.clone());
+            prop_assert_eq!(m.concat(), frames.concat());
+            prop_assert_eq!(m.content_len(), frames.iter().map(Vec::len).sum::<usize>());
+            // The same bytes as a link encodes a message with.
+            let mut wire = Vec::new();
+            zmtp::encode_message_into(&mut wire, &frames);
+            prop_assert_eq!(m.encoded(), &wire[..]);
+            for (i, f) in frames.iter().enumerate() {
+                prop_assert_eq!(m.bytes(i).unwrap(), f);
+            }
+        }
+    }
+}
