@@ -30,37 +30,71 @@ use crate::wire::zmtp::{self, FLAG_LONG, FLAG_MORE};
 /// ```
 #[derive(Clone, Default)]
 pub struct Frames {
-    /// `count` ZMTP message frames back to back (flags, size, body), MORE on every
-    /// one but the last: the bytes a link writes and reads, so that neither side
-    /// encodes or splits them again.
-    raw: Bytes,
-    count: usize,
+    repr: Repr,
+}
+
+/// `count` ZMTP message frames back to back (flags, size, body), MORE on every one
+/// but the last: the bytes a link writes and reads, so that neither side encodes
+/// or splits them again.
+#[derive(Clone)]
+enum Repr {
+    /// A small message in place: no allocation, and no count shared between
+    /// threads (a 16-byte whisper, header frame and all, is 26 bytes).
+    Inline {
+        count: u8,
+        len: u8,
+        buf: [u8; INLINE],
+    },
+    Shared {
+        raw: Bytes,
+        count: usize,
+    },
+}
+
+/// The most encoded bytes kept in place: what fits beside the tag without making
+/// a `Frames` larger than a shared one (40 bytes).
+const INLINE: usize = 30;
+
+impl Default for Repr {
+    fn default() -> Repr {
+        Repr::Inline {
+            count: 0,
+            len: 0,
+            buf: [0; INLINE],
+        }
+    }
 }
 
 impl Frames {
     /// No frames.
     pub const fn new() -> Frames {
         Frames {
-            raw: Bytes::new(),
-            count: 0,
+            repr: Repr::Inline {
+                count: 0,
+                len: 0,
+                buf: [0; INLINE],
+            },
         }
     }
 
     /// How many frames.
     pub fn len(&self) -> usize {
-        self.count
+        match &self.repr {
+            Repr::Inline { count, .. } => *count as usize,
+            Repr::Shared { count, .. } => *count,
+        }
     }
 
     /// True if there are no frames.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.len() == 0
     }
 
     /// The frames in order.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            rest: &self.raw,
-            left: self.count,
+            rest: self.encoded(),
+            left: self.len(),
         }
     }
 
@@ -74,15 +108,21 @@ impl Frames {
         self.get(0)
     }
 
-    /// Frame `i` as shared bytes (no copy), if there is one.
+    /// Frame `i` as [`Bytes`], if there is one: a share of the message's buffer
+    /// (no copy), or a copy for a message small enough to be kept in place.
     pub fn bytes(&self, i: usize) -> Option<Bytes> {
+        let raw = self.encoded();
         let mut at = 0;
         for _ in 0..i {
-            let (h, size) = header(&self.raw[at..])?;
+            let (h, size) = header(&raw[at..])?;
             at += h + size;
         }
-        let (h, size) = header(self.raw.get(at..)?)?;
-        Some(self.raw.slice(at + h..at + h + size))
+        let (h, size) = header(raw.get(at..)?)?;
+        let body = at + h..at + h + size;
+        Some(match &self.repr {
+            Repr::Shared { raw, .. } => raw.slice(body),
+            Repr::Inline { .. } => Bytes::copy_from_slice(&raw[body]),
+        })
     }
 
     /// The frames copied out, one vector each.
@@ -106,41 +146,86 @@ impl Frames {
 
     /// The frames as ZMTP message frames: what a link writes.
     pub(crate) fn encoded(&self) -> &[u8] {
-        &self.raw
+        match &self.repr {
+            Repr::Inline { len, buf, .. } => &buf[..*len as usize],
+            Repr::Shared { raw, .. } => raw,
+        }
     }
 
     /// Frames from `count` ZMTP message frames that a decoder has checked.
     pub(crate) fn from_encoded(raw: Bytes, count: usize) -> Frames {
-        debug_assert_eq!(
-            Iter {
-                rest: &raw,
-                left: count
-            }
-            .count(),
-            count
-        );
-        Frames { raw, count }
+        check(&raw, count);
+        if raw.len() <= INLINE {
+            return Frames::in_place(&raw, count);
+        }
+        Frames {
+            repr: Repr::Shared { raw, count },
+        }
+    }
+
+    /// Frames from `count` checked ZMTP message frames of at most [`INLINE`]
+    /// bytes (the caller says it fits with [`Frames::fits_in_place`]).
+    pub(crate) fn in_place(raw: &[u8], count: usize) -> Frames {
+        check(raw, count);
+        let mut buf = [0; INLINE];
+        buf[..raw.len()].copy_from_slice(raw);
+        Frames {
+            repr: Repr::Inline {
+                count: count as u8,
+                len: raw.len() as u8,
+                buf,
+            },
+        }
+    }
+
+    /// True if frames taking `len` bytes encoded are kept in place.
+    pub(crate) fn fits_in_place(len: usize) -> bool {
+        len <= INLINE
     }
 
     /// The same frames in a buffer of their own, so that keeping them does not
     /// keep the rest of the buffer they were read into (what the engine holds
     /// for later is counted by its frames' size).
     pub(crate) fn detached(&self) -> Frames {
-        Frames::from_encoded(Bytes::copy_from_slice(&self.raw), self.count)
+        match &self.repr {
+            Repr::Inline { .. } => self.clone(),
+            Repr::Shared { raw, count } => Frames {
+                repr: Repr::Shared {
+                    raw: Bytes::copy_from_slice(raw),
+                    count: *count,
+                },
+            },
+        }
     }
 
-    /// The first frame and the frames after it (sharing the buffer), or None if
-    /// there are no frames.
+    /// The first frame and the frames after it (sharing the buffer, or in place
+    /// when they are few bytes), or None if there are no frames.
     pub(crate) fn split_first(&self) -> Option<(&[u8], Frames)> {
-        let (h, size) = header(&self.raw)?;
-        let rest = if self.count > 1 {
-            self.raw.slice(h + size..)
-        } else {
-            Bytes::new()
+        let raw = self.encoded();
+        let (h, size) = header(raw)?;
+        let first = &raw[h..h + size];
+        let count = self.len() - 1;
+        let rest = &raw[h + size..];
+        let rest = match &self.repr {
+            Repr::Shared { raw, .. } if !Frames::fits_in_place(rest.len()) => {
+                Frames::from_encoded(raw.slice(h + size..), count)
+            }
+            _ => Frames::in_place(rest, count),
         };
-        let first = &self.raw[h..h + size];
-        Some((first, Frames::from_encoded(rest, self.count - 1)))
+        Some((first, rest))
     }
+}
+
+/// In debug builds: `raw` is `count` whole frames.
+fn check(raw: &[u8], count: usize) {
+    debug_assert_eq!(
+        Iter {
+            rest: raw,
+            left: usize::MAX
+        }
+        .count(),
+        count
+    );
 }
 
 /// A frame's header length and body size at the start of `raw` (frames this
@@ -197,7 +282,7 @@ impl Index<usize> for Frames {
     fn index(&self, i: usize) -> &[u8] {
         match self.get(i) {
             Some(f) => f,
-            None => panic!("frame {i} of a message of {} frames", self.count),
+            None => panic!("frame {i} of a message of {} frames", self.len()),
         }
     }
 }
@@ -216,7 +301,15 @@ where
         };
         let first = first.as_ref();
         let Some(second) = frames.next() else {
-            let mut raw = Vec::with_capacity(zmtp::frame_size(first.len()));
+            let size = zmtp::frame_size(first.len());
+            if Frames::fits_in_place(size) {
+                let mut raw = [0; INLINE];
+                raw[0] = 0;
+                raw[1] = first.len() as u8;
+                raw[2..size].copy_from_slice(first);
+                return Frames::in_place(&raw[..size], 1);
+            }
+            let mut raw = Vec::with_capacity(size);
             zmtp::encode_frame_into(&mut raw, false, first);
             return Frames::from_encoded(raw.into(), 1);
         };
@@ -251,7 +344,7 @@ impl PartialEq for Frames {
     /// Frame by frame (the framing may differ: a peer may announce a short frame
     /// with a long size field).
     fn eq(&self, other: &Frames) -> bool {
-        self.count == other.count && self.iter().eq(other.iter())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -259,13 +352,13 @@ impl Eq for Frames {}
 
 impl<F: AsRef<[u8]>> PartialEq<Vec<F>> for Frames {
     fn eq(&self, other: &Vec<F>) -> bool {
-        self.count == other.len() && self.iter().eq(other.iter().map(AsRef::as_ref))
+        self.len() == other.len() && self.iter().eq(other.iter().map(AsRef::as_ref))
     }
 }
 
 impl<F: AsRef<[u8]>, const N: usize> PartialEq<[F; N]> for Frames {
     fn eq(&self, other: &[F; N]) -> bool {
-        self.count == N && self.iter().eq(other.iter().map(AsRef::as_ref))
+        self.len() == N && self.iter().eq(other.iter().map(AsRef::as_ref))
     }
 }
 
@@ -313,6 +406,45 @@ mod tests {
             format!("{:?}", Frames::from(["a\n", "\u{7f}"])),
             r#"[b"a\n", b"\x7f"]"#
         );
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn small_messages_stay_in_place() {
+        // An event carries one: no larger than a shared buffer's handle and count.
+        assert_eq!(std::mem::size_of::<Frames>(), 40);
+        let small = Frames::from([[7u8; 28]]);
+        assert!(matches!(
+            small.repr,
+            Repr::Inline {
+                count: 1,
+                len: 30,
+                ..
+            }
+        ));
+        let two = Frames::from([&b"header"[..], b"sixteen bytes..."]);
+        assert!(matches!(two.repr, Repr::Inline { count: 2, .. }));
+        let big = Frames::from([[7u8; 29]]);
+        assert!(matches!(big.repr, Repr::Shared { count: 1, .. }));
+        assert_eq!(big.bytes(0).unwrap(), [7u8; 29][..]);
+        // The rest of a shared message, once small, is in place too.
+        let m = Frames::from([&[1u8; 40][..], b"abc"]);
+        let (first, rest) = m.split_first().unwrap();
+        assert_eq!(first, [1u8; 40]);
+        assert!(matches!(
+            rest.repr,
+            Repr::Inline {
+                count: 1,
+                len: 5,
+                ..
+            }
+        ));
+        assert_eq!(rest, [b"abc"]);
+        let m = Frames::from([&b"h"[..], &[2u8; 40]]);
+        let (_, rest) = m.split_first().unwrap();
+        assert!(matches!(rest.repr, Repr::Shared { count: 1, .. }));
+        assert_eq!(rest.bytes(0).unwrap(), [2u8; 40][..]);
+        assert_eq!(rest.detached(), rest);
     }
 
     #[test]

@@ -649,11 +649,20 @@ impl Decoder {
             self.pos = end as u32;
             h.parts += 1;
             if flags & FLAG_MORE == 0 {
-                let raw = h.buf.split_to(end).freeze();
                 let count = std::mem::take(&mut h.parts) as usize;
                 self.pos = 0;
                 self.parts_size = 0;
-                return Ok(Some(Item::Message(Frames::from_encoded(raw, count))));
+                // A small message is copied out, so that the buffer stays the
+                // decoder's alone (reused read after read); a larger one is
+                // shared, not copied.
+                let frames = if Frames::fits_in_place(end) {
+                    let f = Frames::in_place(&h.buf[..end], count);
+                    h.buf.advance(end);
+                    f
+                } else {
+                    Frames::from_encoded(h.buf.split_to(end).freeze(), count)
+                };
+                return Ok(Some(Item::Message(frames)));
             }
         }
     }
