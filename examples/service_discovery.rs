@@ -44,7 +44,7 @@ pub fn run(port: u16) -> Result<BTreeMap<String, String>, zmesh::Error> {
             if event.header("X-SERVICE") == Some("printer") {
                 let queue = event.header("X-QUEUE").unwrap_or_default();
                 println!("found printer {name}, jobs to {queue}");
-                printers.insert(name.clone(), queue.to_string());
+                printers.insert(name.to_string(), queue.to_string());
             }
         }
     }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::frames::Frames;
+use crate::name::Name;
 
 /// A node's 16-byte UUID. It prints as 32 upper-case hex digits, as Zyre does.
 ///
@@ -163,7 +164,7 @@ pub enum Event {
         /// The peer.
         peer: PeerId,
         /// Its name.
-        name: String,
+        name: Name,
         /// Its headers.
         headers: BTreeMap<String, String>,
         /// Its inbox endpoint as it announced it (`tcp://ip:port`).
@@ -174,7 +175,7 @@ pub enum Event {
         /// The peer.
         peer: PeerId,
         /// Its name.
-        name: String,
+        name: Name,
         /// Why.
         reason: ExitReason,
     },
@@ -183,25 +184,25 @@ pub enum Event {
         /// The peer.
         peer: PeerId,
         /// Its name.
-        name: String,
+        name: Name,
         /// The group.
-        group: String,
+        group: Name,
     },
     /// A peer left a group.
     Leave {
         /// The peer.
         peer: PeerId,
         /// Its name.
-        name: String,
+        name: Name,
         /// The group.
-        group: String,
+        group: Name,
     },
     /// A message for us alone.
     Whisper {
         /// The sender.
         peer: PeerId,
         /// Its name.
-        name: String,
+        name: Name,
         /// The message frames.
         content: Frames,
     },
@@ -210,9 +211,9 @@ pub enum Event {
         /// The sender.
         peer: PeerId,
         /// Its name.
-        name: String,
+        name: Name,
         /// The group.
-        group: String,
+        group: Name,
         /// The message frames.
         content: Frames,
     },
@@ -222,23 +223,23 @@ pub enum Event {
         /// The peer.
         peer: PeerId,
         /// Its name.
-        name: String,
+        name: Name,
     },
     /// Still nothing one reap interval after `Evasive`. Repeats like `Evasive`.
     Silent {
         /// The peer.
         peer: PeerId,
         /// Its name.
-        name: String,
+        name: Name,
     },
     /// An election in a group is over: `peer` leads it (our own id if we do).
     Leader {
         /// The leader.
         peer: PeerId,
         /// Its name.
-        name: String,
+        name: Name,
         /// The group.
-        group: String,
+        group: Name,
     },
     /// A log record from a node that publishes to us: this node is a log
     /// collector ([`Node::set_log_collector`](crate::Node::set_log_collector)).
@@ -246,7 +247,7 @@ pub enum Event {
         /// The publishing node, when it is a peer we know (else the zero id).
         peer: PeerId,
         /// Its name (empty when unknown, or while its HELLO has not come).
-        name: String,
+        name: Name,
         /// The publisher's address.
         source: String,
         /// The record.
@@ -257,7 +258,7 @@ pub enum Event {
         /// Our own id.
         peer: PeerId,
         /// Our own name.
-        name: String,
+        name: Name,
     },
 }
 

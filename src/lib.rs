@@ -45,6 +45,7 @@ mod events;
 pub mod frames;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+mod name;
 pub mod net;
 mod node;
 mod queries;
@@ -61,6 +62,7 @@ pub use events::EventFd;
 #[cfg(feature = "async")]
 pub use events::EventStream;
 pub use frames::Frames;
+pub use name::Name;
 pub use net::iface::{interfaces, Candidate};
 pub use net::{cert, new_curve_keys};
 #[cfg(feature = "async")]

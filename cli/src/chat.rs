@@ -55,7 +55,7 @@ pub fn run(args: &ChatArgs, stop: &Receiver<()>) -> i32 {
             recv(events) -> e => {
                 let Ok(e) = e else { break };
                 match &e {
-                    Event::Enter { peer, name, .. } => { names.insert(name.clone(), *peer); }
+                    Event::Enter { peer, name, .. } => { names.insert(name.to_string(), *peer); }
                     Event::Exit { peer, .. } => names.retain(|_, p| p != peer),
                     _ => {}
                 }

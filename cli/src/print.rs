@@ -89,7 +89,7 @@ pub fn event(e: &Event, json_mode: bool) {
             record,
             ..
         } => {
-            let who = if name.is_empty() { source } else { name };
+            let who: &str = if name.is_empty() { source } else { name };
             println!(
                 "[log {who}] {:?} {:?} {}",
                 record.level, record.event, record.data

@@ -527,15 +527,15 @@ impl Engine {
     /// `id` leads `group` now.
     fn name_leader(&mut self, group: &str, id: PeerId) {
         let name = match self.peers.get(&id) {
-            Some(p) => p.name.to_string(),
-            None => self.config.name.clone(),
+            Some(p) => p.name.clone(),
+            None => self.config.name.as_str().into(),
         };
         log::debug!("{}: [{group}] leader is {name}", self.config.name);
         self.elections.leaders.insert(group.to_string(), id);
         self.emit(Event::Leader {
             peer: id,
             name,
-            group: group.to_string(),
+            group: group.into(),
         });
     }
 }

@@ -131,13 +131,13 @@ impl Engine {
             self.stats.over_bound += 1;
             return;
         }
-        let (peer, name) = (id, p.name.to_string());
+        let (peer, name) = (id, p.name.clone());
         if joined {
             p.groups.insert(self.groups.add_member(group, id));
         } else {
             p.groups.remove(group);
         }
-        let group = group.to_string();
+        let group = crate::Name::from(group);
         if joined {
             self.emit(Event::Join {
                 peer,

@@ -37,12 +37,12 @@ impl Engine {
             if p.ready {
                 events.push(Event::Evasive {
                     peer: p.id,
-                    name: p.name.to_string(),
+                    name: p.name.clone(),
                 });
                 if now >= p.after(self.config.evasive_timeout) + reap {
                     events.push(Event::Silent {
                         peer: p.id,
-                        name: p.name.to_string(),
+                        name: p.name.clone(),
                     });
                 }
             }

@@ -277,8 +277,8 @@ impl Engine {
             (Some(p), None) => Some(p),
             _ => None,
         });
-        let (peer, name) = known.map_or((PeerId::default(), String::new()), |p| {
-            (p.id, p.name.to_string())
+        let (peer, name) = known.map_or((PeerId::default(), Default::default()), |p| {
+            (p.id, p.name.clone())
         });
         drop(by_hash);
         self.emit(Event::Log {

@@ -389,7 +389,7 @@ impl Engine {
         }
         let stop = Event::Stop {
             peer: self.id,
-            name: self.config.name.clone(),
+            name: self.config.name.as_str().into(),
         };
         self.log_event(&stop);
         self.flush_dirty();

@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use super::endpoint_of;
 use super::info::PeerFigures;
-use super::link::{Link, RoutingId};
+use super::link::Link;
 use super::LinkId;
 use crate::event::PeerId;
 use crate::frames::Frames;
+use crate::name::Name;
 use crate::wire::zre::{Body, ZreMessage};
 
 /// Everything the engine knows about one peer.
@@ -65,7 +66,7 @@ pub(crate) struct Peer {
     pub(crate) link: Link,
     /// Where its endpoint points; changed only with it ([`Peer::set_place`]).
     addr: CompactAddr,
-    pub(crate) name: PeerName,
+    pub(crate) name: Name,
     pub(crate) groups: PeerGroups,
     /// Traffic, reconnects and the last round trip (reported in [`PeerInfo`](super::PeerInfo)).
     pub(crate) figures: Counters,
@@ -135,34 +136,6 @@ impl CompactAddr {
             CompactAddr::V4(a) => SocketAddr::V4(*a),
             CompactAddr::V6(a) => SocketAddr::V6(**a),
         }
-    }
-}
-
-/// A peer's name, inside the record when short (most are: Zyre's default is six
-/// hex digits), so that n² records need no heap block for it.
-#[derive(Debug)]
-pub(crate) struct PeerName(RoutingId);
-
-impl Default for PeerName {
-    fn default() -> PeerName {
-        PeerName(RoutingId::new(b""))
-    }
-}
-
-impl PeerName {
-    pub(crate) fn new(name: &str) -> PeerName {
-        PeerName(RoutingId::new(name.as_bytes()))
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        // Made from a `str`, so always UTF-8.
-        std::str::from_utf8(self.0.as_slice()).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Display for PeerName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -332,7 +305,7 @@ impl Peer {
             key: None,
             link,
             addr: CompactAddr::new(addr),
-            name: PeerName::default(),
+            name: Name::default(),
             groups: PeerGroups::default(),
             inbox_at: InboxAt::Unknown,
             failed_connects: 0,
@@ -642,16 +615,6 @@ mod tests {
         p.set_inbox_ip(None);
         assert_eq!(p.inbox_ip(), None);
         assert!(p.rare.is_none());
-    }
-
-    #[test]
-    fn a_peer_name_comes_back_whole() {
-        // Inline up to 22 bytes, on the heap past that.
-        let (at, past) = ("x".repeat(22), "x".repeat(23));
-        for name in ["", "3F9A2C", "ÿ-é-☃", at.as_str(), past.as_str()] {
-            assert_eq!(super::PeerName::new(name).as_str(), name);
-            assert_eq!(super::PeerName::new(name).to_string(), name);
-        }
     }
 
     /// The rare parts exist while one of them is set, and go with the last.

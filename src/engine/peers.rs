@@ -502,7 +502,7 @@ impl Engine {
         if p.ready {
             self.emit(Event::Exit {
                 peer: id,
-                name: p.name.to_string(),
+                name: p.name.clone(),
                 reason,
             });
         }

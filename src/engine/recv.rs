@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
-use super::peer::PeerName;
 use super::{endpoint_addr, Engine, LinkId};
 use crate::event::{Event, ExitReason, PeerId};
 use crate::frames::Frames;
+use crate::name::Name;
 use crate::wire::zre::{Body, Hello, ZreMessage};
 
 impl Engine {
@@ -85,7 +85,7 @@ impl Engine {
             Body::Hello(h) if moved => self.on_move(id, h),
             Body::Hello(h) => self.on_hello(id, h),
             Body::Whisper { content } => {
-                let name = p.name.to_string();
+                let name = p.name.clone();
                 self.emit(Event::Whisper {
                     peer: id,
                     name,
@@ -93,7 +93,7 @@ impl Engine {
                 })
             }
             Body::Shout { group, content } => {
-                let name = p.name.to_string();
+                let name = p.name.clone();
                 self.emit(Event::Shout {
                     peer: id,
                     name,
@@ -159,7 +159,7 @@ impl Engine {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
-        p.name = PeerName::new(&h.name);
+        p.name = Name::new(&h.name);
         p.set_headers(bounded_headers(&h.headers, &mut self.stats.over_bound));
         let had: std::collections::BTreeSet<String> = p.groups.iter().map(String::from).collect();
         let now: std::collections::BTreeSet<String> = h.groups.into_iter().collect();
@@ -224,11 +224,11 @@ impl Engine {
         let Some(p) = self.peers.get_mut(&id) else {
             return;
         };
-        p.name = PeerName::new(&h.name);
+        p.name = Name::new(&h.name);
         p.set_headers(bounded_headers(&h.headers, &mut self.stats.over_bound));
         let e = Event::Enter {
             peer: id,
-            name: h.name,
+            name: p.name.clone(),
             headers: p.headers().clone(),
             endpoint: h.endpoint,
         };

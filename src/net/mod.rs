@@ -359,7 +359,10 @@ pub(crate) fn spawn(mut spec: Spec) -> Result<Running, Error> {
             backlog.close();
             if ended.is_err() {
                 let (peer, name) = own;
-                let _ = last_words.send(Event::Stop { peer, name });
+                let _ = last_words.send(Event::Stop {
+                    peer,
+                    name: name.into(),
+                });
             }
         })
         .map_err(Error::Io)?;

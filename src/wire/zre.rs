@@ -21,6 +21,7 @@
 
 use super::{check_string, Reader, WireError};
 use crate::frames::Frames;
+use crate::name::Name;
 
 /// The 16-bit signature that starts every ZRE header frame: 0xAAA plus protocol id 1.
 pub const SIGNATURE: [u8; 2] = [0xAA, 0xA1];
@@ -78,8 +79,9 @@ pub enum Body {
     },
     /// Content for a group.
     Shout {
-        /// The group.
-        group: String,
+        /// The group (kept in place when short: a SHOUT's group costs no
+        /// allocation on its way to the application).
+        group: Name,
         /// Application frames (zero or more).
         content: Frames,
     },
@@ -204,7 +206,7 @@ impl ZreMessage {
             }
             id::WHISPER => Body::Whisper { content },
             id::SHOUT => Body::Shout {
-                group: string(&mut r)?,
+                group: name(&mut r)?,
                 content,
             },
             id::JOIN => Body::Join {
@@ -317,6 +319,11 @@ impl ZreMessage {
 fn string(r: &mut Reader<'_>) -> Result<String, WireError> {
     let len = r.u8()? as usize;
     Ok(String::from_utf8_lossy(r.take(len)?).into_owned())
+}
+
+fn name(r: &mut Reader<'_>) -> Result<Name, WireError> {
+    let len = r.u8()? as usize;
+    Ok(String::from_utf8_lossy(r.take(len)?).into())
 }
 
 fn longstr(r: &mut Reader<'_>) -> Result<String, WireError> {
@@ -524,7 +531,10 @@ mod tests {
         prop_oneof![
             hello(),
             frames().prop_map(|content| Body::Whisper { content }),
-            (short_string(), frames()).prop_map(|(group, content)| Body::Shout { group, content }),
+            (short_string(), frames()).prop_map(|(group, content)| Body::Shout {
+                group: group.into(),
+                content
+            }),
             (short_string(), any::<u8>()).prop_map(|(group, status)| Body::Join { group, status }),
             (short_string(), any::<u8>()).prop_map(|(group, status)| Body::Leave { group, status }),
             Just(Body::Ping),
@@ -551,7 +561,7 @@ mod tests {
         #[test]
         fn content_header_matches_message(seq in any::<u16>(), group in proptest::option::of(short_string())) {
             let body = match group.clone() {
-                Some(group) => Body::Shout { group, content: Frames::new() },
+                Some(group) => Body::Shout { group: group.into(), content: Frames::new() },
                 None => Body::Whisper { content: Frames::new() },
             };
             let mut want = Vec::new();

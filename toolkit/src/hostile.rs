@@ -118,7 +118,7 @@ fn message(c: &mut Cursor, next: &mut u16) -> ZreMessage {
             content: vec![c.bytes(8).to_vec()].into(),
         },
         2 => Body::Shout {
-            group: string(c),
+            group: string(c).into(),
             content: vec![c.bytes(8).to_vec()].into(),
         },
         3 => Body::Join {
