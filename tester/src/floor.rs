@@ -2,10 +2,11 @@
 //! node's shape makes, with no mesh logic at all. An application thread hands each
 //! message as owned frames (`Vec<Vec<u8>>`) over a crossbeam channel to an I/O
 //! thread, which batches them into writes; the receiving I/O thread decodes every
-//! message into owned frames and hands it over a crossbeam channel to the receiving
-//! application thread. That is the least any design with a node thread and channels
-//! of owned messages (zmesh's, Zyre's actor and its pipe) pays per message, so
-//! zmesh's figures are read against it as well as against plain TCP.
+//! message, copies its payload out as an owned frame and hands it over a crossbeam
+//! channel to the receiving application thread. That is the least any design with a node thread and channels
+//! of owned messages (Zyre's actor and its pipe; zmesh's before its messages became
+//! shared `Frames`) pays per message, so zmesh's figures are read against it as
+//! well as against plain TCP.
 //!
 //! Both I/O threads block on their one channel or socket, which is cheaper than an
 //! event loop over many: the figure is a floor of the cost, not a model of zmesh.
