@@ -947,8 +947,8 @@ mod tests {
         Ok(out)
     }
 
-    /// Messages and commands with frames on both sides of `BIG_FRAME`, which large
-    /// frames take the in-place path.
+    /// Messages and commands with frames on both sides of `BIG_FRAME`, past which
+    /// room is made for a frame at once.
     fn big_stream() -> impl Strategy<Value = (Vec<u8>, Vec<Item>)> {
         let pattern = |(n, b): (usize, u8)| -> Vec<u8> {
             (0..n).map(|i| b.wrapping_add((i % 251) as u8)).collect()
