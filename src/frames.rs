@@ -114,11 +114,9 @@ impl Frames {
         let raw = self.encoded();
         let mut at = 0;
         for _ in 0..i {
-            let (h, size) = header(&raw[at..])?;
-            at += h + size;
+            at = frame_at(raw, at)?.1;
         }
-        let (h, size) = header(raw.get(at..)?)?;
-        let body = at + h..at + h + size;
+        let (body, _) = frame_at(raw, at)?;
         Some(match &self.repr {
             Repr::Shared { raw, .. } => raw.slice(body),
             Repr::Inline { .. } => Bytes::copy_from_slice(&raw[body]),
@@ -163,10 +161,15 @@ impl Frames {
         }
     }
 
-    /// Frames from `count` checked ZMTP message frames of at most [`INLINE`]
-    /// bytes (the caller says it fits with [`Frames::fits_in_place`]).
+    /// Frames from `count` checked ZMTP message frames copied in place (the caller
+    /// sees that they fit with [`Frames::fits_in_place`]; more bytes are copied
+    /// into a buffer of their own).
     pub(crate) fn in_place(raw: &[u8], count: usize) -> Frames {
         check(raw, count);
+        if !Frames::fits_in_place(raw.len()) {
+            // Not a caller of this crate's: a copy of its own rather than a panic.
+            return Frames::from_encoded(Bytes::copy_from_slice(raw), count);
+        }
         let mut buf = [0; INLINE];
         buf[..raw.len()].copy_from_slice(raw);
         Frames {
@@ -202,17 +205,15 @@ impl Frames {
     /// when they are few bytes), or None if there are no frames.
     pub(crate) fn split_first(&self) -> Option<(&[u8], Frames)> {
         let raw = self.encoded();
-        let (h, size) = header(raw)?;
-        let first = &raw[h..h + size];
-        let count = self.len() - 1;
-        let rest = &raw[h + size..];
+        let (first, next) = frame_at(raw, 0)?;
+        let count = self.len().checked_sub(1)?;
         let rest = match &self.repr {
-            Repr::Shared { raw, .. } if !Frames::fits_in_place(rest.len()) => {
-                Frames::from_encoded(raw.slice(h + size..), count)
+            Repr::Shared { raw, .. } if !Frames::fits_in_place(raw.len() - next) => {
+                Frames::from_encoded(raw.slice(next..), count)
             }
-            _ => Frames::in_place(rest, count),
+            _ => Frames::in_place(&raw[next..], count),
         };
-        Some((first, rest))
+        Some((&raw[first], rest))
     }
 }
 
@@ -240,6 +241,17 @@ fn header(raw: &[u8]) -> Option<(usize, usize)> {
     }
 }
 
+/// Where the body of the frame at `at` lies in `raw`, and where the next frame
+/// starts; None past the last frame (or on bytes that are not whole frames,
+/// which this type never holds: checked all the same, as a slice index would
+/// panic).
+fn frame_at(raw: &[u8], at: usize) -> Option<(std::ops::Range<usize>, usize)> {
+    let (h, size) = header(raw.get(at..)?)?;
+    let start = at + h;
+    let end = start.checked_add(size).filter(|&e| e <= raw.len())?;
+    Some((start..end, end))
+}
+
 /// The frames of a [`Frames`], in order.
 #[derive(Clone, Debug)]
 pub struct Iter<'a> {
@@ -254,9 +266,9 @@ impl<'a> Iterator for Iter<'a> {
         if self.left == 0 {
             return None;
         }
-        let (h, size) = header(self.rest)?;
-        let body = &self.rest[h..h + size];
-        self.rest = &self.rest[h + size..];
+        let (body, next) = frame_at(self.rest, 0)?;
+        let body = &self.rest[body];
+        self.rest = &self.rest[next..];
         self.left -= 1;
         Some(body)
     }
@@ -303,8 +315,8 @@ where
         let Some(second) = frames.next() else {
             let size = zmtp::frame_size(first.len());
             if Frames::fits_in_place(size) {
+                // A short frame without MORE: flags 0, then its size.
                 let mut raw = [0; INLINE];
-                raw[0] = 0;
                 raw[1] = first.len() as u8;
                 raw[2..size].copy_from_slice(first);
                 return Frames::in_place(&raw[..size], 1);
@@ -445,6 +457,17 @@ mod tests {
         assert!(matches!(rest.repr, Repr::Shared { count: 1, .. }));
         assert_eq!(rest.bytes(0).unwrap(), [2u8; 40][..]);
         assert_eq!(rest.detached(), rest);
+    }
+
+    #[test]
+    fn bytes_that_are_not_whole_frames_end_the_walk() {
+        assert_eq!(frame_at(&[0, 3, b'a'], 0), None);
+        assert_eq!(frame_at(&[FLAG_LONG, 0xff, 0, 0, 0, 0, 0, 0, 0], 0), None);
+        assert_eq!(frame_at(&[0, 1, b'a'], 3), None);
+        assert_eq!(frame_at(&[0, 1, b'a'], 4), None);
+        assert_eq!(frame_at(&[0, 1, b'a', 0, 0], 3), Some((5..5, 5)));
+        let big = Frames::in_place(&[0u8; 40][..], 20);
+        assert!(matches!(big.repr, Repr::Shared { count: 20, .. }));
     }
 
     #[test]
