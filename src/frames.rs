@@ -5,7 +5,7 @@ use std::ops::Index;
 
 use bytes::Bytes;
 
-use crate::wire::zmtp::{self, FLAG_LONG, FLAG_MORE};
+use crate::wire::zmtp::{self, FLAG_MORE};
 
 /// The frames of one multipart message, as [`Event::Whisper`](crate::Event::Whisper)
 /// and [`Event::Shout`](crate::Event::Shout) carry them and as
@@ -229,24 +229,12 @@ fn check(raw: &[u8], count: usize) {
     );
 }
 
-/// A frame's header length and body size at the start of `raw` (frames this
-/// type holds are whole, so the body follows).
-fn header(raw: &[u8]) -> Option<(usize, usize)> {
-    let flags = *raw.first()?;
-    if flags & FLAG_LONG != 0 {
-        let s: [u8; 8] = raw.get(1..9)?.try_into().ok()?;
-        Some((9, usize::try_from(u64::from_be_bytes(s)).ok()?))
-    } else {
-        Some((2, *raw.get(1)? as usize))
-    }
-}
-
 /// Where the body of the frame at `at` lies in `raw`, and where the next frame
 /// starts; None past the last frame (or on bytes that are not whole frames,
 /// which this type never holds: checked all the same, as a slice index would
 /// panic).
 fn frame_at(raw: &[u8], at: usize) -> Option<(std::ops::Range<usize>, usize)> {
-    let (h, size) = header(raw.get(at..)?)?;
+    let (h, size) = zmtp::frame_header(raw.get(at..)?)?;
     let start = at + h;
     let end = start.checked_add(size).filter(|&e| e <= raw.len())?;
     Some((start..end, end))
@@ -390,6 +378,7 @@ impl fmt::Debug for Frames {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::zmtp::FLAG_LONG;
     use proptest::prelude::*;
 
     #[test]

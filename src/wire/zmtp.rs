@@ -366,18 +366,24 @@ pub fn parse_properties(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, WireError
 pub fn split_frames(mut bytes: &[u8]) -> Option<Vec<(bool, &[u8])>> {
     let mut frames = Vec::new();
     while !bytes.is_empty() {
-        let flags = bytes[0];
-        let (header, size): (usize, usize) = if flags & FLAG_LONG != 0 {
-            let s: [u8; 8] = bytes.get(1..9)?.try_into().ok()?;
-            (9, usize::try_from(u64::from_be_bytes(s)).ok()?)
-        } else {
-            (2, *bytes.get(1)? as usize)
-        };
+        let (header, size) = frame_header(bytes)?;
         let body = bytes.get(header..header.checked_add(size)?)?;
-        frames.push((flags & FLAG_MORE != 0, body));
+        frames.push((bytes[0] & FLAG_MORE != 0, body));
         bytes = &bytes[header + size..];
     }
     Some(frames)
+}
+
+/// The header length and body size of the frame `bytes` starts with, if its
+/// header is whole.
+pub(crate) fn frame_header(bytes: &[u8]) -> Option<(usize, usize)> {
+    let flags = *bytes.first()?;
+    if flags & FLAG_LONG != 0 {
+        let s: [u8; 8] = bytes.get(1..9)?.try_into().ok()?;
+        Some((9, usize::try_from(u64::from_be_bytes(s)).ok()?))
+    } else {
+        Some((2, *bytes.get(1)? as usize))
+    }
 }
 
 /// Bytes a message frame with a `len`-byte body takes on the wire.
