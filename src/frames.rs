@@ -12,9 +12,11 @@ use crate::wire::zmtp::{self, FLAG_MORE};
 /// [`Node::whisper`](crate::Node::whisper) and [`Node::shout`](crate::Node::shout)
 /// take them.
 ///
-/// All frames sit in one reference-counted buffer, so that a message costs no
-/// allocation per frame and a clone costs none at all. A received message shares
-/// the buffer its bytes were read into: an application that keeps many small
+/// All frames sit in one buffer, so that a message costs no allocation per frame:
+/// in the value itself for a message of up to 30 bytes with its framing (a
+/// 16-byte single frame is 18), else reference-counted, so that a clone costs no
+/// copy. A received message of more than 30 bytes shares the buffer its bytes
+/// were read into (up to 64 KiB a read): an application that keeps many small
 /// messages for long keeps copies ([`Frames::to_vec`]) rather than the messages.
 ///
 /// Anything that iterates over byte strings turns into `Frames`:
