@@ -30,7 +30,7 @@ use crate::wire::zmtp::{self, FLAG_MORE};
 /// assert_eq!(m, vec![b"hello".to_vec(), b"world".to_vec()]);
 /// assert_eq!(m.concat(), b"helloworld");
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Frames {
     repr: Repr,
 }
@@ -56,16 +56,6 @@ enum Repr {
 /// The most encoded bytes kept in place: what fits beside the tag without making
 /// a `Frames` larger than a shared one (40 bytes).
 const INLINE: usize = 30;
-
-impl Default for Repr {
-    fn default() -> Repr {
-        Repr::Inline {
-            count: 0,
-            len: 0,
-            buf: [0; INLINE],
-        }
-    }
-}
 
 impl Frames {
     /// No frames.
@@ -240,6 +230,12 @@ fn frame_at(raw: &[u8], at: usize) -> Option<(std::ops::Range<usize>, usize)> {
     let start = at + h;
     let end = start.checked_add(size).filter(|&e| e <= raw.len())?;
     Some((start..end, end))
+}
+
+impl Default for Frames {
+    fn default() -> Frames {
+        Frames::new()
+    }
 }
 
 /// The frames of a [`Frames`], in order.
